@@ -1,0 +1,177 @@
+"""The Python API: build, train and evaluate models by name. The CLI is a thin layer over this."""
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from zoo import __version__, runs
+from zoo.config import resolve
+from zoo.data import Data, DataInfo, load_data
+from zoo.errors import ZooError
+from zoo.plugins import call_family_hook
+from zoo.registry import get_dataset, get_model
+from zoo.specs import ModelSpec
+from zoo.training import Progress, SilentProgress, TrainContext, World
+
+
+def load_model_data(spec: ModelSpec, path: str | Path | None = None) -> Data:
+    """The model's own dataset, or the user's file read the same way."""
+    return load_data(get_dataset(spec.dataset), spec.requires_labels, path)
+
+
+def build(spec: ModelSpec, config: Mapping[str, Any], info: DataInfo) -> torch.nn.Module:
+    """A fresh model for ``spec``, initialised from ``config['seed']``."""
+    torch.manual_seed(int(config["seed"]))
+    return call_family_hook("zoo_build", spec, config=dict(config), info=info)
+
+
+def create_model(name: str, data: str | Path | None = None, **overrides: Any) -> torch.nn.Module:
+    """An untrained model by name, sized for its dataset (or for ``data``), with config overrides."""
+    spec = get_model(name)
+    config = resolve(spec.default_config, overrides)
+    if data is None:
+        dataset = get_dataset(spec.dataset)
+        info = DataInfo(dataset.name, dataset.layout, tuple(dataset.sample_shape), dataset.num_classes)
+    else:
+        info = load_model_data(spec, data).info
+    return build(spec, config, info)
+
+
+def _record(spec: ModelSpec, config: dict[str, Any], data: Data, data_path, world: World) -> dict[str, Any]:
+    import numpy
+    import onnx
+    import onnxruntime
+
+    return {
+        "model": spec.name,
+        "family": spec.family,
+        "task": spec.task,
+        "plugin": spec.plugin,
+        "config": config,
+        "data": {
+            "name": data.info.name,
+            "path": str(Path(data_path).resolve()) if data_path is not None else None,
+            "source": data.source,
+            "sha256": data.sha256,
+            "layout": data.info.layout,
+            "sample_shape": list(data.info.sample_shape),
+            "num_classes": data.info.num_classes,
+            "splits": data.sizes(),
+        },
+        "world_size": world.world_size,
+        "versions": {"zoo": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+                     "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
+                     "python": platform.python_version()},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def train(
+    name: str | None = None,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    seed: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    data: str | Path | None = None,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    world: World | None = None,
+) -> runs.Run:
+    """Train a model by name (or resume a run) and evaluate it; returns the run directory.
+
+    Same seed, same machine: same metrics. Every epoch leaves a resumable checkpoint; an
+    interrupted run (Ctrl-C) is continued with ``resume=run_dir``.
+    """
+    world = world or World()
+    common = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
+    if resume is not None:
+        previous = runs.open_run(resume)
+        if name is not None and name != previous.model:
+            raise ZooError(f"{resume} is a run of {previous.model!r}, not {name!r}")
+        if overrides or data is not None or any(v is not None for k, v in common.items() if k != "epochs"):
+            raise ZooError("--resume continues a run with its own config; only --epochs may change")
+        spec = get_model(previous.model)
+        config = resolve(previous.config, {"epochs": epochs})
+        data_path, path = previous.data_path, previous.path
+        state = previous.load_checkpoint(world.device)
+    else:
+        if name is None:
+            raise ZooError("name a model to train, or --resume a run")
+        spec = get_model(name)
+        config = resolve(spec.default_config, {**dict(overrides or {}), **common})
+        data_path, state = data, None
+    loaded = load_model_data(spec, data_path)
+    if resume is not None and previous.record["data"]["sha256"] != loaded.sha256:
+        raise ZooError(f"the data of {resume} changed since it was trained ({data_path or spec.dataset})")
+    if resume is None:
+        path = runs.new_run_dir(spec.name, out, force) if world.is_main else Path(out)
+    record = _record(spec, config, loaded, data_path, world)
+    history: list[dict[str, Any]] = list(state["history"]) if state else []
+
+    def epoch_done(entry: dict[str, Any]) -> None:
+        history.append(entry)
+        runs.write_history(path, history)
+
+    if world.is_main:
+        runs.write_record(path, record)
+        runs.write_state(path, "running", len(history))
+        runs.write_history(path, history)
+    model = build(spec, config, loaded.info).to(world.device)
+    context = TrainContext(
+        seed=int(config["seed"]), epochs=int(config["epochs"]), batch_size=int(config["batch_size"]),
+        world=world, progress=progress or SilentProgress(), checkpoint_path=path / runs.CHECKPOINT,
+        resume=state, on_epoch_end=epoch_done,
+    )
+    try:
+        call_family_hook("zoo_train", spec, model=model, data=loaded, config=config, context=context)
+    except KeyboardInterrupt:
+        if world.is_main:
+            runs.write_state(path, "interrupted", len(history))
+        raise
+    except BaseException as exc:
+        if world.is_main:
+            runs.write_state(path, "failed", len(history), error=f"{type(exc).__name__}: {exc}")
+        raise
+    seconds = sum(float(r.get("seconds", 0.0)) for r in history)
+    if world.is_main:
+        runs.write_weights(path, model)
+        metrics = evaluate_model(spec, model.cpu(), loaded, config)
+        runs.write_metrics(path, {"metrics": metrics, "split": "test", "seed": config["seed"],
+                                  "train_seconds": round(seconds, 3), "zoo_version": __version__,
+                                  "world_size": world.world_size})
+        runs.write_state(path, "complete", len(history))
+    return runs.Run(path, record)
+
+
+def evaluate_model(spec: ModelSpec, model: torch.nn.Module, data: Data, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The family's own evaluation on the test split, in eval mode, without gradients."""
+    model.eval()
+    with torch.no_grad():
+        return call_family_hook("zoo_evaluate", spec, model=model, data=data, config=dict(config))
+
+
+def load_trained(run: str | Path | runs.Run) -> tuple[ModelSpec, torch.nn.Module, Data, dict[str, Any], runs.Run]:
+    """A run's model with its trained weights, and the data it was trained on (checked unchanged)."""
+    run = run if isinstance(run, runs.Run) else runs.open_run(run)
+    spec = get_model(run.model)
+    data = load_model_data(spec, run.data_path)
+    if data.sha256 != run.record["data"]["sha256"]:
+        raise ZooError(f"the data of {run.path} changed since it was trained ({run.data_path or spec.dataset})")
+    model = build(spec, run.config, data.info)
+    run.load_weights(model)
+    model.eval()
+    return spec, model, data, run.config, run
+
+
+def evaluate(run: str | Path | runs.Run) -> dict[str, Any]:
+    """Re-evaluate a run's saved weights on the test split (the numbers match metrics.json)."""
+    spec, model, data, config, _ = load_trained(run)
+    return evaluate_model(spec, model, data, config)

@@ -1,0 +1,102 @@
+"""The plugin contract: every hook a zoo plugin may implement, in one place.
+
+A plugin is a module (or object) registered under the entry-point group ``zoo.plugins``
+whose functions are decorated with ``zoo.hookimpl`` and named after the hooks below.
+Built-in families use exactly this contract; nothing else is open to them.
+
+Dispatch: the core calls a ``firstresult`` hook on every plugin; an implementation
+returns ``None`` for a spec whose ``family`` is not its own, and the first non-None
+answer wins. Plugins may also wrap other plugins' work with
+``@hookimpl(wrapper=True)`` (an experiment tracker around ``zoo_train``, say).
+
+Torch may be imported inside hook bodies, never at a plugin's module top level:
+``zoo list`` loads every plugin and must stay fast.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover - names for the annotations only
+    import torch
+
+    from zoo.data import Data, DataInfo
+    from zoo.graphs import OnnxGraph
+    from zoo.specs import DatasetSpec, ModelSpec
+    from zoo.training import TrainContext
+
+PROJECT = "zoo"
+hookspec = pluggy.HookspecMarker(PROJECT)
+
+
+@hookspec
+def zoo_models() -> list[ModelSpec]:
+    """Return the models this plugin provides (metadata only; must not import torch).
+
+    Results from all plugins are concatenated. A model name must be unique across
+    all installed plugins.
+    """
+
+
+@hookspec
+def zoo_datasets() -> list[DatasetSpec]:
+    """Return the datasets this plugin ships (loaded lazily through ``DatasetSpec.load``)."""
+
+
+@hookspec(firstresult=True)
+def zoo_build(spec: ModelSpec, config: dict[str, Any], info: DataInfo) -> torch.nn.Module | None:
+    """Build the untrained ``nn.Module`` for ``spec`` sized for the data described by ``info``.
+
+    ``config`` is the resolved configuration (defaults with the user's overrides). A family
+    with several networks (a GAN) returns one container module holding them as children,
+    so that one state dict holds the whole model.
+    """
+
+
+@hookspec(firstresult=True)
+def zoo_train(
+    spec: ModelSpec, model: torch.nn.Module, data: Data, config: dict[str, Any], context: TrainContext
+) -> list[dict[str, Any]] | None:
+    """Train ``model`` in place on ``data.train`` (validating on ``data.val``); return the history.
+
+    ``context`` carries the progress display, checkpointing, resume state and the
+    distributed world; ``zoo.training.fit`` runs a complete loop on top of it given the
+    family's optimisers and step function, and is what the built-in families use.
+    The history is one dict per epoch (``epoch``, losses, validation metrics).
+    """
+
+
+@hookspec(firstresult=True)
+def zoo_evaluate(
+    spec: ModelSpec, model: torch.nn.Module, data: Data, config: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Measure ``model`` on ``data.test`` and return metric name -> JSON-serialisable value.
+
+    Must be deterministic for a given model, data and config (seed any sampling from
+    ``config['seed']``): ``zoo evaluate`` re-runs it and expects the same numbers.
+    Classifiers should use ``zoo.metrics.classification_metrics``.
+    """
+
+
+@hookspec(firstresult=True)
+def zoo_onnx_graphs(
+    spec: ModelSpec, model: torch.nn.Module, info: DataInfo, config: dict[str, Any]
+) -> list[OnnxGraph] | None:
+    """Return the graphs to export for ``model`` (see ``zoo.graphs.OnnxGraph``).
+
+    The core's own implementation (tried last) exports the whole model as one graph
+    with one input shaped ``(batch, *info.sample_shape)``; implement this hook for
+    several graphs, other inputs, dynamic time axes or looser tolerances.
+    """
+
+
+@hookspec(firstresult=True)
+def zoo_model_card(spec: ModelSpec) -> dict[str, Any] | None:
+    """Return the static, hand-written parts of the model card for ``spec``.
+
+    Required keys (checked by ``zoo.cards`` and reported by ``zoo plugins``):
+    ``description``, ``intended_use``, ``out_of_scope_use``, ``data_notes``,
+    ``explainability``, ``safety``, ``limitations``. Numbers never go here:
+    the core measures them.
+    """

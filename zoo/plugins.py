@@ -1,0 +1,235 @@
+"""Finding plugins: entry-point loading, isolation of broken plugins, and the spec catalogue.
+
+Every plugin, built-in or not, comes from the ``zoo.plugins`` entry-point group. A plugin
+that fails to import, implements a hook that does not exist, or whose ``zoo_models`` /
+``zoo_datasets`` raises or returns malformed specs is unregistered and reported; the rest
+of the zoo keeps working.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+from types import ModuleType
+from typing import Any, Callable
+
+import pluggy
+
+from zoo import defaults, hookspecs
+from zoo.errors import ZooError
+from zoo.specs import DatasetSpec, ModelSpec, SpecError
+
+ENTRY_POINT_GROUP = "zoo.plugins"
+DISABLE_VARIABLE = "ZOO_DISABLE_PLUGINS"
+CORE_PLUGIN = "core"
+
+
+@dataclass
+class PluginInfo:
+    """What `zoo plugins` shows about one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    hooks: list[str] = field(default_factory=list)
+    status: str = "ok"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "module": self.module,
+            "hooks": list(self.hooks),
+            "status": self.status,
+        }
+
+
+@dataclass
+class Conflict:
+    """Two or more plugins claim the same model or dataset name: the name is left out."""
+
+    kind: str
+    name: str
+    plugins: list[str]
+
+    def message(self) -> str:
+        owners = " and ".join(repr(p) for p in self.plugins)
+        return (
+            f"{self.kind} {self.name!r} is registered by plugins {owners}; it is left out until "
+            f"one of them is disabled ({DISABLE_VARIABLE}={self.plugins[-1]})"
+        )
+
+
+@dataclass
+class PluginSet:
+    """The loaded plugins and everything they declared."""
+
+    manager: pluggy.PluginManager
+    plugins: list[PluginInfo]
+    models: dict[str, ModelSpec]
+    datasets: dict[str, DatasetSpec]
+    conflicts: list[Conflict]
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per broken plugin or name conflict, for stderr."""
+        lines = [f"plugin {p.name!r} is {p.status}" for p in self.plugins if p.status.startswith("broken")]
+        return lines + [c.message() for c in self.conflicts]
+
+
+def disabled_plugins() -> set[str]:
+    return {name.strip() for name in os.environ.get(DISABLE_VARIABLE, "").split(",") if name.strip()}
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    seen: dict[tuple[str, str], metadata.EntryPoint] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        seen.setdefault((ep.name, ep.value), ep)
+    return sorted(seen.values(), key=lambda ep: (ep.name, ep.value))
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, info: PluginInfo) -> None:
+    """Register ``plugin`` or mark ``info`` broken; a misspelt hook name counts as broken."""
+    try:
+        pm.register(plugin, name=info.name)
+    except Exception as exc:  # pluggy raises ValueError or PluginValidationError
+        info.status = f"broken: {_describe(exc)}"
+        return
+    callers = pm.get_hookcallers(plugin) or []
+    unknown = sorted(c.name for c in callers if not c.has_spec())
+    if unknown:
+        pm.unregister(plugin)
+        info.status = f"broken: hook {unknown[0]!r} matches no hookspec (misspelt?)"
+        return
+    info.hooks = sorted(c.name for c in callers)
+
+
+def _collect(
+    pm: pluggy.PluginManager, hook: str, kind: type, info_by_name: dict[str, PluginInfo]
+) -> dict[str, list[Any]]:
+    """Call a list-returning hook plugin by plugin, so one failure stays that plugin's."""
+    results: dict[str, list[Any]] = {}
+    for impl in getattr(pm.hook, hook).get_hookimpls():
+        info = info_by_name.get(impl.plugin_name)
+        try:
+            specs = impl.function()
+            if not isinstance(specs, (list, tuple)):
+                raise SpecError(f"{hook}() returned {type(specs).__name__}, expected a list")
+            for spec in specs:
+                if not isinstance(spec, kind):
+                    raise SpecError(f"{hook}() returned a {type(spec).__name__}, expected {kind.__name__}")
+                spec.validate()
+        except Exception as exc:
+            if info is not None:
+                info.status = f"broken: {hook}() failed: {_describe(exc)}"
+            pm.unregister(name=impl.plugin_name)
+            results.pop(impl.plugin_name, None)
+            continue
+        results[impl.plugin_name] = [replace(spec, plugin=impl.plugin_name) for spec in specs]
+    return results
+
+
+def _catalogue(kind: str, by_plugin: dict[str, list[Any]], conflicts: list[Conflict], alive: Callable[[str], bool]):
+    owners: dict[str, list[Any]] = {}
+    for plugin, specs in by_plugin.items():
+        if alive(plugin):
+            for spec in specs:
+                owners.setdefault(spec.name, []).append(spec)
+    catalogue = {}
+    for name, specs in sorted(owners.items()):
+        if len(specs) == 1:
+            catalogue[name] = specs[0]
+        else:
+            conflicts.append(Conflict(kind, name, [s.plugin for s in specs]))
+    return catalogue
+
+
+def load_plugins(entry_points: list[metadata.EntryPoint] | None = None) -> PluginSet:
+    """Load every enabled plugin once and gather their models and datasets."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    infos: list[PluginInfo] = []
+    core = PluginInfo(CORE_PLUGIN, "zoo", _version("zoo"), defaults.__name__)
+    _register(pm, defaults, core)
+    infos.append(core)
+    skip = disabled_plugins()
+    for ep in entry_points if entry_points is not None else _entry_points():
+        dist = ep.dist.name if ep.dist else "?"
+        info = PluginInfo(ep.name, dist, ep.dist.version if ep.dist else "?", ep.value)
+        infos.append(info)
+        if ep.name in skip:
+            info.status = f"disabled ({DISABLE_VARIABLE})"
+            continue
+        try:
+            plugin: ModuleType = ep.load()
+        except BaseException as exc:  # a plugin calling sys.exit() at import must not end the CLI
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            info.status = f"broken: import failed: {_describe(exc)}"
+            continue
+        _register(pm, plugin, info)
+    by_name = {i.name: i for i in infos}
+    models = _collect(pm, "zoo_models", ModelSpec, by_name)
+    datasets = _collect(pm, "zoo_datasets", DatasetSpec, by_name)
+    conflicts: list[Conflict] = []
+
+    def alive(plugin: str) -> bool:
+        return pm.get_plugin(plugin) is not None
+
+    return PluginSet(
+        manager=pm,
+        plugins=infos,
+        models=_catalogue("model", models, conflicts, alive),
+        datasets=_catalogue("dataset", datasets, conflicts, alive),
+        conflicts=conflicts,
+    )
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@functools.lru_cache(maxsize=1)
+def plugin_set() -> PluginSet:
+    """The process-wide plugin set, loaded on first use."""
+    return load_plugins()
+
+
+def reset() -> None:
+    """Forget the loaded plugins (tests, or after installing a plugin at run time)."""
+    plugin_set.cache_clear()
+
+
+class PluginError(ZooError):
+    """A plugin's hook failed while doing real work (not the user's input): exit status 1."""
+
+    exit_code = 1
+
+
+def call_family_hook(hook: str, spec: ModelSpec, **kwargs: Any) -> Any:
+    """Call a firstresult hook for ``spec``; no answer, or an exception, becomes one clear error."""
+    caller = getattr(plugin_set().manager.hook, hook)
+    try:
+        result = caller(spec=spec, **kwargs)
+    except (ZooError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise PluginError(f"plugin {spec.plugin!r} failed in {hook} for {spec.name!r}: {_describe(exc)}") from exc
+    if result is None:
+        raise PluginError(f"no installed plugin implements {hook} for family {spec.family!r} (model {spec.name!r})")
+    return result

@@ -1,0 +1,52 @@
+"""Looking models and datasets up by name, with suggestions for typos."""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+
+from zoo.errors import UnknownModelError, ZooError
+from zoo.plugins import plugin_set
+from zoo.specs import DatasetSpec, ModelSpec
+
+
+def list_models(pattern: str | None = None, family: str | None = None, task: str | None = None) -> list[ModelSpec]:
+    """Models of every loaded plugin, sorted by name; ``pattern`` is a glob on the name."""
+    specs = plugin_set().models.values()
+    return [
+        s
+        for s in specs
+        if (pattern is None or fnmatch.fnmatchcase(s.name, pattern))
+        and (family is None or s.family == family)
+        and (task is None or s.task == task)
+    ]
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {kind} {name!r}{hint}"
+
+
+def _conflict(kind: str, name: str) -> str | None:
+    for conflict in plugin_set().conflicts:
+        if conflict.kind == kind and conflict.name == name:
+            return conflict.message()
+    return None
+
+
+def get_model(name: str) -> ModelSpec:
+    models = plugin_set().models
+    if name in models:
+        return models[name]
+    raise UnknownModelError(_conflict("model", name) or _unknown("model", name, sorted(models)))
+
+
+def list_datasets() -> list[DatasetSpec]:
+    return list(plugin_set().datasets.values())
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    datasets = plugin_set().datasets
+    if name in datasets:
+        return datasets[name]
+    raise ZooError(_conflict("dataset", name) or _unknown("dataset", name, sorted(datasets)))

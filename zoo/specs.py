@@ -1,0 +1,110 @@
+"""The records plugins hand to the core: model and dataset specs.
+
+Plain dataclasses with no torch import, so that listing the zoo stays fast.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+TASKS = ("classification", "reconstruction", "generation")
+LAYOUTS = ("image", "sequence")
+
+
+class SpecError(ValueError):
+    """A spec returned by a plugin does not follow the contract."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a plugin says about one model it can build, without building it.
+
+    `default_config` is the full set of hyperparameters `zoo train --set` may change; its
+    values' types are the types the command line accepts for them.
+    """
+
+    name: str
+    family: str
+    task: str
+    dataset: str
+    summary: str
+    default_config: Mapping[str, Any] = field(default_factory=dict)
+    needs_labels: bool | None = None
+    plugin: str = ""
+
+    @property
+    def requires_labels(self) -> bool:
+        """Classifiers need labels; other tasks only when the spec says so."""
+        return self.task == "classification" if self.needs_labels is None else bool(self.needs_labels)
+
+    def validate(self) -> None:
+        """Raise SpecError naming the first field that breaks the contract."""
+        if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
+            raise SpecError(f"model name {self.name!r} must match {NAME_PATTERN.pattern}")
+        for attr in ("family", "dataset", "summary"):
+            value = getattr(self, attr)
+            if not isinstance(value, str) or not value:
+                raise SpecError(f"model {self.name!r}: {attr} must be a non-empty string")
+        if self.task not in TASKS:
+            raise SpecError(f"model {self.name!r}: task {self.task!r} is not one of {', '.join(TASKS)}")
+        if not isinstance(self.default_config, Mapping):
+            raise SpecError(f"model {self.name!r}: default_config must be a mapping")
+        for key, value in self.default_config.items():
+            if not isinstance(key, str) or not isinstance(value, (bool, int, float, str, list, tuple)):
+                raise SpecError(f"model {self.name!r}: config {key!r} must be a bool, number, string or list")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "family": self.family,
+            "task": self.task,
+            "dataset": self.dataset,
+            "plugin": self.plugin,
+            "summary": self.summary,
+            "needs_labels": self.requires_labels,
+            "default_config": dict(self.default_config),
+        }
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset that ships with an installed package; `load()` returns a `zoo.data.Arrays`.
+
+    `layout` tells how a sample is read: "image" samples are (C, H, W), "sequence" samples
+    are (T, F). `load` is called only when the data is needed, so it may import freely.
+    """
+
+    name: str
+    layout: str
+    sample_shape: tuple[int, ...]
+    num_classes: int
+    summary: str
+    source: str
+    license: str
+    load: Callable[[], Any]
+    plugin: str = ""
+
+    def validate(self) -> None:
+        if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
+            raise SpecError(f"dataset name {self.name!r} must match {NAME_PATTERN.pattern}")
+        if self.layout not in LAYOUTS:
+            raise SpecError(f"dataset {self.name!r}: layout {self.layout!r} is not one of {', '.join(LAYOUTS)}")
+        if not callable(self.load):
+            raise SpecError(f"dataset {self.name!r}: load must be callable")
+        for attr in ("summary", "source", "license"):
+            if not isinstance(getattr(self, attr), str) or not getattr(self, attr):
+                raise SpecError(f"dataset {self.name!r}: {attr} must be a non-empty string")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "layout": self.layout,
+            "sample_shape": list(self.sample_shape),
+            "num_classes": self.num_classes,
+            "plugin": self.plugin,
+            "summary": self.summary,
+            "source": self.source,
+            "license": self.license,
+        }

@@ -1,0 +1,246 @@
+"""What every trainer shares: the epoch loop, sampling, progress, checkpoints, resume and DDP.
+
+A family's ``zoo_train`` builds its optimisers and a step function and hands them to
+``fit``; the loop here does the rest the same way for every family, in one process or
+in many under torch.distributed.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+import torch
+from torch.utils.data.distributed import DistributedSampler
+
+from zoo.data import Arrays
+from zoo.fsutil import atomic_write_bytes
+
+StepFn = Callable[[torch.Tensor, "torch.Tensor | None"], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the training processes (one, unless under torchrun)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: str = "cpu"
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @classmethod
+    def from_environment(cls) -> "World":
+        """Read the variables torchrun sets; CUDA when the process has a GPU, else CPU."""
+        rank, size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
+        return cls(rank=rank, world_size=size, local_rank=local, device=device)
+
+
+class Progress(Protocol):
+    """How the loop reports progress; the CLI shows a bar, the API stays silent."""
+
+    def start(self, total_steps: int, done_steps: int) -> None: ...
+    def advance(self) -> None: ...
+    def epoch_done(self, record: Mapping[str, Any], epochs: int) -> None: ...
+    def close(self) -> None: ...
+
+
+class SilentProgress:
+    def start(self, total_steps: int, done_steps: int) -> None:
+        pass
+
+    def advance(self) -> None:
+        pass
+
+    def epoch_done(self, record: Mapping[str, Any], epochs: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class BarProgress:
+    """A tqdm bar on stderr over all steps, showing the epoch, the losses and the validation metric."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar = None
+
+    def start(self, total_steps: int, done_steps: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total_steps, initial=done_steps, desc=self.label, unit="step",
+                        file=sys.stderr, dynamic_ncols=True, leave=True, disable=None)
+
+    def advance(self) -> None:
+        self.bar.update(1)
+
+    def epoch_done(self, record: Mapping[str, Any], epochs: int) -> None:
+        shown = {k: v for k, v in record.items() if k not in ("epoch", "seconds") and isinstance(v, float)}
+        self.bar.set_description(f"{self.label} epoch {record['epoch']}/{epochs}", refresh=False)
+        self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()})
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@dataclass
+class TrainContext:
+    """What the core hands a family's ``zoo_train``: run settings, progress, checkpoints, world."""
+
+    seed: int
+    epochs: int
+    batch_size: int
+    world: World = field(default_factory=World)
+    progress: Progress = field(default_factory=SilentProgress)
+    checkpoint_path: Path | None = None
+    resume: dict[str, Any] | None = None
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None
+
+    @property
+    def local_batch_size(self) -> int:
+        """Each process's share of the global batch, so that N processes match one process."""
+        return max(1, self.batch_size // self.world.world_size)
+
+    def distribute(self, module: torch.nn.Module) -> torch.nn.Module:
+        """``module`` wrapped in DistributedDataParallel when training on several processes."""
+        if not self.world.distributed or not any(p.requires_grad for p in module.parameters()):
+            return module
+        from torch.nn.parallel import DistributedDataParallel
+
+        device_ids = [self.world.local_rank] if self.world.device.startswith("cuda") else None
+        return DistributedDataParallel(module, device_ids=device_ids)
+
+
+def checkpoint_state(model, optimizers, schedulers, epoch: int, history: list) -> dict[str, Any]:
+    """Everything a resumed run needs, as tensors and plain containers (loadable with weights_only)."""
+    return {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+        "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
+        "rng": torch.get_rng_state(),
+        "history": history,
+    }
+
+
+def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(dict(state), buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _restore(state, model, optimizers, schedulers) -> None:
+    model.load_state_dict(state["model"])
+    for key, optimizer in optimizers.items():
+        optimizer.load_state_dict(state["optimizers"][key])
+    for key, scheduler in schedulers.items():
+        scheduler.load_state_dict(state["schedulers"][key])
+    torch.set_rng_state(state["rng"])
+
+
+def _global_means(sums: dict[str, float], count: int, world: World) -> dict[str, float]:
+    """Per-epoch mean of each loss over every process's samples."""
+    keys = sorted(sums)
+    if world.distributed:
+        import torch.distributed as dist
+
+        totals = torch.tensor([sums[k] for k in keys] + [float(count)], dtype=torch.float64, device=world.device)
+        dist.all_reduce(totals)
+        values, count = totals[:-1].tolist(), totals[-1].item()
+    else:
+        values = [sums[k] for k in keys]
+    return {k: v / count for k, v in zip(keys, values)}
+
+
+def fit(
+    context: TrainContext,
+    model: torch.nn.Module,
+    optimizers: Mapping[str, torch.optim.Optimizer],
+    train: Arrays,
+    step: StepFn,
+    validate: Callable[[], Mapping[str, float]] | None = None,
+    schedulers: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Run the epochs from ``context`` and return the history, one record per epoch.
+
+    ``step(x, y)`` trains on one minibatch (forward, backward, optimiser steps, using
+    modules from ``context.distribute``) and returns its losses; ``validate()`` returns
+    validation metrics for the record. Each epoch shuffles through a DistributedSampler
+    seeded with ``seed`` and set to the epoch, so one process and N processes see the same
+    permutation, and a resumed run replays exactly what the uninterrupted one would have.
+    Rank 0 writes a checkpoint after every epoch (atomically).
+    """
+    schedulers = dict(schedulers or {})
+    world = context.world
+    history: list[dict[str, Any]] = []
+    first_epoch = 0
+    if context.resume is not None:
+        _restore(context.resume, model, optimizers, schedulers)
+        history = [dict(r) for r in context.resume["history"]]
+        first_epoch = int(context.resume["epoch"])
+    x = torch.from_numpy(train.x).to(world.device)
+    y = None if train.y is None else torch.from_numpy(train.y).to(world.device)
+    sampler = DistributedSampler(range(len(train)), num_replicas=world.world_size, rank=world.rank,
+                                 shuffle=True, seed=context.seed)
+    batch = context.local_batch_size
+    steps = math.ceil(len(sampler) / batch)
+    progress = context.progress if world.is_main else SilentProgress()
+    if context.resume is None and world.is_main and context.checkpoint_path is not None:
+        # an epoch-0 checkpoint: a run interrupted during its first epoch can resume too
+        save_checkpoint(context.checkpoint_path, checkpoint_state(model, optimizers, schedulers, 0, history))
+    progress.start(steps * context.epochs, steps * first_epoch)
+    try:
+        for epoch in range(first_epoch, context.epochs):
+            started = time.perf_counter()
+            sampler.set_epoch(epoch)
+            order = torch.tensor(list(sampler), device=world.device)
+            model.train()
+            sums: dict[str, float] = {}
+            for start in range(0, len(order), batch):
+                index = order[start:start + batch]
+                losses = step(x[index], None if y is None else y[index])
+                for key, value in losses.items():
+                    sums[key] = sums.get(key, 0.0) + float(value) * len(index)
+                progress.advance()
+            record: dict[str, Any] = {"epoch": epoch + 1, **_global_means(sums, len(order), world)}
+            for scheduler in schedulers.values():
+                scheduler.step()
+            if validate is not None:
+                model.eval()
+                with torch.no_grad():
+                    record.update({k: float(v) for k, v in validate().items()})
+            record["seconds"] = round(time.perf_counter() - started, 4)
+            history.append(record)
+            if world.is_main:
+                if context.checkpoint_path is not None:
+                    save_checkpoint(context.checkpoint_path,
+                                    checkpoint_state(model, optimizers, schedulers, epoch + 1, history))
+                if context.on_epoch_end is not None:
+                    context.on_epoch_end(record)
+                progress.epoch_done(record, context.epochs)
+    finally:
+        progress.close()
+    model.eval()
+    return history
+
+
+def predict_batches(module: Callable[..., torch.Tensor], x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """``module`` applied to ``x`` in chunks, without gradients (evaluation on a whole split)."""
+    with torch.no_grad():
+        return torch.cat([module(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
