@@ -1,11 +1,10 @@
 """Resolving a model's configuration: its defaults plus the user's typed, checked overrides."""
 from __future__ import annotations
 
-import difflib
 import json
 from typing import Any, Iterable, Mapping
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, closest
 
 REQUIRED_KEYS = ("epochs", "batch_size", "lr", "seed")
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
@@ -72,8 +71,8 @@ def resolve(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[s
         if value is None:
             continue
         if key not in config:
-            close = difflib.get_close_matches(key, list(config), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f"; known keys: {', '.join(sorted(config))}"
+            close = closest(key, list(config))
+            hint = f" (did you mean {close!r}?)" if close else f"; known keys: {', '.join(sorted(config))}"
             raise ConfigError(f"unknown config key {key!r}{hint}")
         config[key] = _coerce(key, value, defaults[key])
     for key in ("epochs", "batch_size"):

@@ -1,5 +1,7 @@
-"""Errors the command line turns into one line and exit status 2."""
+"""Errors the command line turns into one line and exit status 2, and the suggestions they make."""
 from __future__ import annotations
+
+import difflib
 
 
 class ZooError(Exception):
@@ -10,3 +12,15 @@ class ZooError(Exception):
 
 class UnknownModelError(ZooError):
     """No installed plugin provides a model of that name."""
+
+
+def closest(name: str, known: list[str], cutoff: float = 0.6) -> str | None:
+    """The known name most like ``name``, comparing whole names and same-length prefixes
+    (so 'cnnn' suggests 'cnn-digits')."""
+    def score(candidate: str) -> float:
+        whole = difflib.SequenceMatcher(None, name, candidate).ratio()
+        prefix = difflib.SequenceMatcher(None, name, candidate[: len(name)]).ratio()
+        return max(whole, prefix)
+
+    best = max(known, key=score, default=None)
+    return best if best is not None and score(best) >= cutoff else None

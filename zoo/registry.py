@@ -1,10 +1,9 @@
 """Looking models and datasets up by name, with suggestions for typos."""
 from __future__ import annotations
 
-import difflib
 import fnmatch
 
-from zoo.errors import UnknownModelError, ZooError
+from zoo.errors import UnknownModelError, ZooError, closest
 from zoo.plugins import plugin_set
 from zoo.specs import DatasetSpec, ModelSpec
 
@@ -22,8 +21,8 @@ def list_models(pattern: str | None = None, family: str | None = None, task: str
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(name, known)
+    hint = f" (did you mean {close!r}?)" if close else ""
     return f"unknown {kind} {name!r}{hint}"
 
 

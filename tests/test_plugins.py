@@ -1,0 +1,157 @@
+"""Plugin discovery through entry points, isolation of broken plugins, and the registry CLI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT, good_plugin, run_zoo
+
+BUILTIN = {"core", "digits", "cnn", "rnn", "autoencoder", "gan"}
+
+
+def test_builtins_come_through_entry_points():
+    result = run_zoo("plugins", "--json")
+    assert result.code == 0, result.err
+    plugins = {p["name"]: p for p in json.loads(result.out)}
+    assert BUILTIN <= set(plugins)
+    for name in BUILTIN - {"core"}:
+        assert plugins[name]["distribution"] == "zoo"
+        assert plugins[name]["status"] == "ok"
+    assert "zoo_build" in plugins["cnn"]["hooks"] and "zoo_datasets" in plugins["digits"]["hooks"]
+    assert set(plugins["cnn"]) == {"name", "distribution", "version", "module", "hooks", "status"}
+
+
+def test_list_json_schema_and_filters():
+    models = json.loads(run_zoo("list", "--json").out)
+    assert {"cnn-digits"} <= {m["name"] for m in models}
+    for model in models:
+        assert {"name", "family", "task", "dataset", "plugin", "summary"} <= set(model)
+    cnn = json.loads(run_zoo("list", "cnn-*", "--json").out)
+    assert [m["name"] for m in cnn] == ["cnn-digits"]
+    by_task = json.loads(run_zoo("list", "--task", "classification", "--json").out)
+    assert by_task and all(m["task"] == "classification" for m in by_task)
+    assert json.loads(run_zoo("list", "--family", "nope", "--json").out) == []
+
+
+def test_info_json_has_config_dataset_and_plugin():
+    result = run_zoo("info", "cnn-digits", "--json")
+    assert result.code == 0, result.err
+    info = json.loads(result.out)
+    assert info["name"] == "cnn-digits" and info["plugin"] == "cnn"
+    assert info["default_config"]["epochs"] >= 1
+    assert info["dataset_info"]["name"] == "digits" and info["dataset_info"]["num_classes"] == 10
+    assert info["plugin_info"]["distribution"] == "zoo"
+    human = run_zoo("info", "cnn-digits")
+    assert "Default config" in human.out and "batch_size" in human.out
+
+
+def test_unknown_model_is_one_line_exit_2():
+    result = run_zoo("info", "cnnn")
+    assert result.code == 2
+    assert result.err.strip() == "error: unknown model 'cnnn' (did you mean 'cnn-digits'?)"
+    assert "Traceback" not in result.err and result.out == ""
+
+
+def test_third_party_plugin_discovered(plugin_site):
+    plugin_site.add("zoo-toy", "zoo_toy", good_plugin("toy-model"))
+    models = json.loads(run_zoo("list", "--json", env=plugin_site.env).out)
+    toy = next(m for m in models if m["name"] == "toy-model")
+    assert toy["plugin"] == "zoo_toy" and toy["family"] == "toy"
+    plugins = {p["name"]: p for p in json.loads(run_zoo("plugins", "--json", env=plugin_site.env).out)}
+    assert plugins["zoo_toy"]["distribution"] == "zoo-toy" and plugins["zoo_toy"]["version"] == "0.1.0"
+
+
+def _broken_case(plugin_site, source: str, expected: str):
+    plugin_site.add("zoo-bad", "zoo_bad", source)
+    listing = run_zoo("list", "--json", env=plugin_site.env)
+    assert listing.code == 0, listing.err
+    assert "cnn-digits" in {m["name"] for m in json.loads(listing.out)}, "other plugins must keep working"
+    warnings = [line for line in listing.err.splitlines() if "zoo_bad" in line]
+    assert len(warnings) == 1 and expected in warnings[0], listing.err
+    plugins = {p["name"]: p for p in json.loads(run_zoo("plugins", "--json", env=plugin_site.env).out)}
+    assert plugins["zoo_bad"]["status"].startswith("broken:") and expected in plugins["zoo_bad"]["status"]
+    assert plugins["cnn"]["status"] == "ok"
+    assert run_zoo("--help", env=plugin_site.env).code == 0
+
+
+def test_plugin_that_fails_to_import_is_isolated(plugin_site):
+    _broken_case(plugin_site, "import does_not_exist_anywhere\n", "import failed: ModuleNotFoundError")
+
+
+def test_plugin_that_exits_at_import_is_isolated(plugin_site):
+    _broken_case(plugin_site, "import sys\nsys.exit(3)\n", "import failed: SystemExit")
+
+
+def test_plugin_whose_hook_raises_is_isolated(plugin_site):
+    source = "from zoo import hookimpl\n@hookimpl\ndef zoo_models():\n    raise RuntimeError('boom')\n"
+    _broken_case(plugin_site, source, "zoo_models() failed: RuntimeError: boom")
+
+
+def test_plugin_returning_malformed_specs_is_isolated(plugin_site):
+    source = "from zoo import hookimpl\n@hookimpl\ndef zoo_models():\n    return [{'name': 'x'}]\n"
+    _broken_case(plugin_site, source, "expected ModelSpec")
+
+
+def test_plugin_with_invalid_spec_field_is_isolated(plugin_site):
+    source = good_plugin("bad-task").replace('task="classification"', 'task="dreaming"')
+    _broken_case(plugin_site, source, "task 'dreaming' is not one of")
+
+
+def test_misspelt_hook_marks_plugin_broken(plugin_site):
+    source = good_plugin("typo-model").replace("def zoo_models", "def zoo_modles")
+    _broken_case(plugin_site, source, "hook 'zoo_modles' matches no hookspec")
+
+
+def test_duplicate_model_names_name_both_plugins(plugin_site):
+    plugin_site.add("zoo-one", "zoo_one", good_plugin("twin"))
+    plugin_site.add("zoo-two", "zoo_two", good_plugin("twin"))
+    listing = run_zoo("list", "--json", env=plugin_site.env)
+    assert listing.code == 0
+    assert "twin" not in {m["name"] for m in json.loads(listing.out)}
+    assert "'zoo_one' and 'zoo_two'" in listing.err
+    info = run_zoo("info", "twin", env=plugin_site.env)
+    assert info.code == 2 and "'zoo_one' and 'zoo_two'" in info.err and "ZOO_DISABLE_PLUGINS" in info.err
+    fixed = run_zoo("info", "twin", "--json", env={**plugin_site.env, "ZOO_DISABLE_PLUGINS": "zoo_two"})
+    assert fixed.code == 0 and json.loads(fixed.out)["plugin"] == "zoo_one"
+
+
+def test_disabling_plugins_by_name():
+    result = run_zoo("plugins", "--json", env={"ZOO_DISABLE_PLUGINS": "cnn, rnn"})
+    statuses = {p["name"]: p["status"] for p in json.loads(result.out)}
+    assert statuses["cnn"].startswith("disabled") and statuses["rnn"].startswith("disabled")
+    models = json.loads(run_zoo("list", "--json", env={"ZOO_DISABLE_PLUGINS": "cnn"}).out)
+    assert not any(m["family"] == "cnn" for m in models)
+
+
+def test_zoo_list_does_not_import_torch():
+    code = ("import sys\nfrom zoo.cli import cli\n"
+            "try:\n    cli(['list', '--json'], standalone_mode=False)\nfinally:\n"
+            "    print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "NO-TORCH"
+
+
+def test_help_and_version_everywhere():
+    assert run_zoo("--version").out.startswith("zoo, version")
+    for command in ("list", "info", "plugins", "train", "evaluate"):
+        result = run_zoo(command, "--help")
+        assert result.code == 0 and "Examples:" in result.out, command
+
+
+def test_example_plugin_installed_with_pip(tmp_path):
+    """The third-party example, installed for real, appears in `zoo list` and trains."""
+    target = tmp_path / "site"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                          "--target", str(target), str(ROOT / "examples" / "zoo-mlp")],
+                         capture_output=True, text=True, timeout=300)
+    assert pip.returncode == 0, pip.stderr
+    env = {"PYTHONPATH": str(target)}
+    models = {m["name"]: m for m in json.loads(run_zoo("list", "--json", env=env).out)}
+    assert models["mlp-digits"]["plugin"] == "mlp"
+    plugins = {p["name"]: p for p in json.loads(run_zoo("plugins", "--json", env=env).out)}
+    assert plugins["mlp"]["distribution"] == "zoo-mlp" and plugins["mlp"]["status"] == "ok"
+    trained = run_zoo("train", "mlp-digits", "--epochs", "2", "--out", str(tmp_path / "run"), "--json", env=env)
+    assert trained.code == 0, trained.err
+    assert json.loads(trained.out)["metrics"]["accuracy"] > 0.5

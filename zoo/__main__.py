@@ -1,0 +1,4 @@
+"""`python -m zoo` runs the command line."""
+from zoo.cli import main
+
+main()
