@@ -96,10 +96,10 @@ def train(
         previous = runs.open_run(resume)
         if name is not None and name != previous.model:
             raise ZooError(f"{resume} is a run of {previous.model!r}, not {name!r}")
-        if overrides or data is not None or any(v is not None for k, v in common.items() if k != "epochs"):
-            raise ZooError("--resume continues a run with its own config; only --epochs may change")
+        if overrides or data is not None or any(v is not None for v in common.values()):
+            raise ZooError("--resume continues a run with its own config and data; drop the other options")
         spec = get_model(previous.model)
-        config = resolve(previous.config, {"epochs": epochs})
+        config = previous.config
         data_path, path = previous.data_path, previous.path
         state = previous.load_checkpoint(world.device)
     else:

@@ -159,7 +159,7 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
 
 @cli.command("train")
 @click.argument("name", required=False)
-@click.option("--epochs", type=int, help="Epochs to train (with --resume: the new total).")
+@click.option("--epochs", type=int, help="Epochs to train.")
 @click.option("--batch-size", type=int, help="Global batch size (split across processes).")
 @click.option("--lr", type=float, help="Learning rate.")
 @click.option("--seed", type=int, help="Seed for initialisation, shuffling and sampling.")
@@ -177,7 +177,7 @@ def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, re
       zoo train cnn-digits
       zoo train lstm-digits --epochs 5 --set hidden_size=64 --out runs/lstm
       zoo train cnn-digits --data mnist/ --out runs/cnn-mnist
-      zoo train --resume runs/lstm --epochs 10
+      zoo train --resume runs/lstm
     """
     from zoo.api import train
     from zoo.config import parse_assignments

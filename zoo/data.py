@@ -138,6 +138,10 @@ def load_file(path: str | Path) -> Arrays | dict[str, Arrays]:
 
 
 def _load_npz(path: Path) -> Arrays:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a valid .npz file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if "x" not in archive.files:

@@ -1,0 +1,132 @@
+"""Training for real: run directories, determinism, Ctrl-C and resume, and refusing bad files."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from conftest import run_zoo
+from zoo.runs import RunError, load_checkpoint
+
+SMALL = ["--set", "channels=8,16", "--set", "hidden=32"]
+
+
+def _scalars(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if isinstance(v, float)}
+
+
+def test_train_writes_a_complete_run_and_is_deterministic(tmp_path):
+    first = run_zoo("train", "cnn-digits", "--epochs", "2", *SMALL, "--out", str(tmp_path / "a"), "--json")
+    assert first.code == 0, first.err
+    run = tmp_path / "a"
+    assert {"config.json", "checkpoint.pt", "weights.safetensors", "history.jsonl", "metrics.json",
+            "state.json"} <= {p.name for p in run.iterdir()}
+    record = json.loads((run / "config.json").read_text())
+    assert record["config"]["epochs"] == 2 and record["config"]["channels"] == [8, 16]
+    assert record["world_size"] == 1 and record["data"]["splits"]["test"] == 360
+    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2] and {"loss", "val_accuracy"} <= set(history[0])
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["split"] == "test" and 0.3 < metrics["metrics"]["accuracy"] <= 1.0
+    assert len(metrics["metrics"]["confusion_matrix"]) == 10
+    second = zoo.train("cnn-digits", epochs=2, overrides={"channels": "8,16", "hidden": 32}, out=tmp_path / "b")
+    assert _scalars(second.metrics()["metrics"]) == _scalars(metrics["metrics"])
+    evaluated = run_zoo("evaluate", str(run), "--json")
+    assert evaluated.code == 0 and json.loads(evaluated.out)["matches_recorded"] is True
+
+
+def test_existing_run_is_not_overwritten_without_force(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = run_zoo("train", "cnn-digits", "--epochs", "1", *SMALL, "--out", str(out))
+    assert result.code == 2 and "--force" in result.err and "Traceback" not in result.err
+    assert (out / "notes.txt").read_text() == "mine" and not (out / "config.json").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "hiden=3"], "unknown config key 'hiden' (did you mean 'hidden'?)"),
+    (["--set", "hidden=lots"], "config 'hidden': 'lots' is not a valid int"),
+    (["--set", "hidden"], "expected KEY=VALUE"),
+    (["--epochs", "0"], "config 'epochs' must be 1 or more"),
+    (["--data", "/no/such/file.npz"], "no such file or folder"),
+])
+def test_bad_training_input_is_one_line_exit_2(tmp_path, args, message):
+    result = run_zoo("train", "cnn-digits", *args, "--out", str(tmp_path / "r"))
+    assert result.code == 2, result.err
+    assert result.err.strip() == result.err.strip().splitlines()[-1] and message in result.err
+    assert not (tmp_path / "r").exists()
+
+
+def test_ctrl_c_leaves_a_resumable_run_that_matches_an_uninterrupted_one(tmp_path):
+    straight = zoo.train("cnn-digits", epochs=6, out=tmp_path / "straight")
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen([sys.executable, "-m", "zoo", "train", "cnn-digits", "--epochs", "6", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    history = out / "history.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (history.exists() and history.read_text().strip()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "resume" in err and "Traceback" not in err
+    state = json.loads((out / "state.json").read_text())
+    assert state["status"] == "interrupted" and 1 <= state["epochs_done"] < 6
+    assert load_checkpoint(out / "checkpoint.pt")["epoch"] == state["epochs_done"]
+    resumed = run_zoo("train", "--resume", str(out), "--json")
+    assert resumed.code == 0, resumed.err
+    assert _scalars(json.loads(resumed.out)["metrics"]) == _scalars(straight.metrics()["metrics"])
+    assert [h["epoch"] for h in map(json.loads, history.read_text().splitlines())] == [1, 2, 3, 4, 5, 6]
+
+
+class _Exploit:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_checkpoint_that_would_run_code_is_refused(tmp_path):
+    run = zoo.train("cnn-digits", epochs=1, overrides={"channels": "8,16", "hidden": 32}, out=tmp_path / "run")
+    marker = tmp_path / "pwned"
+    with open(run.path / "checkpoint.pt", "wb") as handle:
+        pickle.dump({"epoch": 1, "model": _Exploit(marker)}, handle)
+    (run.path / "state.json").write_text(json.dumps({"status": "interrupted", "epochs_done": 1}))
+    result = run_zoo("train", "--resume", str(run.path))
+    assert result.code == 2 and "refused" in result.err and "Traceback" not in result.err
+    assert not marker.exists(), "the pickle's code must never run"
+    with pytest.raises(RunError, match="refused"):
+        load_checkpoint(run.path / "checkpoint.pt")
+
+
+def test_truncated_or_missing_files_are_clear_errors(tmp_path):
+    run = zoo.train("cnn-digits", epochs=1, overrides={"channels": "8,16", "hidden": 32}, out=tmp_path / "run")
+    weights = run.path / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    result = run_zoo("evaluate", str(run.path))
+    assert result.code == 2 and "truncated" in result.err and "Traceback" not in result.err
+    checkpoint = run.path / "checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:200])
+    assert "truncated or not a zoo checkpoint" in run_zoo("train", "--resume", str(run.path)).err
+    weights.unlink()
+    assert "no weights" in run_zoo("evaluate", str(run.path)).err
+    assert run_zoo("evaluate", str(tmp_path / "nothing")).code == 2
+
+
+def test_python_api_create_model():
+    model = zoo.create_model("cnn-digits", hidden=16)
+    assert isinstance(model, torch.nn.Module)
+    assert model(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+    with pytest.raises(zoo.ZooError, match="unknown config key"):
+        zoo.create_model("cnn-digits", hiddn=16)
