@@ -68,16 +68,25 @@ def pca_baseline_mse(train: np.ndarray, test: np.ndarray, components: int) -> fl
     return float(np.mean((flat_test.astype(np.float64) - restored) ** 2))
 
 
-def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
-    """Frechet distance between Gaussians fitted to two feature sets (the FID formula)."""
+def frechet_distance(features_a: np.ndarray, features_b: np.ndarray, eps: float = 1e-6) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (the FID formula).
+
+    ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 sqrt(S_a S_b)). Feature covariances are often
+    singular (dead ReLU units); then eps * I is added to both before the square root, and
+    the tiny imaginary part round-off leaves is dropped.
+    """
+    import warnings
+
     from scipy import linalg
 
-    mu_a, mu_b = features_a.mean(axis=0), features_b.mean(axis=0)
-    cov_a = np.cov(features_a, rowvar=False)
-    cov_b = np.cov(features_b, rowvar=False)
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(cov_a.shape[0]) * 1e-6
-        covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
-    covmean = np.real(covmean)
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean))
+    a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(cov_a @ cov_b)
+        if not np.isfinite(covmean).all():
+            offset = np.eye(len(cov_a)) * eps
+            covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+    diff = mu_a - mu_b
+    return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(np.real(covmean)))

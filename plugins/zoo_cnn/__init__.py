@@ -46,3 +46,49 @@ def zoo_evaluate(spec, model, data, config):
     from zoo.recipes import evaluate_classifier
 
     return evaluate_classifier(model, data)
+
+
+@hookimpl
+def zoo_model_card(spec):
+    """The hand-written part of the card; zoo measures and adds every number."""
+    if spec.family != FAMILY:
+        return None
+    return {
+        "description": (
+            "A small VGG-style convolutional network: stages of two 3x3 convolution + batch-norm + ReLU "
+            "layers (channels per stage from the config), 2x2 max-pooling between stages, adaptive average "
+            "pooling to 2x2, then dropout and a fully connected head to one logit per class. Trained with "
+            "AdamW, cosine learning-rate decay and cross-entropy, with random shifts of up to `shift` pixels "
+            "as augmentation."),
+        "intended_use": (
+            "Teaching and testing: a reference classifier for the zoo's tooling (training, ONNX export, "
+            "parity checks, model cards) and a baseline to compare other digit classifiers against on the "
+            "same fixed split."),
+        "out_of_scope_use": (
+            "Reading digits in real documents (cheques, forms, postcodes, meters), any decision about a "
+            "person, and any input that is not an 8x8 grey image of one centred handwritten digit scaled "
+            "to [0, 1]: the network answers one of ten digits for every input, including blank or "
+            "unrelated images, with no way to say 'none of these'."),
+        "factors": (
+            "Results are disaggregated by digit class. The writer, the most important factor for handwriting, "
+            "is not recorded in the data, so per-writer performance cannot be measured."),
+        "data_notes": {
+            "preprocessing": ("During training only, each image is shifted by up to `shift` pixels in each "
+                              "direction (zero fill); evaluation uses the images as they are."),
+        },
+        "explainability": (
+            "Integrated gradients (captum) of each class's logit with respect to the input pixels, from an "
+            "all-zero (blank) image, averaged over test samples of that class: they show which pixels push "
+            "the model toward the class. They explain this model's arithmetic, not the reasons a human "
+            "would give, and averaging hides per-sample differences."),
+        "safety": {
+            "risks": ("Confident wrong answers: softmax scores are not calibrated, and out-of-distribution "
+                      "inputs still get a digit. Accuracy on this split overstates accuracy on new writers."),
+            "misuse": ("Using the model to read digits from people's documents, or presenting its test score "
+                       "as evidence that it works on real handwriting."),
+        },
+        "limitations": (
+            "8x8 inputs only by default (other sizes need retraining on other data); about 1,800 samples "
+            "from a few writers; no calibration, no rejection option. Before any use beyond teaching, "
+            "evaluate on data from new writers and add an out-of-distribution check."),
+    }

@@ -1,0 +1,127 @@
+"""The four built-in families: built right, trained for real (tiny epochs), measured with their metrics."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import zoo
+from zoo.api import load_trained
+
+TINY = {
+    "cnn-digits": {"channels": "8,16", "hidden": 32},
+    "rnn-digits": {"hidden_size": 32},
+    "lstm-digits": {"hidden_size": 32},
+    "gru-digits": {"hidden_size": 32},
+    "ae-digits": {"hidden": "64", "code_size": 8},
+    "sparse-ae-digits": {"hidden": "64", "code_size": 8},
+    "gan-digits": {"generator_hidden": "64", "discriminator_hidden": "64"},
+    "cgan-digits": {"generator_hidden": "64", "discriminator_hidden": "64"},
+}
+CLASSIFIER_KEYS = {"accuracy", "precision_macro", "recall_macro", "f1_macro", "confusion_matrix", "per_class",
+                   "confidence_intervals"}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("families")
+    return {name: zoo.train(name, epochs=3, overrides=overrides, out=root / name) for name, overrides in TINY.items()}
+
+
+def test_every_builtin_model_is_covered():
+    assert {s.name for s in zoo.list_models() if s.plugin in {"cnn", "rnn", "autoencoder", "gan"}} == set(TINY)
+
+
+@pytest.mark.parametrize("name", ["cnn-digits", "rnn-digits", "lstm-digits", "gru-digits"])
+def test_classifiers_learn_and_report_full_metrics(trained, name):
+    metrics = trained[name].metrics()["metrics"]
+    assert CLASSIFIER_KEYS <= set(metrics)
+    assert metrics["accuracy"] > 0.3, "three tiny epochs already beat chance (0.1) by far"
+    matrix = np.array(metrics["confusion_matrix"])
+    assert matrix.shape == (10, 10) and matrix.sum() == 360
+    assert np.isclose(np.trace(matrix) / 360, metrics["accuracy"])
+    low, high = metrics["confidence_intervals"]["accuracy"]
+    assert low <= metrics["accuracy"] <= high
+    history = trained[name].history()
+    assert history[-1]["loss"] < history[0]["loss"]
+
+
+@pytest.mark.parametrize("cell, module", [("rnn", torch.nn.RNN), ("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)])
+def test_sequence_models_take_batched_sequences_of_any_length(cell, module):
+    model = zoo.create_model(f"{cell}-digits", hidden_size=16).eval()
+    assert isinstance(model.rnn, module) and model.rnn.batch_first
+    for length in (3, 8, 20):
+        assert model(torch.rand(5, length, 8)).shape == (5, 10)
+
+
+def test_autoencoders_report_mse_psnr_and_pca_baseline(trained):
+    dense = trained["ae-digits"].metrics()["metrics"]
+    sparse = trained["sparse-ae-digits"].metrics()["metrics"]
+    for metrics in (dense, sparse):
+        assert {"mse", "psnr", "baseline_pca_mse", "mean_code_activation"} <= set(metrics)
+        assert np.isclose(metrics["psnr"], 10 * np.log10(1 / metrics["mse"]))
+        assert 0 < metrics["baseline_pca_mse"] < 0.06
+    spec, model, data, _, _ = load_trained(trained["ae-digits"].path)
+    x = torch.from_numpy(data.test.x[:4])
+    code = model.encoder(x)
+    assert code.shape == (4, 8) and model.decoder(code).shape == x.shape
+    assert torch.allclose(model(x), model.decoder(code))
+
+
+def test_kl_sparsity_penalty():
+    from zoo_autoencoder.models import kl_sparsity_penalty
+
+    assert kl_sparsity_penalty(torch.full((10, 4), 0.05), 0.05).item() == pytest.approx(0.0, abs=1e-6)
+    dense_code, sparse_code = torch.full((10, 4), 0.5), torch.full((10, 4), 0.1)
+    assert kl_sparsity_penalty(dense_code, 0.05) > kl_sparsity_penalty(sparse_code, 0.05) > 0
+
+
+def test_sparsity_penalty_lowers_code_activation(tmp_path):
+    common = {"hidden": "64", "code_size": 8, "code_activation": "sigmoid"}
+    free = zoo.train("ae-digits", epochs=4, overrides={**common, "sparsity_weight": 0.0}, out=tmp_path / "a")
+    sparse = zoo.train("ae-digits", epochs=4, overrides={**common, "sparsity_weight": 0.5}, out=tmp_path / "b")
+    assert (sparse.metrics()["metrics"]["mean_code_activation"]
+            < 0.5 * free.metrics()["metrics"]["mean_code_activation"])
+
+
+@pytest.mark.parametrize("name", ["gan-digits", "cgan-digits"])
+def test_gans_train_both_networks_and_report_frechet_distances(trained, name):
+    metrics = trained[name].metrics()["metrics"]
+    assert {"frechet_distance", "frechet_distance_baseline", "frechet_distance_real"} <= set(metrics)
+    assert metrics["frechet_distance_real"] < metrics["frechet_distance_baseline"]
+    assert ("label_accuracy" in metrics) == (name == "cgan-digits")
+    history = trained[name].history()
+    assert {"d_loss", "g_loss"} <= set(history[0])
+    spec, model, _, config, _ = load_trained(trained[name].path)
+    fresh = zoo.create_model(name, **TINY[name])
+    for part in ("generator", "discriminator"):
+        moved = [not torch.equal(a, b) for a, b in zip(getattr(model, part).parameters(),
+                                                       getattr(fresh, part).parameters())]
+        assert all(moved), f"every {part} parameter is trained"
+
+
+def test_conditional_generator_and_discriminator_shapes():
+    model = zoo.create_model("cgan-digits", generator_hidden="32", discriminator_hidden="32").eval()
+    labels = torch.tensor([0, 3, 9])
+    images = model.generator(torch.randn(3, model.generator.noise_dim), labels)
+    assert images.shape == (3, 1, 8, 8) and images.min() >= 0 and images.max() <= 1
+    assert model.discriminator(images, labels).shape == (3,)
+    with pytest.raises(ValueError, match="class-conditional"):
+        model.generator(torch.randn(3, model.generator.noise_dim))
+
+
+def test_evaluation_is_deterministic(trained):
+    for name in ("cgan-digits", "sparse-ae-digits", "gru-digits"):
+        assert zoo.evaluate(trained[name].path) == trained[name].metrics()["metrics"]
+
+
+def test_families_fit_user_data_shapes(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (200, 12, 12)).astype(np.uint8)
+    y = np.repeat(np.arange(4), 50)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    run = zoo.train("cnn-digits", epochs=1, overrides=TINY["cnn-digits"], data=tmp_path / "d.npz", out=tmp_path / "c")
+    assert run.record["data"]["sample_shape"] == [1, 12, 12] and run.record["data"]["num_classes"] == 4
+    run = zoo.train("lstm-digits", epochs=1, overrides=TINY["lstm-digits"], data=tmp_path / "d.npz",
+                    out=tmp_path / "l")
+    assert run.record["data"]["sample_shape"] == [12, 12]
