@@ -74,6 +74,8 @@ class DatasetSpec:
 
     `layout` tells how a sample is read: "image" samples are (C, H, W), "sequence" samples
     are (T, F). `load` is called only when the data is needed, so it may import freely.
+    `notes` are the data notes every model card of this dataset shares (collection,
+    preprocessing, known gaps, biases): written once here, not copied into each family.
     """
 
     name: str
@@ -85,6 +87,7 @@ class DatasetSpec:
     license: str
     load: Callable[[], Any]
     plugin: str = ""
+    notes: Mapping[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:
         if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
@@ -96,6 +99,9 @@ class DatasetSpec:
         for attr in ("summary", "source", "license"):
             if not isinstance(getattr(self, attr), str) or not getattr(self, attr):
                 raise SpecError(f"dataset {self.name!r}: {attr} must be a non-empty string")
+        if not isinstance(self.notes, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) and v for k, v in self.notes.items()):
+            raise SpecError(f"dataset {self.name!r}: notes must map names to non-empty strings")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -107,4 +113,5 @@ class DatasetSpec:
             "summary": self.summary,
             "source": self.source,
             "license": self.license,
+            "notes": dict(self.notes),
         }
