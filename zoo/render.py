@@ -1,0 +1,234 @@
+"""Cards rendered for people and machines: Markdown (Hugging Face front matter), JSON, self-contained HTML.
+
+The card is first laid out once as sections of blocks (paragraphs, tables, figures); Markdown and
+HTML are two small writers of that one layout, so the two never disagree on content.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+FORMATS = ("md", "json", "html")
+PIPELINE_TAGS = {("classification", 4): "image-classification", ("reconstruction", 4): "image-to-image"}
+Block = tuple  # ("p", text) | ("table", headers, rows) | ("figure", file, caption)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def scalar_metrics(card: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in card["metrics"]["values"].items() if _number(v)}
+
+
+def _rank(card: Mapping[str, Any]) -> int:
+    graphs = card["model_details"]["graphs"]
+    return len(graphs[0]["inputs"][0]["shape"]) if graphs and graphs[0]["inputs"] else 0
+
+
+def front_matter(card: Mapping[str, Any]) -> dict[str, Any]:
+    """Hugging Face model card metadata: license, datasets, tags and ``model-index`` with the results."""
+    details, metrics = card["model_details"], card["metrics"]
+    task = details["task"]
+    tag = PIPELINE_TAGS.get((task, _rank(card)))
+    results = [{"type": k, "name": k, "value": v, "verified": False} for k, v in scalar_metrics(card).items()]
+    meta: dict[str, Any] = {
+        "license": details["license"],
+        "library_name": "pytorch",
+        "tags": ["zoo", details["family"], task, "onnx" if card["bundle"]["status"] == "exported" else "pytorch"],
+        "datasets": [details["dataset"]],
+        "metrics": [r["type"] for r in results],
+    }
+    if tag:
+        meta["pipeline_tag"] = tag
+    meta["model-index"] = [{"name": details["name"], "results": [{
+        "task": {"type": tag or task, "name": task},
+        "dataset": {"name": card["evaluation_data"]["name"], "type": details["dataset"],
+                    "split": metrics["provenance"]["split"]},
+        "metrics": results,
+    }]}]
+    return meta
+
+
+def _metric_rows(card: Mapping[str, Any]) -> list[list[str]]:
+    intervals = card["metrics"]["values"].get("confidence_intervals", {})
+    level = intervals.get("level")
+    rows = []
+    for name, value in scalar_metrics(card).items():
+        ci = intervals.get(name)
+        rows.append([name, _fmt(value), f"[{ci[0]:.4g}, {ci[1]:.4g}] ({level:.0%} bootstrap, "
+                                        f"{intervals['resamples']} resamples)" if ci else "-"])
+    return rows
+
+
+def _graph_rows(card: Mapping[str, Any]) -> list[list[str]]:
+    def shapes(items):
+        return ", ".join(f"{i['name']} {i['shape']}" for i in items)
+
+    return [[g["name"], f"{g['parameters']:,}", shapes(g["inputs"]), shapes(g["outputs"])]
+            for g in card["model_details"]["graphs"]]
+
+
+def _figures(card: Mapping[str, Any], *names: str) -> list[Block]:
+    return [("figure", f["file"], f["caption"]) for f in card["figures"] if f["name"] in names]
+
+
+def _parity_blocks(card: Mapping[str, Any]) -> list[Block]:
+    parity, bundle = card["parity"], card["bundle"]
+    blocks: list[Block] = [("p", f"ONNX parity: **{parity['status']}**." + (
+        f" Report: `{parity['provenance']['report']}`." if "provenance" in parity else ""))]
+    if parity.get("providers"):
+        blocks.append(("table", ["provider", "result", "details"],
+                       [[name, p["result"], ", ".join(f"{k}={_fmt(v)}" for k, v in p.items() if k != "result")]
+                        for name, p in parity["providers"].items()]))
+    if bundle["status"] == "exported":
+        blocks.append(("p", f"Bundle `{bundle['path']}`: ONNX files {bundle['onnx_bytes']:,} bytes."))
+        blocks.append(("table", ["file", "bytes", "sha256"],
+                       [[f["file"], f"{f['bytes']:,}", f["sha256"]] for f in bundle["files"]]))
+    else:
+        blocks.append(("p", "Not exported: no ONNX bundle was given for this card."))
+    return blocks
+
+
+def _per_class(card: Mapping[str, Any]) -> list[Block]:
+    analyses = card["quantitative_analyses"]
+    if "per_class" not in analyses:
+        return [("p", analyses.get("note", ""))]
+    rows = [[c, *(_fmt(r[k]) for k in ("precision", "recall", "f1", "support"))]
+            for c, r in analyses["per_class"].items()]
+    return [("p", "Results per class on the test split (disaggregated, as the Model Cards paper asks)."),
+            ("table", ["class", "precision", "recall", "f1", "support"], rows),
+            *_figures(card, "confusion_matrix")]
+
+
+def sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
+    """The card laid out once, in the Model Cards for Model Reporting order."""
+    details, metrics, training = card["model_details"], card["metrics"], card["training"]
+    prov = metrics["provenance"]
+    notes = card["training_data"]["notes"]
+    return [
+        ("Model details", [
+            ("p", details["description"]),
+            ("table", ["fact", "value"], [
+                ["family", details["family"]], ["task", details["task"]], ["plugin", details["plugin"]],
+                ["parameters", f"{details['parameters']:,}"], ["license", details["license"]],
+                ["ONNX size", f"{card['bundle']['onnx_bytes']:,} bytes" if "onnx_bytes" in card["bundle"]
+                 else "not exported"],
+                ["zoo version", details["zoo_version"]]]),
+            ("table", ["graph", "parameters", "inputs", "outputs"], _graph_rows(card)),
+            ("p", "Parameter counts and shapes are computed from the model as built by the family's "
+                  "zoo_build hook; named axes are dynamic.")]),
+        ("Intended use", [("p", card["intended_use"]["primary"]),
+                          ("p", "**Out of scope:** " + card["intended_use"]["out_of_scope"])]),
+        ("Factors", [("p", card["factors"])]),
+        ("Metrics", [
+            ("table", ["metric", "value", "95% interval"], _metric_rows(card)),
+            ("p", f"Measured by zoo {prov['zoo_version']} on the {prov['split']} split, seed {prov['seed']}, "
+                  f"run `{prov['run']}`, data sha256 `{prov['data_sha256'][:16]}...`.")]),
+        ("Evaluation data", [("p", f"The {card['evaluation_data']['split']} split of "
+                                   f"{card['evaluation_data']['name']}: {card['evaluation_data']['size']} "
+                                   f"samples, held out from training and model selection.")]),
+        ("Training data", [
+            ("table", ["note", "text"], [[k.replace("_", " "), v] for k, v in notes.items()]),
+            ("table", ["split", "samples"], [[k, str(v)] for k, v in card["training_data"]["splits"].items()])]),
+        ("Training", [
+            ("p", f"{training['epochs']} epochs in {training['seconds']:.1f} s (run `{training['provenance']['run']}`)."),
+            ("table", ["config", "value"], [[k, _fmt(v)] for k, v in training["config"].items()]),
+            *_figures(card, "training_curves")]),
+        ("Quantitative analyses", _per_class(card)),
+        ("Explainability", [("p", card["explainability"]["method"]),
+                            *[("figure", f["file"], f["caption"]) for f in card["figures"] if f["explains"]]]),
+        ("ONNX export and parity", _parity_blocks(card)),
+        ("Ethical considerations", [("table", ["aspect", "notes"],
+                                     [[k.replace("_", " "), v] for k, v in card["ethical_considerations"].items()])]),
+        ("Caveats and recommendations", [("p", card["caveats_and_recommendations"])]),
+    ]
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(card: Mapping[str, Any]) -> str:
+    lines = ["---", yaml.safe_dump(front_matter(card), sort_keys=False).rstrip(), "---", "",
+             f"# {card['model_details']['name']}", "", card["model_details"]["summary"], ""]
+    for title, blocks in sections(card):
+        lines += [f"## {title}", ""]
+        for block in blocks:
+            if block[0] == "p":
+                lines += [block[1], ""]
+            elif block[0] == "table":
+                lines += ["| " + " | ".join(block[1]) + " |", "|" + " --- |" * len(block[1])]
+                lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block[2]] + [""]
+            else:
+                lines += [f"![{Path(block[1]).stem}]({block[1]})", "", f"*{block[2]}*", ""]
+    return "\n".join(lines)
+
+
+def to_json(card: Mapping[str, Any]) -> str:
+    return json.dumps({"front_matter": front_matter(card), **card}, indent=2) + "\n"
+
+
+def _inline(text: str) -> str:
+    """Markdown's `code` and **bold** in an escaped paragraph."""
+    import re
+
+    escaped = html.escape(text)
+    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+STYLE = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
+         "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.2rem .5rem;"
+         "text-align:left;font-size:.9rem;vertical-align:top}code{font-size:.85rem}figure{margin:1rem 0}"
+         "figcaption{font-size:.85rem;color:#555}img{max-width:100%}")
+
+
+def to_html(card: Mapping[str, Any], card_dir: Path) -> str:
+    """One page with every figure inlined as a data URI: it opens anywhere, offline."""
+    name = html.escape(card["model_details"]["name"])
+    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name} - model card</title>",
+             f"<style>{STYLE}</style></head><body>", f"<h1>{name}</h1>",
+             f"<p>{_inline(card['model_details']['summary'])}</p>"]
+    for title, blocks in sections(card):
+        slug = title.lower().replace(" ", "-")
+        parts.append(f"<section id=\"{slug}\"><h2>{html.escape(title)}</h2>")
+        for block in blocks:
+            if block[0] == "p":
+                parts.append(f"<p>{_inline(block[1])}</p>")
+            elif block[0] == "table":
+                head = "".join(f"<th>{html.escape(h)}</th>" for h in block[1])
+                body = "".join("<tr>" + "".join(f"<td>{_inline(str(c))}</td>" for c in row) + "</tr>"
+                               for row in block[2])
+                parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            else:
+                parts.append(f"<figure><img src=\"{_data_uri(card_dir / block[1])}\" alt=\"{html.escape(block[2])}\">"
+                             f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def render(card: Mapping[str, Any], fmt: str, card_dir: Path) -> str:
+    if fmt == "md":
+        return to_markdown(card)
+    if fmt == "json":
+        return to_json(card)
+    return to_html(card, card_dir)
