@@ -222,6 +222,144 @@ def evaluate_command(run: str, as_json: bool) -> None:
         raise ZooError(f"re-evaluation of {run} differs from its metrics.json")
 
 
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ZooError(f"{option} takes comma-separated whole numbers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise ZooError(f"{option} takes comma-separated numbers of 1 or more, got {text!r}")
+    return values
+
+
+def _names(texts: Iterable[str]) -> list[str]:
+    return [n.strip() for t in texts for n in t.split(",") if n.strip()]
+
+
+def _shape(shape: Sequence[Any]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+@cli.command("export")
+@click.argument("run", type=click.Path())
+@click.option("--out", type=click.Path(), help="Bundle folder (default exports/<model-name>/).")
+@click.option("--opset", type=int, help="ONNX opset version (default 18).")
+@click.option("--exporter", type=click.Choice(["torchscript", "dynamo"]),
+              help="torch.onnx exporter (default torchscript: faster graphs, dynamic RNN time axes).")
+@click.option("--force", is_flag=True, help="Replace an existing bundle.")
+@json_option
+def export_command(run: str, out: str | None, opset: int | None, exporter: str | None, force: bool,
+                   as_json: bool) -> None:
+    """Export a trained run to an ONNX bundle: graphs, manifest, checksums, test vectors.
+
+    \b
+    Examples:
+      zoo export runs/cnn-digits-20260101-120000
+      zoo export runs/lstm --out bundles/lstm --opset 17
+      zoo export runs/ae --exporter dynamo --force
+    """
+    from zoo.bundle import open_bundle
+    from zoo.export import export_run
+
+    plugins_loaded()
+    path = export_run(run, out, opset=opset, exporter=exporter, force=force)
+    manifest = open_bundle(path).manifest
+    if as_json:
+        emit_json({"bundle": str(path), **manifest})
+        return
+    click.echo(f"bundle: {path}  ({manifest['model']}, opset {manifest['opset']}, {manifest['exporter']} exporter)")
+    click.echo(table(["GRAPH", "INPUTS", "OUTPUTS"], [
+        [g["name"], ", ".join(f"{i['name']} {i['dtype']}{_shape(i['shape'])}" for i in g["inputs"]),
+         ", ".join(f"{o['name']} {o['dtype']}{_shape(o['shape'])}" for o in g["outputs"])]
+        for g in manifest["graphs"]]))
+
+
+def _number(value: Any) -> str:
+    return "-" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    click.echo(f"bundle: {report['bundle']}  checksums: {report['checksums']}  reference: {report['reference']}")
+    click.echo(table(["PROVIDER", "TF32", "STATUS"],
+                     [[m, _number(p["tf32"]), p["status"]] for m, p in report["providers"].items()]))
+    ran = [r for r in report["checks"] if r["status"] != "skipped" or r["provider"] == "cpu"]
+    click.echo("\n" + table(
+        ["GRAPH", "OUTPUT", "PROVIDER", "CASE", "REFERENCE", "MAX_ABS", "MAX_REL", "NEEDED_ATOL", "ATOL", "RTOL", "STATUS"],
+        [[r["graph"], r["output"], r["provider"], r["case"], r["reference"], _number(r.get("max_abs")),
+          _number(r.get("max_rel")), _number(r.get("needed_atol")), _number(r.get("atol")), _number(r.get("rtol")),
+          r["status"] + (f": {r['reason']}" if r.get("reason") and r["status"] == "fail" else "")] for r in ran]))
+    keys = ("argmax_agreement", "accuracy_delta", "mse_delta", "max_abs_diff")
+    click.echo("\n" + table(["TASK", "PROVIDER", "SAMPLES", "EFFECT", "STATUS"], [
+        [r["task"], r["provider"], _number(r.get("samples")),
+         ", ".join(f"{k} {_number(r[k])}" for k in keys if k in r) or "-",
+         r["status"] if r["status"] != "skipped" else r["reason"]] for r in report["task"]]))
+
+
+@cli.command("verify")
+@click.argument("bundle", type=click.Path())
+@click.option("--providers", default="cpu", show_default=True, help="Execution providers: cpu, cuda (comma-separated).")
+@click.option("--batch-sizes", default="1,7,64", show_default=True, help="Batch sizes of the random inputs.")
+@click.option("--atol", type=float, help="Absolute tolerance for every output (default: the bundle's declared).")
+@click.option("--rtol", type=float, help="Relative tolerance for every output (default: the bundle's declared).")
+@click.option("--require", multiple=True, metavar="P", help="Fail unless provider P ran (repeatable or comma-separated).")
+@json_option
+def verify_command(bundle: str, providers: str, batch_sizes: str, atol: float | None, rtol: float | None,
+                   require: tuple[str, ...], as_json: bool) -> None:
+    """Check a bundle's checksums, then ONNX Runtime against PyTorch per graph, output, provider and batch.
+
+    Exit status 0 only when every check passed and every --require'd provider ran.
+
+    \b
+    Examples:
+      zoo verify exports/cnn-digits
+      zoo verify exports/lstm-digits --providers cpu,cuda --require cuda
+      zoo verify exports/ae-digits --batch-sizes 1,256 --atol 1e-6 --json
+    """
+    from zoo.parity import VerificationFailed, summary, verify
+
+    plugins_loaded()
+    report = verify(bundle, providers=_names([providers]), batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
+                    require=_names(require), tolerance=(atol, rtol))
+    if as_json:
+        emit_json(report)
+    else:
+        _print_report(report)
+    if not report["passed"]:
+        raise VerificationFailed(summary(report))
+    if not as_json:
+        click.echo("\n" + summary(report))
+
+
+@cli.command("predict")
+@click.argument("bundle", type=click.Path())
+@click.argument("input_file", metavar="INPUT.npy|.npz", type=click.Path())
+@click.option("--graph", "graph_name", help="Graph to run (default: the only one, or 'model').")
+@click.option("--out", type=click.Path(), help="Write the outputs: .npy (one output) or .npz (by name).")
+@json_option
+def predict_command(bundle: str, input_file: str, graph_name: str | None, out: str | None, as_json: bool) -> None:
+    """Run a bundle on your arrays with onnxruntime and numpy only (no torch).
+
+    An .npy feeds a one-input graph; an .npz holds one array per input, named as the manifest says.
+
+    \b
+    Examples:
+      zoo predict exports/cnn-digits images.npy --out logits.npy
+      zoo predict exports/cgan-digits z.npz --graph generator --out images.npz
+      zoo predict exports/ae-digits codes.npy --graph decoder --json
+    """
+    from zoo.predict import predict, save_outputs
+
+    outputs = predict(bundle, input_file, graph_name)
+    if out is not None:
+        save_outputs(outputs, out)
+    if as_json:
+        emit_json({name: array.tolist() for name, array in outputs.items()})
+    elif out is None:
+        click.echo(table(["OUTPUT", "DTYPE", "SHAPE"], [[n, a.dtype, _shape(a.shape)] for n, a in outputs.items()]))
+    else:
+        click.echo(f"written: {out}  ({', '.join(f'{n} {_shape(a.shape)}' for n, a in outputs.items())})")
+
+
 def main() -> None:
     cli(prog_name="zoo")
 

@@ -1,0 +1,188 @@
+"""ONNX bundles on disk: the manifest, its checksums, and the graphs' input signatures.
+
+A bundle is what `zoo export` writes and what `zoo verify` / `zoo predict` read::
+
+    manifest.json           model, family, plugin, opset, exporter, versions, run, graphs, sha256 of every file
+    <graph>.onnx            one file per graph (``model``; ``encoder``/``decoder``; ``generator`` ...)
+    test_data/<graph>.npz   inputs and PyTorch's outputs, arrays named ``input.<name>`` / ``output.<name>``
+    export.log              what the exporter printed
+
+Deployers read bundles with numpy and onnxruntime only, so this module imports neither
+torch nor any zoo module that does; arrays are always loaded with ``allow_pickle=False``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from zoo.errors import ZooError
+
+FORMAT = "zoo-onnx-bundle/1"
+MANIFEST = "manifest.json"
+TEST_DATA = "test_data"
+LOG = "export.log"
+INPUT_PREFIX, OUTPUT_PREFIX = "input.", "output."
+
+
+class BundleError(ZooError):
+    """A bundle is missing, damaged, tampered with, or given input it cannot take."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checksums(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root`` except the manifest, by POSIX relative path."""
+    return {p.relative_to(root).as_posix(): sha256_file(p)
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != MANIFEST}
+
+
+def save_arrays(path: Path, inputs: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]) -> None:
+    """One graph's test vectors: its inputs and the reference outputs, in one .npz."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {INPUT_PREFIX + k: v for k, v in inputs.items()}
+    arrays.update({OUTPUT_PREFIX + k: v for k, v in outputs.items()})
+    np.savez(path, **arrays)
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Arrays of an .npy (under the name ``""``) or .npz, refusing pickled objects."""
+    try:
+        if path.suffix == ".npy":
+            return {"": np.load(path, allow_pickle=False)}
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except FileNotFoundError:
+        raise BundleError(f"{path}: no such file") from None
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise BundleError(f"{path}: holds Python objects; refusing to unpickle") from None
+        raise BundleError(f"{path}: not a valid .npy/.npz file ({exc})") from None
+    except Exception as exc:  # BadZipFile, EOFError, OSError ...
+        raise BundleError(f"{path}: not a valid .npy/.npz file ({type(exc).__name__}: {exc})") from None
+
+
+@dataclass(frozen=True)
+class Graph:
+    """One graph of a bundle, as its manifest entry describes it."""
+
+    root: Path
+    entry: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.entry["name"]
+
+    @property
+    def path(self) -> Path:
+        return self.root / self.entry["file"]
+
+    @property
+    def inputs(self) -> list[dict[str, Any]]:
+        return self.entry["inputs"]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o["name"] for o in self.entry["outputs"]]
+
+    def tolerance(self, output: str, deployment: bool = False) -> tuple[float, float]:
+        """(atol, rtol) promised for ``output``: FP32, or the looser deployment promise (CUDA, TF32)."""
+        found = self.entry["deployment_tolerances" if deployment else "tolerances"][output]
+        return float(found["atol"]), float(found["rtol"])
+
+    def test_vectors(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The stored inputs and PyTorch's outputs for them."""
+        arrays = load_arrays(self.root / self.entry["test_data"])
+        pick = lambda prefix: {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}  # noqa: E731
+        return pick(INPUT_PREFIX), pick(OUTPUT_PREFIX)
+
+    def check_inputs(self, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``arrays`` checked against the signature (names, dtypes, ranks, fixed sizes, one batch size)."""
+        expected = [i["name"] for i in self.inputs]
+        if sorted(arrays) != sorted(expected):
+            raise BundleError(f"graph {self.name!r} takes inputs {', '.join(expected)}; got "
+                              f"{', '.join(sorted(arrays)) or 'none'}")
+        symbols: dict[str, tuple[int, str]] = {}
+        for spec in self.inputs:
+            name, array, shape = spec["name"], arrays[spec["name"]], spec["shape"]
+            if array.dtype != np.dtype(spec["dtype"]):
+                raise BundleError(f"input {name!r} of graph {self.name!r} must be {spec['dtype']}, got {array.dtype}")
+            if array.ndim != len(shape) or any(isinstance(d, int) and d != n for d, n in zip(shape, array.shape)):
+                raise BundleError(f"input {name!r} of graph {self.name!r} must be shaped {_shape_text(shape)}, "
+                                  f"got {tuple(array.shape)}")
+            for dim, size in zip(shape, array.shape):
+                if isinstance(dim, str) and dim != "?":
+                    first = symbols.setdefault(dim, (size, name))
+                    if first[0] != size:
+                        raise BundleError(f"inputs {first[1]!r} and {name!r} disagree on {dim!r} "
+                                          f"({first[0]} and {size})")
+        return {k: np.ascontiguousarray(arrays[k]) for k in expected}
+
+
+def _shape_text(shape: list[int | str]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle whose files have been checked against its manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def graphs(self) -> list[Graph]:
+        return [Graph(self.path, entry) for entry in self.manifest["graphs"]]
+
+    def graph(self, name: str | None = None) -> Graph:
+        """The graph called ``name``; without a name, the bundle's only graph or its ``model``."""
+        by_name = {g.name: g for g in self.graphs}
+        if name is None:
+            if len(by_name) == 1:
+                return next(iter(by_name.values()))
+            if "model" in by_name:
+                return by_name["model"]
+            raise BundleError(f"{self.path} holds graphs {', '.join(by_name)}; choose one with --graph")
+        if name not in by_name:
+            raise BundleError(f"{self.path} has no graph {name!r} (it has {', '.join(by_name)})")
+        return by_name[name]
+
+
+def verify_checksums(path: Path, manifest: Mapping[str, Any]) -> None:
+    """Every file the manifest lists exists with its recorded sha256.
+
+    Files added later (the model card in ``card/``) are allowed: nothing unlisted is ever loaded.
+    """
+    recorded = manifest["files"]
+    for name, digest in recorded.items():
+        file = path / name
+        if not file.is_file():
+            raise BundleError(f"{file}: missing from the bundle")
+        if sha256_file(file) != digest:
+            raise BundleError(f"{file}: checksum mismatch (tampered with or damaged since export)")
+
+
+def open_bundle(path: str | Path) -> Bundle:
+    """Read a bundle's manifest and check every file's checksum before anything is loaded."""
+    path = Path(path)
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise BundleError(f"{path}: not a zoo ONNX bundle (no {MANIFEST})")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{manifest_path}: damaged manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleError(f"{manifest_path}: not a {FORMAT} manifest")
+    verify_checksums(path, manifest)
+    return Bundle(path, manifest)

@@ -1,0 +1,206 @@
+"""`zoo export`: a trained run's graphs as a checked, checksummed ONNX bundle (see zoo.bundle).
+
+The bundle is written into a temporary folder beside the destination and renamed into place
+only once every graph passed ``onnx.checker`` (full check): an interrupted export leaves
+nothing at the destination. Everything the exporters print (Python warnings and C++ lines
+alike) goes to the bundle's ``export.log``, never to the terminal.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from zoo import __version__, bundle
+from zoo.api import load_trained
+from zoo.errors import ZooError
+from zoo.fsutil import atomic_write_json
+from zoo.graphs import OnnxGraph
+from zoo.plugins import _describe, call_family_hook, plugin_set  # _describe: one-line exception text
+from zoo.runs import WEIGHTS, Run, open_run
+
+DEFAULT_ROOT = Path("exports")
+DEFAULT_OPSET = 18
+EXPORTERS = ("torchscript", "dynamo")
+DEFAULT_EXPORTER = "torchscript"  # faster ORT graphs, dynamic RNN time axes: see benchmarks/export.py
+
+
+class ExportError(ZooError):
+    """The export could not produce a bundle that passes its own checks."""
+
+
+@contextlib.contextmanager
+def captured_output(log: Path) -> Iterator[None]:
+    """Send fds 1 and 2, sys.stdout/stderr and warnings into ``log`` (the exporters also print from C++)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log, "a", encoding="utf-8") as handle:
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle), warnings.catch_warnings():
+                warnings.simplefilter("always")
+                warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: \
+                    handle.write(warnings.formatwarning(message, category, filename, lineno, line))
+                yield
+        finally:
+            handle.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def export_graph(graph: OnnxGraph, path: Path, opset: int, exporter: str) -> None:
+    """Write ``graph`` to ``path`` with named inputs/outputs and the graph's dynamic axes."""
+    args = tuple(i.example for i in graph.inputs)
+    common = dict(input_names=[i.name for i in graph.inputs], output_names=list(graph.outputs), opset_version=opset)
+    with torch.no_grad():
+        if exporter == "torchscript":
+            torch.onnx.export(graph.module, args, str(path), dynamo=False, do_constant_folding=True,
+                              dynamic_axes=graph.dynamic_axes(), **common)
+        else:  # Dim.AUTO: an axis torch.export finds static is frozen, and `signature` says so
+            shapes = tuple({axis: torch.export.Dim.AUTO for axis in i.dynamic_axes} for i in graph.inputs)
+            torch.onnx.export(graph.module, args, str(path), dynamo=True, external_data=False,
+                              dynamic_shapes=shapes, **common)
+
+
+def _dims(value_info, requested: dict[int, str]) -> list[int | str]:
+    """A tensor's shape: fixed sizes as ints, dynamic axes by their requested (or exported) name."""
+    dims = value_info.type.tensor_type.shape.dim
+    return [requested.get(i, d.dim_param or "?") if not d.HasField("dim_value") else int(d.dim_value)
+            for i, d in enumerate(dims)]
+
+
+def signature(model, graph: OnnxGraph) -> dict[str, list[dict[str, Any]]]:
+    """Names, dtypes and shapes of the exported graph's inputs and outputs, checked against the request."""
+    from onnx.helper import tensor_dtype_to_np_dtype
+
+    axes = graph.dynamic_axes()
+
+    def describe(value_info) -> dict[str, Any]:
+        dtype = tensor_dtype_to_np_dtype(value_info.type.tensor_type.elem_type)
+        return {"name": value_info.name, "dtype": np.dtype(dtype).name, "shape": _dims(value_info, axes.get(value_info.name, {}))}
+
+    inputs = [describe(v) for v in model.graph.input]
+    outputs = [describe(v) for v in model.graph.output]
+    if [i["name"] for i in inputs] != [i.name for i in graph.inputs] or [o["name"] for o in outputs] != graph.outputs:
+        raise ExportError(f"graph {graph.name!r}: the exported inputs/outputs "
+                          f"({', '.join(i['name'] for i in inputs)} -> {', '.join(o['name'] for o in outputs)}) "
+                          f"are not the requested ones (an input the module ignores is dropped by the exporter)")
+    for spec, requested in zip(graph.inputs, inputs):
+        frozen = [axis for axis in spec.dynamic_axes if isinstance(requested["shape"][axis], int)]
+        if frozen:
+            raise ExportError(f"graph {graph.name!r}: the exporter froze dynamic axis {frozen[0]} "
+                              f"({spec.dynamic_axes[frozen[0]]!r}) of input {spec.name!r} to "
+                              f"{requested['shape'][frozen[0]]}; try --exporter torchscript")
+    for spec, row in zip(graph.inputs, inputs):
+        row.update(distribution=spec.distribution, low=spec.low, high=spec.high)
+    return {"inputs": inputs, "outputs": outputs}
+
+
+def reference_outputs(graph: OnnxGraph, inputs: list[torch.Tensor]) -> dict[str, np.ndarray]:
+    """PyTorch's answers for ``inputs``, by output name."""
+    with torch.no_grad():
+        result = graph.module(*inputs)
+    result = result if isinstance(result, (tuple, list)) else (result,)
+    return {name: t.detach().cpu().numpy() for name, t in zip(graph.outputs, result)}
+
+
+def write_graph(graph: OnnxGraph, root: Path, opset: int, exporter: str) -> dict[str, Any]:
+    """Export, fully check and test-vector one graph into ``root``; return its manifest entry."""
+    import onnx
+
+    path = root / f"{graph.name}.onnx"
+    try:
+        with captured_output(root / bundle.LOG):
+            export_graph(graph, path, opset, exporter)
+    except ZooError:
+        raise
+    except Exception as exc:
+        raise ExportError(f"the {exporter} exporter failed on graph {graph.name!r}: {_describe(exc)}") from exc
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise ExportError(f"graph {graph.name!r} fails onnx.checker: {_describe(exc)}") from None
+    entry = {"name": graph.name, "file": path.name, **signature(onnx.load(str(path)), graph)}
+    test_data = f"{bundle.TEST_DATA}/{graph.name}.npz"
+    inputs = {i.name: i.example.detach().cpu().numpy() for i in graph.inputs}
+    bundle.save_arrays(root / test_data, inputs, reference_outputs(graph, [i.example for i in graph.inputs]))
+    entry.update(test_data=test_data,
+                 tolerances={o: graph.tolerance(o).to_dict() for o in graph.outputs},
+                 deployment_tolerances={o: graph.tolerance(o, deployment=True).to_dict() for o in graph.outputs})
+    return entry
+
+
+def _plugin(spec) -> dict[str, str]:
+    info = next(p for p in plugin_set().plugins if p.name == spec.plugin)
+    return {"name": info.name, "distribution": info.distribution, "version": info.version}
+
+
+def _versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+
+    return {"zoo": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def destination(model: str, out: str | Path | None, force: bool) -> Path:
+    """Where the bundle goes: ``out`` or exports/<model>/; an existing one is kept unless ``force``."""
+    path = Path(out) if out is not None else DEFAULT_ROOT / model
+    if path.exists() and not force:
+        raise ExportError(f"{path} already exists; choose another --out or pass --force to replace it")
+    if path.exists() and not path.is_dir():
+        raise ExportError(f"{path} exists and is not a folder")
+    return path
+
+
+def _move_into_place(tmp: Path, dest: Path) -> None:
+    """One rename puts the new bundle in place; an old one is renamed aside first, then removed."""
+    old = None
+    if dest.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+        os.replace(dest, old / dest.name)
+    os.replace(tmp, dest)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: int | None = None,
+               exporter: str | None = None, force: bool = False) -> Path:
+    """Export every graph the model's family names into a bundle; returns the bundle's path."""
+    opset, exporter = opset or DEFAULT_OPSET, exporter or DEFAULT_EXPORTER
+    if exporter not in EXPORTERS:
+        raise ExportError(f"unknown exporter {exporter!r} (choose {' or '.join(EXPORTERS)})")
+    run = run if isinstance(run, Run) else open_run(run)
+    dest = destination(run.model, out, force)
+    spec, model, data, config, run = load_trained(run)
+    graphs = call_family_hook("zoo_onnx_graphs", spec, model=model, info=data.info, config=config)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    try:
+        entries = [write_graph(g, tmp, opset, exporter) for g in graphs]
+        manifest = {
+            "format": bundle.FORMAT, "model": spec.name, "family": spec.family, "task": spec.task,
+            "plugin": _plugin(spec), "opset": opset, "exporter": exporter, "versions": _versions(),
+            "run": {"path": str(run.path.resolve()), "created": run.record.get("created"),
+                    "weights_sha256": bundle.sha256_file(run.path / WEIGHTS)},
+            "graphs": entries, "files": bundle.checksums(tmp),
+        }
+        atomic_write_json(tmp / bundle.MANIFEST, manifest)
+        _move_into_place(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest

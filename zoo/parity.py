@@ -1,0 +1,302 @@
+"""`zoo verify`: how far ONNX Runtime's answers are from PyTorch's, per graph, output, provider and batch.
+
+Order of work: checksums first (nothing is loaded from a tampered bundle), then, on every
+requested execution provider, the stored test vectors, fresh random inputs at each batch size
+(and other lengths of any non-batch dynamic axis), the same inputs through PyTorch when the
+run's weights are at hand, and the providers against each other. Last, the task-level effect
+on the dataset's test split, which is what a deployer cares about.
+
+Every tolerance failure is a failure. A provider that cannot run is ``skipped: <why>``, never
+passed; a session that silently fell back to CPU counts as skipped too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from zoo.bundle import Bundle, Graph, open_bundle
+from zoo.errors import ZooError
+from zoo.plugins import _describe  # the core's one-line rendering of an exception
+
+TASK_SAMPLES = 256            # generated images compared for a generator
+MIN_ARGMAX_AGREEMENT = 0.99   # classifiers: fraction of test samples with the same predicted class
+MAX_ACCURACY_DELTA = 0.005    # classifiers: |accuracy(onnx) - accuracy(pytorch)|
+MAX_MSE_DELTA_RATIO = 0.01    # autoencoders: |mse(onnx) - mse(pytorch)| / mse(pytorch)
+
+
+class VerificationFailed(ZooError):
+    """At least one required check failed: exit status 1."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One way of running a graph: an execution provider, its options, and which tolerances apply."""
+
+    name: str
+    provider: str
+    options: dict[str, Any] = field(default_factory=dict)
+    deployment: bool = False
+    tf32: bool | None = None
+
+
+def modes(providers: Sequence[str]) -> list[Mode]:
+    """CPU in FP32; CUDA twice: strict (TF32 off, FP32 tolerances) and the deployment default (TF32 on)."""
+    found = []
+    for name in providers:
+        if name == "cpu":
+            found.append(Mode("cpu", "CPUExecutionProvider"))
+        elif name == "cuda":
+            found += [Mode("cuda-strict", "CUDAExecutionProvider", {"device_id": 0, "use_tf32": 0}, False, False),
+                      Mode("cuda-tf32", "CUDAExecutionProvider", {"device_id": 0, "use_tf32": 1}, True, True)]
+        else:
+            raise ZooError(f"unknown provider {name!r} (choose from cpu, cuda)")
+    return found
+
+
+def open_session(graph: Graph, mode: Mode) -> tuple[ort.InferenceSession | None, str]:
+    """A session on exactly ``mode.provider``, or None and why not (missing, failed, fell back)."""
+    if mode.provider not in ort.get_available_providers():
+        return None, (f"skipped: {mode.provider} not available in onnxruntime {ort.__version__} "
+                      f"(install onnxruntime-gpu and run on a machine with a GPU)")
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # errors reach the report, not stderr
+    chain = [(mode.provider, mode.options)] + ([("CPUExecutionProvider", {})] if mode.provider != "CPUExecutionProvider" else [])
+    try:
+        session = ort.InferenceSession(str(graph.path), options, providers=chain)
+    except Exception as exc:
+        return None, f"skipped: {mode.provider} failed to start ({_describe(exc)})"
+    if session.get_providers()[0] != mode.provider:
+        return None, f"skipped: the session fell back to {session.get_providers()[0]}"
+    return session, f"ran on {mode.provider}"
+
+
+def run_session(session: ort.InferenceSession, graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return dict(zip(graph.output_names, session.run(graph.output_names, inputs)))
+
+
+def compare(actual: np.ndarray, expected: np.ndarray, atol: float, rtol: float) -> dict[str, Any]:
+    """Max absolute and relative error, the smallest atol that passes at this rtol, and pass/fail."""
+    if actual.shape != expected.shape:
+        return {"max_abs": None, "max_rel": None, "needed_atol": None, "atol": atol, "rtol": rtol,
+                "status": "fail", "reason": f"shape {actual.shape}, expected {expected.shape}"}
+    a, e = actual.astype(np.float64), expected.astype(np.float64)
+    diff = np.where(np.isnan(a) & np.isnan(e), 0.0, np.abs(a - e))
+    diff = np.nan_to_num(diff, nan=np.inf)
+    scale = np.abs(np.nan_to_num(e))
+    max_abs = float(diff.max(initial=0.0))
+    max_rel = float((diff / np.maximum(scale, np.finfo(np.float64).tiny)).max(initial=0.0))
+    needed = float(np.maximum(diff - rtol * scale, 0.0).max(initial=0.0))
+    return {"max_abs": max_abs, "max_rel": max_rel, "needed_atol": needed, "atol": atol, "rtol": rtol,
+            "status": "pass" if needed <= atol else "fail"}
+
+
+def random_inputs(graph: Graph, batch: int, lengths: dict[str, int], seed: int) -> dict[str, np.ndarray]:
+    """Fresh inputs drawn as the manifest says, with ``batch`` and the named dynamic axes' lengths."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for spec in graph.inputs:
+        shape = [batch if d == "batch" else lengths[d] if isinstance(d, str) else d for d in spec["shape"]]
+        if spec["distribution"] == "integers":
+            values = rng.integers(int(spec["low"]), int(spec["high"]), size=shape)
+        elif spec["distribution"] == "normal":
+            values = rng.standard_normal(shape)
+        else:
+            values = rng.uniform(spec["low"], spec["high"], size=shape)
+        arrays[spec["name"]] = values.astype(spec["dtype"])
+    return arrays
+
+
+def export_lengths(graph: Graph, stored: dict[str, np.ndarray]) -> dict[str, int]:
+    """The length each named non-batch dynamic axis had at export (from the stored test vectors)."""
+    return {d: stored[spec["name"]].shape[i] for spec in graph.inputs
+            for i, d in enumerate(spec["shape"]) if isinstance(d, str) and d != "batch"}
+
+
+def cases(graph: Graph, batch_sizes: Sequence[int]) -> list[tuple[str, dict[str, np.ndarray], dict | None]]:
+    """(label, inputs, stored PyTorch outputs or None) for the test vectors and the random inputs."""
+    stored_in, stored_out = graph.test_vectors()
+    lengths = export_lengths(graph, stored_in)
+    found = [("test vectors", graph.check_inputs(stored_in), stored_out)]
+    found += [(f"random b={b}", random_inputs(graph, b, lengths, seed=b), None) for b in batch_sizes]
+    for axis, length in lengths.items():
+        for other in sorted({max(1, length // 2), 2 * length + 1}):
+            label = f"random b={batch_sizes[0]} {axis}={other}"
+            found.append((label, random_inputs(graph, batch_sizes[0], {**lengths, axis: other}, seed=other), None))
+    return found
+
+
+class TorchReference:
+    """The run's PyTorch graphs and test data, when the run the bundle came from is at hand."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        from zoo.api import load_trained
+        from zoo.bundle import sha256_file
+        from zoo.plugins import call_family_hook
+        from zoo.runs import WEIGHTS, open_run
+
+        run = open_run(bundle.manifest["run"]["path"])
+        if sha256_file(run.path / WEIGHTS) != bundle.manifest["run"]["weights_sha256"]:
+            raise ZooError(f"the weights of {run.path} changed since export")
+        spec, model, self.data, config, _ = load_trained(run)
+        graphs = call_family_hook("zoo_onnx_graphs", spec, model=model, info=self.data.info, config=config)
+        self.graphs = {g.name: g for g in graphs}
+
+    def outputs(self, name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import torch
+
+        from zoo.export import reference_outputs
+
+        graph = self.graphs[name]
+        return reference_outputs(graph, [torch.from_numpy(inputs[i.name]) for i in graph.inputs])
+
+
+def load_reference(bundle: Bundle) -> tuple[TorchReference | None, str]:
+    try:
+        return TorchReference(bundle), f"pytorch (run {bundle.manifest['run']['path']})"
+    except ZooError as exc:
+        return None, f"skipped: {exc}"
+
+
+def _skip_rows(graph: Graph, mode: Mode, label: str, reference: str, reason: str) -> list[dict[str, Any]]:
+    return [{"graph": graph.name, "output": o, "provider": mode.name, "case": label, "reference": reference,
+             "tf32": mode.tf32, "status": "skipped", "reason": reason} for o in graph.output_names]
+
+
+def graph_checks(graph: Graph, mode_list: list[Mode], sessions: dict, reference: TorchReference | None,
+                 reference_note: str, batch_sizes: Sequence[int]) -> list[dict[str, Any]]:
+    """Every case of one graph on every mode: against PyTorch (stored or live) and against ORT CPU."""
+    rows = []
+    for label, inputs, stored in cases(graph, batch_sizes):
+        expected = stored if stored is not None else reference.outputs(graph.name, inputs) if reference else None
+        ref_name = "pytorch (stored)" if stored is not None else "pytorch"
+        cpu_out = None
+        for mode in mode_list:
+            session, note = sessions[(graph.name, mode.name)]
+            if session is None:
+                rows += _skip_rows(graph, mode, label, ref_name, note)
+                continue
+            try:
+                got = run_session(session, graph, inputs)
+            except Exception as exc:  # e.g. a graph that froze an axis rejects other lengths
+                rows += [{**row, "status": "fail", "reason": f"onnxruntime failed: {_describe(exc)}"}
+                         for row in _skip_rows(graph, mode, label, ref_name, "")]
+                continue
+            targets = [(ref_name, expected)] if expected is not None else []
+            if mode.name == "cpu":
+                cpu_out = got
+            elif cpu_out is not None:
+                targets.append(("onnxruntime cpu", cpu_out))
+            if expected is None:
+                rows += _skip_rows(graph, mode, label, "pytorch", reference_note)
+            for ref, want in targets:
+                for output in graph.output_names:
+                    atol, rtol = graph.tolerance(output, mode.deployment)
+                    rows.append({"graph": graph.name, "output": output, "provider": mode.name, "case": label,
+                                 "reference": ref, "tf32": mode.tf32,
+                                 **compare(got[output], want[output], atol, rtol)})
+    return rows
+
+
+def task_checks(bundle: Bundle, mode_list: list[Mode], sessions: dict, reference: TorchReference | None,
+                reference_note: str) -> list[dict[str, Any]]:
+    """The task-level effect of running ONNX instead of PyTorch on the test split (or seeded noise)."""
+    task = bundle.manifest["task"]
+    graph = bundle.graph("generator" if task == "generation" else "model")
+    rows = []
+    for mode in mode_list:
+        session, note = sessions[(graph.name, mode.name)]
+        row = {"task": task, "graph": graph.name, "provider": mode.name, "tf32": mode.tf32}
+        if reference is None or session is None:
+            rows.append({**row, "status": "skipped", "reason": (note if session is None else reference_note)})
+            continue
+        if task == "generation":
+            inputs = random_inputs(graph, TASK_SAMPLES, {}, seed=0)
+            want, got = reference.outputs(graph.name, inputs), run_session(session, graph, inputs)
+            output = graph.output_names[0]
+            result = compare(got[output], want[output], *graph.tolerance(output, mode.deployment))
+            rows.append({**row, "samples": TASK_SAMPLES, "max_abs_diff": result["max_abs"], "status": result["status"]})
+            continue
+        x = reference.data.test.x
+        name = graph.inputs[0]["name"]
+        want = reference.outputs(graph.name, {name: x})[graph.output_names[0]]
+        got = run_session(session, graph, {name: x})[graph.output_names[0]]
+        rows.append({**row, **(_classification(want, got, reference.data.test.y) if task == "classification"
+                               else _reconstruction(want, got, x))})
+    return rows
+
+
+def _classification(want: np.ndarray, got: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    torch_acc, onnx_acc = float((want.argmax(1) == y).mean()), float((got.argmax(1) == y).mean())
+    agreement = float((want.argmax(1) == got.argmax(1)).mean())
+    ok = agreement >= MIN_ARGMAX_AGREEMENT and abs(onnx_acc - torch_acc) <= MAX_ACCURACY_DELTA
+    return {"samples": len(y), "argmax_agreement": agreement, "accuracy_pytorch": torch_acc,
+            "accuracy_onnx": onnx_acc, "accuracy_delta": onnx_acc - torch_acc, "status": "pass" if ok else "fail"}
+
+
+def _reconstruction(want: np.ndarray, got: np.ndarray, x: np.ndarray) -> dict[str, Any]:
+    torch_mse, onnx_mse = float(((want - x) ** 2).mean()), float(((got - x) ** 2).mean())
+    ok = abs(onnx_mse - torch_mse) <= MAX_MSE_DELTA_RATIO * torch_mse
+    return {"samples": len(x), "mse_pytorch": torch_mse, "mse_onnx": onnx_mse, "mse_delta": onnx_mse - torch_mse,
+            "status": "pass" if ok else "fail"}
+
+
+def verify(path: str | Path, providers: Sequence[str] = ("cpu",), batch_sizes: Sequence[int] = (1, 7, 64),
+           require: Sequence[str] = (), tolerance: tuple[float | None, float | None] = (None, None)) -> dict[str, Any]:
+    """Check a bundle and return the report; ``report['passed']`` is True only if every required check passed.
+
+    ``tolerance`` (atol, rtol) overrides the bundle's declared tolerances for every output.
+    """
+    bundle = open_bundle(path)
+    if tolerance != (None, None):
+        bundle = _with_tolerance(bundle, *tolerance)
+    mode_list = modes(providers)
+    if not set(require) <= set(providers):
+        raise ZooError(f"--require {', '.join(sorted(set(require) - set(providers)))}: also list it in --providers")
+    sessions = {(g.name, m.name): open_session(g, m) for g in bundle.graphs for m in mode_list}
+    reference, note = load_reference(bundle)
+    checks = [row for g in bundle.graphs for row in graph_checks(g, mode_list, sessions, reference, note, batch_sizes)]
+    task = task_checks(bundle, mode_list, sessions, reference, note)
+    provider_status = {m.name: {"provider": m.provider, "options": m.options, "tf32": m.tf32,
+                                "status": sessions[(bundle.graphs[0].name, m.name)][1]} for m in mode_list}
+    failures = [r for r in checks + task if r["status"] == "fail"]
+    missing = [m for m in mode_list if m.name.split("-")[0] in require and provider_status[m.name]["status"].startswith("skipped")]
+    return {"bundle": str(bundle.path), "model": bundle.manifest["model"], "checksums": "ok",
+            "reference": note, "providers": provider_status, "checks": checks, "task": task,
+            "failures": len(failures), "required_missing": [m.name for m in missing],
+            "passed": not failures and not missing}
+
+
+def _with_tolerance(bundle: Bundle, atol: float | None, rtol: float | None) -> Bundle:
+    graphs = []
+    for entry in bundle.manifest["graphs"]:
+        entry = dict(entry)
+        for key in ("tolerances", "deployment_tolerances"):
+            entry[key] = {o: {"atol": t["atol"] if atol is None else atol, "rtol": t["rtol"] if rtol is None else rtol}
+                          for o, t in entry[key].items()}
+        graphs.append(entry)
+    return Bundle(bundle.path, {**bundle.manifest, "graphs": graphs})
+
+
+def summary(report: dict[str, Any]) -> str:
+    """One line: what passed, what failed first, what was required but skipped."""
+    ran = [r for r in report["checks"] + report["task"] if r["status"] != "skipped"]
+    if report["passed"]:
+        return f"verified: {len(ran)} checks passed ({report['model']}, reference {report['reference']})"
+    first = next((r for r in report["checks"] + report["task"] if r["status"] == "fail"), None)
+    parts = [f"{report['failures']} of {len(ran)} checks failed"]
+    if first is not None:
+        what = first.get("output") or f"{first['task']} task"
+        if first.get("max_abs") is not None:
+            detail = f"max abs error {first['max_abs']:.3g}, needs atol {first['needed_atol']:.3g} > {first['atol']:.3g}"
+        else:
+            detail = first.get("reason", "task-level effect beyond its limit")
+        parts.append(f"first: {first['graph']}/{what} on {first['provider']} ({first.get('case', 'test split')}): {detail}")
+    if report["required_missing"]:
+        parts.append(f"required but skipped: {', '.join(report['required_missing'])}")
+    return "verification failed: " + "; ".join(parts)

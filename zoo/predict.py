@@ -1,0 +1,45 @@
+"""`zoo predict`: run a bundle on the user's arrays with onnxruntime and numpy alone.
+
+This is the deployer's path: it must work where torch is not installed, so it imports
+only numpy, onnxruntime and zoo.bundle (itself numpy-only). A test runs it with torch
+made unimportable.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from zoo.bundle import BundleError, Graph, load_arrays, open_bundle
+
+
+def read_inputs(graph: Graph, path: Path) -> dict[str, np.ndarray]:
+    """An .npy feeds a one-input graph; an .npz names its arrays after the graph's inputs."""
+    arrays = load_arrays(path)
+    if "" in arrays:
+        if len(graph.inputs) != 1:
+            names = ", ".join(i["name"] for i in graph.inputs)
+            raise BundleError(f"graph {graph.name!r} takes {len(graph.inputs)} inputs ({names}); "
+                              f"give an .npz with one array per input")
+        arrays = {graph.inputs[0]["name"]: arrays[""]}
+    return graph.check_inputs(arrays)
+
+
+def predict(bundle_path: str | Path, input_path: str | Path, graph_name: str | None = None) -> dict[str, np.ndarray]:
+    """The graph's outputs for the arrays in ``input_path``, after the bundle's checksums pass."""
+    graph = open_bundle(bundle_path).graph(graph_name)
+    inputs = read_inputs(graph, Path(input_path))
+    session = ort.InferenceSession(str(graph.path), providers=["CPUExecutionProvider"])
+    return dict(zip(graph.output_names, session.run(graph.output_names, inputs)))
+
+
+def save_outputs(outputs: dict[str, np.ndarray], path: str | Path) -> None:
+    """An .npy for one output, else an .npz of all of them by name."""
+    path = Path(path)
+    if path.suffix == ".npy":
+        if len(outputs) != 1:
+            raise BundleError(f"{path}: the graph has {len(outputs)} outputs; write an .npz instead")
+        np.save(path, next(iter(outputs.values())))
+    else:
+        np.savez(path, **outputs)
