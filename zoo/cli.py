@@ -168,8 +168,16 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
 @click.option("--out", type=click.Path(), help="Run directory (default runs/<name>-<time>).")
 @click.option("--resume", type=click.Path(), help="Continue an interrupted run from its checkpoint.")
 @click.option("--force", is_flag=True, help="Replace the files of an existing run directory.")
+@click.option("--nproc-per-node", type=click.IntRange(min=1), default=1,
+              help="Training processes on this machine (torch.distributed; one per GPU on GPUs).")
+@click.option("--nnodes", type=click.IntRange(min=1), default=1, help="Machines taking part; each runs this command.")
+@click.option("--node-rank", type=click.IntRange(min=0), default=0, help="This machine's index, 0 to NNODES-1.")
+@click.option("--rdzv-endpoint", metavar="HOST:PORT", help="Where the machines meet; the same on every machine.")
+@click.option("--rdzv-timeout", type=click.IntRange(min=1), default=600, show_default=True,
+              help="Seconds to wait for every machine to join.")
 @json_option
-def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, resume, force, as_json) -> None:
+def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, resume, force, nproc_per_node, nnodes,
+                  node_rank, rdzv_endpoint, rdzv_timeout, as_json) -> None:
     """Train a model, evaluate it on the test split and save a run directory.
 
     \b
@@ -178,15 +186,26 @@ def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, re
       zoo train lstm-digits --epochs 5 --set hidden_size=64 --out runs/lstm
       zoo train cnn-digits --data mnist/ --out runs/cnn-mnist
       zoo train --resume runs/lstm
+      zoo train cnn-digits --nproc-per-node 2
     """
     from zoo.api import train
     from zoo.config import parse_assignments
+    from zoo.distributed import Topology, launch
+    from zoo.runs import METRICS, open_run
     from zoo.training import BarProgress
 
     plugins_loaded()
-    run = train(name, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                overrides=parse_assignments(assignments), data=data, out=out, resume=resume, force=force,
-                progress=BarProgress(name or Path(resume).name))
+    request = dict(name=name, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                   overrides=parse_assignments(assignments), data=data, out=out, resume=resume)
+    topology = Topology(nproc_per_node, nnodes, node_rank, rdzv_endpoint, rdzv_timeout)
+    if topology.distributed:
+        path = launch(request, topology, force)
+        if not (path / METRICS).exists():  # global rank 0 ran on another machine, without a shared --out
+            click.echo(f"done: global rank 0 wrote the run to {path} on its own machine")
+            return
+        run = open_run(path)
+    else:
+        run = train(**request, force=force, progress=BarProgress(name or Path(resume).name))
     metrics = run.metrics()
     if as_json:
         emit_json({"run": str(run.path), **metrics})

@@ -168,6 +168,25 @@ def _global_means(sums: dict[str, float], count: int, world: World) -> dict[str,
     return {k: v / count for k, v in zip(keys, values)}
 
 
+def _agree_on_state(model: torch.nn.Module, world: World) -> None:
+    """Give every rank rank 0's buffers (BatchNorm statistics are gathered per rank) and check
+    that all ranks now hold the same weights: DDP's promise, verified once at the end."""
+    import hashlib
+
+    import torch.distributed as dist
+
+    for buffer in model.buffers():
+        dist.broadcast(buffer, src=0)
+    digest = hashlib.sha256()
+    for tensor in model.state_dict().values():
+        digest.update(tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
+    digests: list[Any] = [None] * world.world_size
+    dist.all_gather_object(digests, digest.hexdigest())
+    if len(set(digests)) > 1:
+        raise RuntimeError(f"the ranks ended training with different weights (ranks differing from rank 0: "
+                           f"{[r for r, d in enumerate(digests) if d != digests[0]]})")
+
+
 def fit(
     context: TrainContext,
     model: torch.nn.Module,
@@ -236,6 +255,8 @@ def fit(
                 progress.epoch_done(record, context.epochs)
     finally:
         progress.close()
+    if world.distributed:
+        _agree_on_state(model, world)
     model.eval()
     return history
 
