@@ -96,11 +96,11 @@ def compare(actual: np.ndarray, expected: np.ndarray, atol: float, rtol: float) 
             "status": "pass" if needed <= atol else "fail"}
 
 
-def random_inputs(graph: Graph, batch: int, lengths: dict[str, int], seed: int) -> dict[str, np.ndarray]:
-    """Fresh inputs drawn as the manifest says, with ``batch`` and the named dynamic axes' lengths."""
+def random_inputs(inputs: list[dict[str, Any]], batch: int, lengths: dict[str, int], seed: int) -> dict[str, np.ndarray]:
+    """Fresh inputs drawn as the manifest's input entries say, with ``batch`` and the dynamic axes' lengths."""
     rng = np.random.default_rng(seed)
     arrays = {}
-    for spec in graph.inputs:
+    for spec in inputs:
         shape = [batch if d == "batch" else lengths[d] if isinstance(d, str) else d for d in spec["shape"]]
         if spec["distribution"] == "integers":
             values = rng.integers(int(spec["low"]), int(spec["high"]), size=shape)
@@ -123,11 +123,11 @@ def cases(graph: Graph, batch_sizes: Sequence[int]) -> list[tuple[str, dict[str,
     stored_in, stored_out = graph.test_vectors()
     lengths = export_lengths(graph, stored_in)
     found = [("test vectors", graph.check_inputs(stored_in), stored_out)]
-    found += [(f"random b={b}", random_inputs(graph, b, lengths, seed=b), None) for b in batch_sizes]
+    found += [(f"random b={b}", random_inputs(graph.inputs, b, lengths, seed=b), None) for b in batch_sizes]
     for axis, length in lengths.items():
         for other in sorted({max(1, length // 2), 2 * length + 1}):
             label = f"random b={batch_sizes[0]} {axis}={other}"
-            found.append((label, random_inputs(graph, batch_sizes[0], {**lengths, axis: other}, seed=other), None))
+            found.append((label, random_inputs(graph.inputs, batch_sizes[0], {**lengths, axis: other}, seed=other), None))
     return found
 
 
@@ -216,7 +216,7 @@ def task_checks(bundle: Bundle, mode_list: list[Mode], sessions: dict, reference
             rows.append({**row, "status": "skipped", "reason": (note if session is None else reference_note)})
             continue
         if task == "generation":
-            inputs = random_inputs(graph, TASK_SAMPLES, {}, seed=0)
+            inputs = random_inputs(graph.inputs, TASK_SAMPLES, {}, seed=0)
             want, got = reference.outputs(graph.name, inputs), run_session(session, graph, inputs)
             output = graph.output_names[0]
             result = compare(got[output], want[output], *graph.tolerance(output, mode.deployment))

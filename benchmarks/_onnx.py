@@ -1,0 +1,69 @@
+"""Shared by the ONNX benchmarks: a model's main export graph, its inputs, quiet export, timing, CPU sessions."""
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+MAIN_GRAPH = {"generation": "generator"}  # every other task deploys the graph called "model"
+
+
+def main_graph(name: str):
+    """The (untrained, default-sized) model's deployable graph: latency does not depend on the weights."""
+    from zoo.api import build, load_model_data
+    from zoo.config import resolve
+    from zoo.plugins import call_family_hook
+    from zoo.registry import get_model
+
+    spec = get_model(name)
+    config = resolve(spec.default_config, {})
+    info = load_model_data(spec).info
+    model = build(spec, config, info).eval()
+    graphs = call_family_hook("zoo_onnx_graphs", spec, model=model, info=info, config=config)
+    return next(g for g in graphs if g.name == MAIN_GRAPH.get(spec.task, "model"))
+
+
+def inputs_for(graph, batch: int, lengths: dict[int, int] | None = None) -> dict[str, np.ndarray]:
+    """Fresh inputs drawn as the graph declares; ``lengths`` changes non-batch axes (axis -> size)."""
+    from zoo.parity import random_inputs
+
+    specs = []
+    for i in graph.inputs:
+        shape = ["batch", *((lengths or {}).get(a, n) for a, n in enumerate(i.example.shape) if a)]
+        specs.append({"name": i.name, "dtype": str(i.example.numpy().dtype), "distribution": i.distribution,
+                      "low": i.low, "high": i.high, "shape": shape})
+    return random_inputs(specs, batch, {}, seed=batch)
+
+
+def export_quietly(graph, path: Path, exporter: str) -> None:
+    """Export with the zoo's settings, the exporter's own output kept out of the table."""
+    from zoo.export import DEFAULT_OPSET, captured_output, export_graph
+
+    with tempfile.NamedTemporaryFile(suffix=".log") as log:
+        with captured_output(Path(log.name)):
+            export_graph(graph, path, DEFAULT_OPSET, exporter)
+
+
+def median_seconds(fn: Callable[[], object], budget: float = 1.0, least: int = 5) -> float:
+    """Median wall time of ``fn`` after one warm-up call, over ``least`` calls or ``budget`` seconds."""
+    fn()
+    times: list[float] = []
+    deadline = time.perf_counter() + budget
+    while len(times) < least or time.perf_counter() < deadline:
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 4  # a graph that rejects a length is reported in the table, not on stderr
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
