@@ -141,14 +141,19 @@ def plugins_command(as_json: bool) -> None:
     Examples:
       zoo plugins
       ZOO_DISABLE_PLUGINS=gan zoo plugins --json
+
+    CARD says whether every model of the plugin has a complete model card (zoo card names what is missing).
     """
+    from zoo.cards import describe_status, plugin_card_status
+
     loaded = plugins_loaded()
+    cards = {p.name: plugin_card_status(p.name) for p in loaded.plugins}
     if as_json:
-        emit_json([p.to_dict() for p in loaded.plugins])
+        emit_json([{**p.to_dict(), "card": cards[p.name]} for p in loaded.plugins])
         return
-    click.echo(table(["NAME", "DISTRIBUTION", "VERSION", "HOOKS", "STATUS"],
+    click.echo(table(["NAME", "DISTRIBUTION", "VERSION", "HOOKS", "STATUS", "CARD"],
                      [[p.name, p.distribution, p.version, ",".join(h.removeprefix("zoo_") for h in p.hooks) or "-",
-                       p.status] for p in loaded.plugins]))
+                       p.status, describe_status(cards[p.name])] for p in loaded.plugins]))
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
@@ -377,6 +382,65 @@ def predict_command(bundle: str, input_file: str, graph_name: str | None, out: s
         click.echo(table(["OUTPUT", "DTYPE", "SHAPE"], [[n, a.dtype, _shape(a.shape)] for n, a in outputs.items()]))
     else:
         click.echo(f"written: {out}  ({', '.join(f'{n} {_shape(a.shape)}' for n, a in outputs.items())})")
+
+
+@cli.command("card")
+@click.argument("source", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "html"]), default="md", show_default=True,
+              help="Markdown with Hugging Face front matter, machine-readable JSON, or one self-contained HTML page.")
+@click.option("--out", type=click.Path(), help="Card file (default: card/card.FORMAT inside the run or bundle).")
+def card_command(source: str, fmt: str, out: str | None) -> None:
+    """Write the model card of a run or an ONNX bundle: measured metrics, computed facts, figures.
+
+    \b
+    Examples:
+      zoo card runs/cnn-digits-20260101-120000
+      zoo card exports/cnn-digits --format html --out cnn-digits.html
+    """
+    from zoo.publish import write_card
+
+    plugins_loaded()
+    _, written = write_card(source, [fmt], out)
+    click.echo(str(written[0]))
+
+
+@cli.command("publish")
+@click.argument("names", nargs=-1)
+@click.option("--out", type=click.Path(), default="cards", show_default=True,
+              help="Folder for the published cards: OUT/NAME.md and OUT/figures/NAME/.")
+@click.option("--runs", type=click.Path(), default="runs", show_default=True, help="Runs go to RUNS/NAME.")
+@click.option("--exports", type=click.Path(), default="exports", show_default=True,
+              help="Bundles go to EXPORTS/NAME, with their card in EXPORTS/NAME/card/.")
+@click.option("--epochs", type=int, help="Train every model for this many epochs instead of its default.")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a config key (repeatable).")
+@json_option
+def publish_command(names, out, runs, exports, epochs, assignments, as_json) -> None:
+    """Train, evaluate, export and write the card of each model (default: every registered model).
+
+    \b
+    Examples:
+      zoo publish
+      zoo publish cnn-digits lstm-digits --out /tmp/cards
+      zoo publish cnn-digits --epochs 2 --set channels=8,16 --out /tmp/cards --runs /tmp/runs --exports /tmp/exports
+    """
+    from zoo.config import parse_assignments
+    from zoo.publish import PublishError, publish
+
+    plugins_loaded()
+
+    def step(name: str, what: str) -> None:
+        click.echo(f"{name}: {what}", err=True)
+
+    results = publish(names, Path(out), Path(runs), Path(exports), parse_assignments(assignments), epochs, step)
+    if as_json:
+        emit_json([r.to_dict() for r in results])
+    else:
+        click.echo(table(["MODEL", "KEY METRIC", "PARITY", "SECONDS", "CARD"],
+                         [[r.model, f"{r.key_metric}={r.value:.4g}" if r.value is not None else "-", r.parity,
+                           f"{r.seconds:.1f}", r.card or f"FAILED: {r.error}"] for r in results]))
+    failed = [r.model for r in results if r.error]
+    if failed:
+        raise PublishError(f"{len(failed)} of {len(results)} models failed: {', '.join(failed)}")
 
 
 def main() -> None:

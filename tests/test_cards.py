@@ -1,0 +1,257 @@
+"""Model cards for real: tiny trained runs, real captum figures, ONNX bundles and headless Chromium."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import zoo
+from conftest import ROOT, run_zoo
+from zoo.cards import STATIC_SCHEMA, static_card, validate_card
+from zoo.publish import write_card
+from zoo.registry import get_model, list_models
+
+TINY = {
+    "cnn-digits": {"channels": "8,16", "hidden": 32},
+    "lstm-digits": {"hidden_size": 16},
+    "ae-digits": {"hidden": "32"},
+    "cgan-digits": {"generator_hidden": "32", "discriminator_hidden": "32"},
+}
+FIGURES = {"classification": {"attributions", "confusion_matrix", "training_curves"},
+           "reconstruction": {"reconstructions", "training_curves"},
+           "generation": {"samples", "training_curves"}}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    return {name: zoo.train(name, epochs=1, overrides=overrides, out=root / name) for name, overrides in TINY.items()}
+
+
+@pytest.fixture(scope="module")
+def cards(runs, tmp_path_factory):
+    """Each tiny run's card in all three formats: (card, {format: path})."""
+    root = tmp_path_factory.mktemp("cards")
+    made = {}
+    for name, run in runs.items():
+        card, written = write_card(run.path, ["md", "json", "html"], root / name / "card.md")
+        made[name] = card, {p.suffix[1:]: p for p in written}
+    return made
+
+
+def front_matter(markdown: str) -> dict:
+    match = re.match(r"^---\n(.*?)\n---\n", markdown, re.S)
+    assert match, "no YAML front matter"
+    return yaml.safe_load(match.group(1))
+
+
+def test_every_builtin_model_has_a_complete_static_card():
+    for spec in list_models():
+        card, problems = static_card(spec)
+        assert problems == [], f"{spec.name}: {problems}"
+        assert set(STATIC_SCHEMA) <= set(card)
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_card_follows_schema_and_quotes_the_run(name, runs, cards):
+    card, files = cards[name]
+    assert validate_card(card) == []
+    recorded = json.loads((runs[name].path / "metrics.json").read_text())
+    assert card["metrics"]["values"] == recorded["metrics"]
+    assert card["metrics"]["provenance"]["seed"] == recorded["seed"]
+    assert card["metrics"]["provenance"]["data_sha256"] == runs[name].record["data"]["sha256"]
+    assert json.loads(files["json"].read_text())["metrics"]["values"] == recorded["metrics"]
+    assert card["parity"] == {"status": "not verified"} and card["bundle"]["status"] == "not exported"
+    spec = get_model(name)
+    assert {f["name"] for f in card["figures"]} == FIGURES[spec.task]
+    markdown = files["md"].read_text()
+    for figure in card["figures"]:
+        path = files["md"].parent / figure["file"]
+        assert path.stat().st_size > 1000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({figure['file']})" in markdown
+    meta = front_matter(markdown)
+    assert meta["datasets"] == [spec.dataset] and meta["license"]
+    results = meta["model-index"][0]["results"][0]
+    assert results["dataset"]["split"] == "test"
+    assert {m["type"]: m["value"] for m in results["metrics"]} == {
+        k: v for k, v in recorded["metrics"].items() if isinstance(v, (int, float))}
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_model_facts_match_a_rebuilt_model(name, cards):
+    """Like torchvision's weights-metadata tests: rebuild the model and check the card's numbers."""
+    card, _ = cards[name]
+    spec = get_model(name)
+    model = zoo.create_model(name, **TINY[name])
+    assert card["model_details"]["parameters"] == sum(p.numel() for p in model.parameters())
+    dataset = zoo.list_datasets()
+    sample_shape = next(list(d.sample_shape) for d in dataset if d.name == spec.dataset)
+    graph = card["model_details"]["graphs"][0]
+    outputs = graph["outputs"][0]["shape"]
+    if spec.task == "generation":
+        assert outputs[1:] == sample_shape
+        return
+    assert graph["inputs"][0]["shape"][0] == "batch" and len(graph["inputs"][0]["shape"]) == 1 + len(sample_shape)
+    with torch.no_grad():
+        produced = model.eval()(torch.zeros(2, *sample_shape))
+    assert outputs[0] == "batch" and outputs[1:] == list(produced.shape[1:])
+
+
+def test_classifier_card_has_disaggregated_results(cards):
+    card, files = cards["cnn-digits"]
+    analyses = card["quantitative_analyses"]
+    assert set(analyses["per_class"]) == {str(c) for c in range(10)}
+    assert analyses["confidence_intervals"]["level"] == 0.95
+    broken = {**card, "quantitative_analyses": {"note": "none"}}
+    assert "missing quantitative_analyses.per_class" in validate_card(broken)
+    assert "| 9 |" in files["md"].read_text()
+
+
+def test_card_of_a_bundle_quotes_its_files_and_graphs(runs, tmp_path):
+    from zoo.export import export_run
+
+    bundle = export_run(runs["cnn-digits"], tmp_path / "bundle")
+    result = run_zoo("card", str(bundle), "--format", "json")
+    assert result.code == 0, result.err
+    card = json.loads(Path(result.out.strip()).read_text())
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert {f["file"]: f["sha256"] for f in card["bundle"]["files"]} == manifest["files"]
+    assert card["bundle"]["onnx_bytes"] == (bundle / "model.onnx").stat().st_size
+    onnx_graph, model_graph = card["bundle"]["graphs"][0], card["model_details"]["graphs"][0]
+    assert onnx_graph["inputs"] == model_graph["inputs"] and onnx_graph["outputs"] == model_graph["outputs"]
+    assert card["metrics"]["provenance"]["run"] == str(runs["cnn-digits"].path.resolve())
+    assert card["parity"]["status"] == "not verified"
+
+
+def test_card_command_errors_are_one_line(tmp_path):
+    result = run_zoo("card", str(tmp_path))
+    assert result.code == 2 and result.err.startswith("error:") and "neither a run" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+INCOMPLETE_PLUGIN = """
+from zoo import ModelSpec, hookimpl
+
+@hookimpl
+def zoo_models():
+    return [ModelSpec(name="half-carded", family="half", task="classification", dataset="digits",
+                      summary="a model whose card is unfinished",
+                      default_config={"epochs": 1, "batch_size": 64, "lr": 0.01, "seed": 0})]
+
+@hookimpl
+def zoo_build(spec, config, info):
+    if spec.family != "half":
+        return None
+    import torch
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, info.num_classes))
+
+@hookimpl
+def zoo_train(spec, model, data, config, context):
+    if spec.family != "half":
+        return None
+    from zoo.recipes import train_classifier
+    return train_classifier(model, data, config, context)
+
+@hookimpl
+def zoo_evaluate(spec, model, data, config):
+    if spec.family != "half":
+        return None
+    from zoo.recipes import evaluate_classifier
+    return evaluate_classifier(model, data)
+
+@hookimpl
+def zoo_model_card(spec):
+    if spec.family != "half":
+        return None
+    return {"description": "A linear layer.", "intended_use": "Tests.", "out_of_scope_use": "Everything else.",
+            "data_notes": {"preprocessing": "none"}, "safety": {"risks": "wrong answers"},
+            "limitations": "Many."}
+"""
+
+
+def test_plugin_with_incomplete_card_is_reported(plugin_site, tmp_path):
+    plugin_site.add("zoo-half", "zoo_half", INCOMPLETE_PLUGIN)
+    listing = json.loads(run_zoo("plugins", "--json", env=plugin_site.env).out)
+    plugins = {p["name"]: p for p in listing}
+    assert plugins["zoo_half"]["status"] == "ok"
+    assert plugins["zoo_half"]["card"]["complete"] is False
+    assert plugins["zoo_half"]["card"]["missing"]["half-carded"] == ["missing explainability",
+                                                                     "missing safety.misuse"]
+    assert all(plugins[n]["card"]["complete"] for n in ("cnn", "rnn", "autoencoder", "gan"))
+    table = run_zoo("plugins", env=plugin_site.env).out
+    assert re.search(r"zoo_half .* ok +incomplete: half-carded: missing explainability", table)
+    run = tmp_path / "run"
+    assert run_zoo("train", "half-carded", "--out", str(run), env=plugin_site.env).code == 0
+    result = run_zoo("card", str(run), env=plugin_site.env)
+    assert result.code == 2 and "missing explainability; missing safety.misuse" in result.err
+    assert not (run / "card" / "card.md").exists()
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+CHECK_SCRIPT = """<script>
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message || e.type)), true);
+window.addEventListener('load', () => {
+  const images = [...document.images].map(i => i.complete && i.naturalWidth > 0);
+  document.body.setAttribute('data-images', JSON.stringify(images));
+  document.body.setAttribute('data-errors', JSON.stringify(window.__errors));
+});
+</script>"""
+
+
+def test_html_card_opens_in_headless_chromium(cards, tmp_path):
+    browser = chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI (.ci/run installs Debian's chromium package)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    card, files = cards["cnn-digits"]
+    page = tmp_path / "card.html"
+    page.write_text(files["html"].read_text().replace("<head>", "<head>" + CHECK_SCRIPT, 1))
+    proc = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    assert "<title>cnn-digits - model card</title>" in dom
+    assert "<h1>cnn-digits</h1>" in dom
+    accuracy = f"{card['metrics']['values']['accuracy']:.4g}"
+    assert re.search(rf"<td>accuracy</td><td>{re.escape(accuracy)}</td>", dom)
+    images = json.loads(re.search(r'data-images="([^"]*)"', dom).group(1).replace("&quot;", '"'))
+    assert len(images) == len(card["figures"]) and all(images)
+    assert re.search(r'data-errors="([^"]*)"', dom).group(1).replace("&quot;", '"') == "[]"
+    assert files["html"].read_text().count('<img src="data:image/png;base64,') == len(card["figures"])
+
+
+def test_published_cards_match_the_plugins_today():
+    """cards/ holds what `zoo publish` wrote; its static text must still be what the plugins say."""
+    published = sorted((ROOT / "cards").glob("*.json"))
+    if not published:
+        pytest.skip("cards/ is empty: run `zoo publish` to publish the built-in models' cards")
+    assert {p.stem for p in published} == {s.name for s in list_models()}
+    for path in published:
+        card = json.loads(path.read_text())
+        assert validate_card(card) == [], path
+        static, _ = static_card(get_model(path.stem))
+        assert card["model_details"]["description"] == static["description"]
+        assert card["intended_use"] == {"primary": static["intended_use"], "out_of_scope": static["out_of_scope_use"]}
+        assert card["training_data"]["notes"] == static["data_notes"]
+        assert card["ethical_considerations"] == static["safety"]
+        assert card["explainability"]["method"] == static["explainability"]
+        assert card["caveats_and_recommendations"] == static["limitations"]
+        markdown = path.with_suffix(".md").read_text()
+        assert front_matter(markdown)["model-index"][0]["name"] == path.stem
+        for figure in card["figures"]:
+            assert (path.parent / figure["file"]).is_file() and f"]({figure['file']})" in markdown

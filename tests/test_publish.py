@@ -1,0 +1,37 @@
+"""`zoo publish` end to end on one tiny model: train, export, verify, card into the bundle and cards/."""
+from __future__ import annotations
+
+import json
+import re
+
+from conftest import run_zoo
+
+
+def test_publish_one_model_end_to_end(tmp_path):
+    cards, runs, exports = tmp_path / "cards", tmp_path / "runs", tmp_path / "exports"
+    result = run_zoo("publish", "cnn-digits", "--epochs", "1", "--set", "channels=8,16", "--set", "hidden=32",
+                     "--out", str(cards), "--runs", str(runs), "--exports", str(exports))
+    assert result.code == 0, result.err
+    assert [line.split(": ")[1] for line in result.err.splitlines() if line.startswith("cnn-digits: ")] == [
+        "train", "export", "verify", "card"]
+    header, row = result.out.strip().splitlines()
+    assert header.split() == ["MODEL", "KEY", "METRIC", "PARITY", "SECONDS", "CARD"]
+    assert re.match(r"cnn-digits +accuracy=[0-9.]+ +verified +[0-9.]+ +\S+cnn-digits\.md$", row)
+
+    card = json.loads((cards / "cnn-digits.json").read_text())
+    metrics = json.loads((runs / "cnn-digits" / "metrics.json").read_text())
+    assert card["metrics"]["values"] == metrics["metrics"]
+    assert card["parity"]["status"] == "verified" and card["parity"]["providers"]["cpu"]["result"] == "pass"
+    assert card["bundle"]["status"] == "exported" and card["bundle"]["onnx_bytes"] > 0
+    markdown = (cards / "cnn-digits.md").read_text()
+    bundle_card = exports / "cnn-digits" / "card"
+    assert markdown == (bundle_card / "card.md").read_text()
+    assert (bundle_card / "card.html").stat().st_size > 10_000 and (bundle_card / "verification.json").is_file()
+    for figure in card["figures"]:
+        assert (cards / figure["file"]).is_file() and (bundle_card / figure["file"]).is_file()
+        assert f"]({figure['file']})" in markdown
+
+
+def test_publish_unknown_model_is_one_line_exit_2(tmp_path):
+    result = run_zoo("publish", "cnn-digitz", "--out", str(tmp_path))
+    assert result.code == 2 and result.err.strip() == "error: unknown model 'cnn-digitz' (did you mean 'cnn-digits'?)"
