@@ -63,6 +63,10 @@ def test_two_processes_train_a_valid_run_close_to_one_process(tmp_path):
     assert abs(ddp_loss - single_loss) <= LOSS_TOLERANCE * single_loss, (ddp_loss, single_loss)
     evaluated = run_zoo("evaluate", str(run.path), "--json")
     assert evaluated.code == 0 and json.loads(evaluated.out)["matches_recorded"] is True
+    exported = run_zoo("export", str(run.path), "--out", str(tmp_path / "bundle"))
+    assert exported.code == 0, exported.err
+    verified = run_zoo("verify", str(tmp_path / "bundle"), "--json")
+    assert verified.code == 0 and json.loads(verified.out)["passed"] is True, verified.err
 
 
 def _descendants(pid: int) -> list[int]:
