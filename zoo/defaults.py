@@ -1,9 +1,33 @@
-"""The core's own hook implementations, tried after every plugin's (``trylast``)."""
+"""The core's own hook implementations, tried after every plugin's (``trylast``).
+
+They make the common case free: a classifier family needs only ``zoo_models`` and
+``zoo_build``; training, evaluation and export then follow the core's recipes.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from zoo import hookimpl
+
+
+@hookimpl(trylast=True)
+def zoo_train(spec, model, data, config, context):
+    """Classifiers: cross-entropy with AdamW and cosine decay (``zoo.recipes.train_classifier``)."""
+    if spec.task != "classification":
+        return None
+    from zoo.recipes import train_classifier
+
+    return train_classifier(model, data, config, context)
+
+
+@hookimpl(trylast=True)
+def zoo_evaluate(spec, model, data, config):
+    """Classifiers: accuracy, macro scores, confusion matrix, per-class results, bootstrap intervals."""
+    if spec.task != "classification":
+        return None
+    from zoo.recipes import evaluate_classifier
+
+    return evaluate_classifier(model, data)
 
 
 @hookimpl(trylast=True)

@@ -64,6 +64,8 @@ def zoo_train(
     distributed world; ``zoo.training.fit`` runs a complete loop on top of it given the
     family's optimisers and step function, and is what the built-in families use.
     The history is one dict per epoch (``epoch``, losses, validation metrics).
+    The core's default (tried last) trains any ``classification`` model with
+    ``zoo.recipes.train_classifier``.
     """
 
 
@@ -75,7 +77,8 @@ def zoo_evaluate(
 
     Must be deterministic for a given model, data and config (seed any sampling from
     ``config['seed']``): ``zoo evaluate`` re-runs it and expects the same numbers.
-    Classifiers should use ``zoo.metrics.classification_metrics``.
+    The core's default (tried last) evaluates any ``classification`` model with
+    ``zoo.recipes.evaluate_classifier`` (``zoo.metrics.classification_metrics``).
     """
 
 

@@ -39,14 +39,6 @@ def zoo_train(spec, model, data, config, context):
     return train_classifier(model, data, config, context, augment=lambda x: random_shift(x, shift))
 
 
-@hookimpl
-def zoo_evaluate(spec, model, data, config):
-    if spec.family != FAMILY:
-        return None
-    from zoo.recipes import evaluate_classifier
-
-    return evaluate_classifier(model, data)
-
 
 @hookimpl
 def zoo_model_card(spec):

@@ -38,22 +38,6 @@ def zoo_build(spec, config, info):
                               bidirectional=config["bidirectional"], dropout=config["dropout"])
 
 
-@hookimpl
-def zoo_train(spec, model, data, config, context):
-    if spec.family != FAMILY:
-        return None
-    from zoo.recipes import train_classifier
-
-    return train_classifier(model, data, config, context)
-
-
-@hookimpl
-def zoo_evaluate(spec, model, data, config):
-    if spec.family != FAMILY:
-        return None
-    from zoo.recipes import evaluate_classifier
-
-    return evaluate_classifier(model, data)
 
 
 @hookimpl

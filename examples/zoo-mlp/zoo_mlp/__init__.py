@@ -1,6 +1,7 @@
 """An example third-party zoo plugin: a multilayer perceptron family for image classification.
 
-It uses only zoo's public API: the hooks, ``ModelSpec``, and the shared recipes.
+It uses only zoo's public API: the hooks and ``ModelSpec``. Being a classifier, it needs no
+``zoo_train`` or ``zoo_evaluate`` of its own: the core's defaults for classifiers apply.
 Torch is imported inside the hooks, so ``zoo list`` stays fast with this plugin installed.
 """
 from __future__ import annotations
@@ -29,22 +30,6 @@ def zoo_build(spec, config, info):
                          nn.Linear(config["hidden"], info.num_classes))
 
 
-@hookimpl
-def zoo_train(spec, model, data, config, context):
-    if spec.family != FAMILY:
-        return None
-    from zoo.recipes import train_classifier
-
-    return train_classifier(model, data, config, context)
-
-
-@hookimpl
-def zoo_evaluate(spec, model, data, config):
-    if spec.family != FAMILY:
-        return None
-    from zoo.recipes import evaluate_classifier
-
-    return evaluate_classifier(model, data)
 
 
 @hookimpl
