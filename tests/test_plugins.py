@@ -152,6 +152,26 @@ def test_example_plugin_installed_with_pip(tmp_path):
     assert models["mlp-digits"]["plugin"] == "mlp"
     plugins = {p["name"]: p for p in json.loads(run_zoo("plugins", "--json", env=env).out)}
     assert plugins["mlp"]["distribution"] == "zoo-mlp" and plugins["mlp"]["status"] == "ok"
+    assert plugins["mlp"]["card"]["complete"] is True, plugins["mlp"]["card"]
     trained = run_zoo("train", "mlp-digits", "--epochs", "2", "--out", str(tmp_path / "run"), "--json", env=env)
     assert trained.code == 0, trained.err
     assert json.loads(trained.out)["metrics"]["accuracy"] > 0.5
+
+
+def test_a_plugin_can_wrap_another_plugins_training(plugin_site, tmp_path):
+    """The documented wrapper use: a tracker sees every training run's history."""
+    log = tmp_path / "tracked.txt"
+    plugin_site.add("zoo-tracker", "zoo_tracker", f"""
+from zoo import hookimpl
+
+@hookimpl(wrapper=True)
+def zoo_train(spec, model, data, config, context):
+    history = yield
+    with open({str(log)!r}, "a") as handle:
+        handle.write(f"{{spec.name}} {{len(history)}}\\n")
+    return history
+""")
+    result = run_zoo("train", "cnn-digits", "--epochs", "2", "--set", "channels=8,16", "--set", "hidden=16",
+                     "--out", str(tmp_path / "run"), env=plugin_site.env)
+    assert result.code == 0, result.err
+    assert log.read_text() == "cnn-digits 2\n"

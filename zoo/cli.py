@@ -9,7 +9,7 @@ from typing import Any, Iterable, Sequence
 import click
 
 from zoo import __version__
-from zoo.errors import ZooError
+from zoo.errors import CheckFailed, ZooError
 
 
 class ZooGroup(click.Group):
@@ -243,7 +243,7 @@ def evaluate_command(run: str, as_json: bool) -> None:
         _print_metrics(fresh)
         click.echo("matches metrics.json" if same else "DIFFERS from metrics.json", err=not same)
     if not same:
-        raise ZooError(f"re-evaluation of {run} differs from its metrics.json")
+        raise CheckFailed(f"re-evaluation of {run} differs from its metrics.json")
 
 
 def _int_list(text: str, option: str) -> list[int]:

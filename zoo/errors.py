@@ -10,6 +10,12 @@ class ZooError(Exception):
     exit_code = 2
 
 
+class CheckFailed(ZooError):
+    """A check ran and its answer is no (a re-evaluation that differs, a failed verification): exit 1."""
+
+    exit_code = 1
+
+
 class UnknownModelError(ZooError):
     """No installed plugin provides a model of that name."""
 

@@ -19,7 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from zoo.bundle import Bundle, Graph, open_bundle
-from zoo.errors import ZooError
+from zoo.errors import CheckFailed, ZooError
 from zoo.plugins import _describe  # the core's one-line rendering of an exception
 
 TASK_SAMPLES = 256            # generated images compared for a generator
@@ -28,10 +28,8 @@ MAX_ACCURACY_DELTA = 0.005    # classifiers: |accuracy(onnx) - accuracy(pytorch)
 MAX_MSE_DELTA_RATIO = 0.01    # autoencoders: |mse(onnx) - mse(pytorch)| / mse(pytorch)
 
 
-class VerificationFailed(ZooError):
+class VerificationFailed(CheckFailed):
     """At least one required check failed: exit status 1."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)
