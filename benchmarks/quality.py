@@ -2,6 +2,7 @@
 
 Prints: model, metric, value, goal, met, train seconds (the training loop, as recorded in the run).
 Run: python benchmarks/quality.py [NAMES...] [--seed N]
+     python benchmarks/quality.py --runs runs   # read the runs `zoo publish` left (runs/NAME) instead
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _table import report  # noqa: E402
 
 import zoo  # noqa: E402
+from zoo.runs import open_run  # noqa: E402
 
 # model -> [(metric, comparison, goal)]; `frechet_ratio_to_baseline` is frechet_distance / baseline
 GOALS = {
@@ -35,12 +37,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*", default=sorted(GOALS))
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--runs", type=Path, help="read finished runs RUNS/NAME instead of training")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.names:
             started = time.perf_counter()
-            run = zoo.train(name, seed=args.seed, out=Path(tmp) / name)
+            if args.runs is not None:
+                run = open_run(args.runs / name)
+            else:
+                run = zoo.train(name, seed=args.seed, out=Path(tmp) / name)
             wall = time.perf_counter() - started
             recorded = run.metrics()
             for metric, sign, goal in GOALS.get(name, []):

@@ -57,7 +57,7 @@ def plain_loop(epochs: int) -> float:
     train = torch.utils.data.TensorDataset(torch.from_numpy(data.train.x), torch.from_numpy(data.train.y))
     loader = torch.utils.data.DataLoader(train, batch_size=config["batch_size"], shuffle=True)
     val_x, val_y = torch.from_numpy(data.val.x), torch.from_numpy(data.val.y)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config["label_smoothing"])
     began = time.perf_counter()
     for _ in range(epochs):
         model.train()

@@ -6,7 +6,7 @@ Every recipe reads its knobs from the model's config with documented defaults.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -29,9 +29,14 @@ def cosine_schedule(opt: torch.optim.Optimizer, config: Mapping[str, Any]):
 
 
 def random_shift(x: torch.Tensor, max_shift: int) -> torch.Tensor:
-    """Shift each image by up to ``max_shift`` pixels in each direction, filling with zeros."""
+    """Shift each image (N, C, H, W) by up to ``max_shift`` pixels in each direction, filling with zeros.
+
+    Sequences (N, T, F) are shifted as one-channel images: by whole steps in time and features.
+    """
     if max_shift <= 0:
         return x
+    if x.dim() == 3:
+        return random_shift(x.unsqueeze(1), max_shift).squeeze(1)
     n, _, h, w = x.shape
     padded = nn.functional.pad(x, (max_shift, max_shift, max_shift, max_shift))
     dy = torch.randint(0, 2 * max_shift + 1, (n,), device=x.device)
@@ -53,9 +58,11 @@ def train_classifier(
     data: Data,
     config: Mapping[str, Any],
     context: TrainContext,
-    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> list[dict[str, Any]]:
     """Cross-entropy training (``label_smoothing``, ``grad_clip`` from config) with cosine decay.
+
+    With ``shift`` in the config, each training batch is randomly shifted by up to that many
+    pixels (``random_shift``): the augmentation that carries small digit datasets furthest.
 
     The progress bar and history show ``loss`` and ``val_accuracy``.
     """
@@ -63,10 +70,10 @@ def train_classifier(
     opt = optimizer(model.parameters(), config)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=float(config.get("label_smoothing", 0.0)))
     clip = float(config.get("grad_clip", 0.0))
+    shift = int(config.get("shift", 0))
 
     def step(x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        if augment is not None:
-            x = augment(x)
+        x = random_shift(x, shift)
         loss = loss_fn(net(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -5,7 +5,7 @@ from zoo import ModelSpec, hookimpl
 
 FAMILY = "autoencoder"
 
-_COMMON = {"epochs": 60, "batch_size": 64, "lr": 0.002, "weight_decay": 0.0, "seed": 0, "hidden": [256, 128]}
+_COMMON = {"epochs": 200, "batch_size": 64, "lr": 0.002, "weight_decay": 0.0, "seed": 0, "hidden": [256, 128]}
 
 
 @hookimpl
@@ -18,7 +18,7 @@ def zoo_models():
         ModelSpec(name="sparse-ae-digits", family=FAMILY, task="reconstruction", dataset="digits",
                   summary="Sparse autoencoder: sigmoid code with a KL sparsity penalty on mean activations",
                   default_config={**_COMMON, "code_size": 16, "code_activation": "sigmoid",
-                                  "sparsity_weight": 0.001, "sparsity_target": 0.05}),
+                                  "sparsity_weight": 0.001, "sparsity_target": 0.1}),
     ]
 
 

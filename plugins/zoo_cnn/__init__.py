@@ -6,8 +6,8 @@ from zoo import ModelSpec, hookimpl
 FAMILY = "cnn"
 
 DEFAULTS = {
-    "epochs": 30, "batch_size": 64, "lr": 0.003, "weight_decay": 0.0005, "seed": 0,
-    "channels": [32, 64], "hidden": 128, "dropout": 0.3, "label_smoothing": 0.0, "shift": 1,
+    "epochs": 60, "batch_size": 64, "lr": 0.003, "weight_decay": 0.0005, "seed": 0,
+    "channels": [32, 64], "hidden": 128, "dropout": 0.3, "label_smoothing": 0.1, "shift": 1,
 }
 
 
@@ -28,15 +28,6 @@ def zoo_build(spec, config, info):
     return DigitsCNN(channels, height, width, info.num_classes, channels=config["channels"],
                      hidden=config["hidden"], dropout=config["dropout"])
 
-
-@hookimpl
-def zoo_train(spec, model, data, config, context):
-    if spec.family != FAMILY:
-        return None
-    from zoo.recipes import random_shift, train_classifier
-
-    shift = int(config["shift"])
-    return train_classifier(model, data, config, context, augment=lambda x: random_shift(x, shift))
 
 
 

@@ -6,7 +6,7 @@ from zoo import ModelSpec, hookimpl
 FAMILY = "gan"
 SAMPLES = 1000
 
-_COMMON = {"epochs": 150, "batch_size": 64, "lr": 0.0002, "lr_discriminator": 0.0002, "weight_decay": 0.0,
+_COMMON = {"epochs": 100, "batch_size": 64, "lr": 0.0002, "lr_discriminator": 0.0002, "weight_decay": 0.0,
            "seed": 0, "noise_dim": 32, "generator_hidden": [256, 512], "discriminator_hidden": [512, 256],
            "dropout": 0.3, "real_label": 0.9}
 

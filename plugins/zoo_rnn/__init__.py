@@ -6,11 +6,12 @@ from zoo import ModelSpec, hookimpl
 FAMILY = "rnn"
 
 _COMMON = {"batch_size": 64, "lr": 0.003, "weight_decay": 0.0001, "seed": 0, "hidden_size": 128,
-           "num_layers": 1, "bidirectional": True, "dropout": 0.1, "grad_clip": 1.0}
+           "num_layers": 2, "bidirectional": True, "dropout": 0.2, "grad_clip": 1.0, "shift": 1,
+           "label_smoothing": 0.0}
 _CELLS = {
-    "rnn": ("Bidirectional tanh RNN", {"epochs": 40}),
-    "lstm": ("Bidirectional LSTM", {"epochs": 30}),
-    "gru": ("Bidirectional GRU", {"epochs": 30}),
+    "rnn": ("Bidirectional tanh RNN", {"epochs": 100, "label_smoothing": 0.1}),
+    "lstm": ("Bidirectional LSTM", {"epochs": 60}),
+    "gru": ("Bidirectional GRU", {"epochs": 60, "num_layers": 3, "hidden_size": 64}),
 }
 
 
