@@ -1,4 +1,4 @@
-"""Reference digits classifier and Frechet distance used to score generated digits.
+"""Reference digits classifier used to score generated digits (with ``zoo.metrics.frechet_distance``).
 
 The classifier is an sklearn MLP trained on the flattened train pixels; its hidden ReLU
 activations serve as the feature space for the Frechet distance (an "FID" for 8x8
@@ -9,7 +9,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
@@ -42,26 +41,6 @@ def fit_reference_classifier(x_train: np.ndarray, y_train: np.ndarray, seed: int
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp.fit(ReferenceClassifier._flat(x_train), np.asarray(y_train))
     return ReferenceClassifier(mlp)
-
-
-def frechet_distance(features_a: np.ndarray, features_b: np.ndarray, eps: float = 1e-6) -> float:
-    """Frechet distance between Gaussians fitted to two feature sets (rows = samples).
-
-    ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 sqrt(S_a S_b)). If the matrix square root is
-    not finite (near-singular covariances), eps * I is added to both covariances; the
-    tiny imaginary part sqrtm may return from round-off is dropped.
-    """
-    a = np.asarray(features_a, dtype=np.float64)
-    b = np.asarray(features_b, dtype=np.float64)
-    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
-    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = linalg.sqrtm(s_a @ s_b)
-    if not np.isfinite(covmean).all():
-        off = np.eye(len(s_a)) * eps
-        covmean = linalg.sqrtm((s_a + off) @ (s_b + off))
-    covmean = np.real(covmean)
-    diff = mu_a - mu_b
-    return float(diff @ diff + np.trace(s_a) + np.trace(s_b) - 2.0 * np.trace(covmean))
 
 
 _FITTED: dict[str, ReferenceClassifier] = {}
