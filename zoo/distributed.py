@@ -226,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         dist.init_process_group("nccl" if world.device.startswith("cuda") else "gloo")
         try:
             train(**request, world=world, progress=_progress(world, request))
+            # rank 0 still evaluates and writes the run: leave together, so that no rank tears
+            # down its connections while another still holds them (gloo aborts on that)
+            dist.barrier()
         finally:
             dist.destroy_process_group()
     except ZooError as exc:
