@@ -119,7 +119,8 @@ def test_conditional_gan_exports_a_generator_taking_noise_and_labels():
     assert graph.name == "generator"
     assert [(i["name"], i["dtype"]) for i in graph.inputs] == [("noise", "float32"), ("labels", "int64")]
     module = torch_graphs("cgan-digits")["generator"].module
-    noise = np.random.default_rng(3).standard_normal((10, 32)).astype(np.float32)
+    noise_dim = graph.inputs[0]["shape"][1]
+    noise = np.random.default_rng(3).standard_normal((10, noise_dim)).astype(np.float32)
     labels = np.arange(10, dtype=np.int64)
     with torch.no_grad():
         want = module(torch.from_numpy(noise), torch.from_numpy(labels)).numpy()

@@ -11,8 +11,8 @@ from zoo.api import load_trained
 TINY = {
     "cnn-digits": {"channels": "8,16", "hidden": 32},
     "rnn-digits": {"hidden_size": 32},
-    "lstm-digits": {"hidden_size": 32},
-    "gru-digits": {"hidden_size": 32},
+    "lstm-digits": {"hidden_size": 32, "batch_size": 32, "num_layers": 1, "dropout": 0.0, "shift": 0, "lr": 0.01},
+    "gru-digits": {"hidden_size": 32, "batch_size": 32, "num_layers": 1, "dropout": 0.0, "shift": 0, "lr": 0.01},
     "ae-digits": {"hidden": "64", "code_size": 8},
     "sparse-ae-digits": {"hidden": "64", "code_size": 8},
     "gan-digits": {"generator_hidden": "64", "discriminator_hidden": "64"},
@@ -98,6 +98,10 @@ def test_gans_train_both_networks_and_report_frechet_distances(trained, name):
         moved = [not torch.equal(a, b) for a, b in zip(getattr(model, part).parameters(),
                                                        getattr(fresh, part).parameters())]
         assert all(moved), f"every {part} parameter is trained"
+    average, raw, start = (list(m.parameters()) for m in (model.generator_ema, model.generator, fresh.generator))
+    assert not any(p.requires_grad for p in average), "the moving average is never trained directly"
+    assert all(not torch.equal(a, r) and not torch.equal(a, s) for a, r, s in zip(average, raw, start)), \
+        "the average has left the initial weights but lags behind the trained ones"
 
 
 def test_conditional_generator_and_discriminator_shapes():

@@ -5,7 +5,7 @@ from zoo import ModelSpec, hookimpl
 
 FAMILY = "autoencoder"
 
-_COMMON = {"epochs": 200, "batch_size": 64, "lr": 0.002, "weight_decay": 0.0, "seed": 0, "hidden": [256, 128]}
+_COMMON = {"epochs": 200, "batch_size": 64, "lr": 0.002, "weight_decay": 0.0001, "seed": 0}
 
 
 @hookimpl
@@ -13,12 +13,12 @@ def zoo_models():
     return [
         ModelSpec(name="ae-digits", family=FAMILY, task="reconstruction", dataset="digits",
                   summary="Dense autoencoder, 64 pixels to a 16-number code and back",
-                  default_config={**_COMMON, "code_size": 16, "code_activation": "linear",
+                  default_config={**_COMMON, "hidden": [256, 128], "code_size": 16, "code_activation": "linear",
                                   "sparsity_weight": 0.0, "sparsity_target": 0.05}),
         ModelSpec(name="sparse-ae-digits", family=FAMILY, task="reconstruction", dataset="digits",
                   summary="Sparse autoencoder: sigmoid code with a KL sparsity penalty on mean activations",
-                  default_config={**_COMMON, "code_size": 16, "code_activation": "sigmoid",
-                                  "sparsity_weight": 0.001, "sparsity_target": 0.1}),
+                  default_config={**_COMMON, "hidden": [512, 256], "code_size": 16, "code_activation": "sigmoid",
+                                  "sparsity_weight": 0.01, "sparsity_target": 0.1}),
     ]
 
 

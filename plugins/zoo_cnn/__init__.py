@@ -6,7 +6,7 @@ from zoo import ModelSpec, hookimpl
 FAMILY = "cnn"
 
 DEFAULTS = {
-    "epochs": 60, "batch_size": 64, "lr": 0.003, "weight_decay": 0.0005, "seed": 0,
+    "epochs": 120, "batch_size": 64, "lr": 0.003, "weight_decay": 0.0005, "seed": 0,
     "channels": [32, 64], "hidden": 128, "dropout": 0.3, "label_smoothing": 0.1, "shift": 1,
 }
 

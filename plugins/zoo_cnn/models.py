@@ -23,6 +23,9 @@ class DigitsCNN(nn.Module):
     so the classifier head has a fixed input size whatever ``height``/``width`` are
     (8x8 digits and 28x28 MNIST both work). A stage is only followed by pooling while
     the map is still larger than ``pool_size``, so tiny inputs are not pooled away.
+    ONNX export (which turns the adaptive pool into a fixed one) needs the final map to be
+    divisible by ``pool_size``: true for the defaults at 8x8 (4x4 map) and 28x28 (14x14);
+    ``pool_size=1`` (global average pooling) always exports.
 
     Args:
         in_channels, height, width: input image shape (C, H, W).

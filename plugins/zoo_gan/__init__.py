@@ -6,9 +6,9 @@ from zoo import ModelSpec, hookimpl
 FAMILY = "gan"
 SAMPLES = 1000
 
-_COMMON = {"epochs": 100, "batch_size": 64, "lr": 0.0002, "lr_discriminator": 0.0002, "weight_decay": 0.0,
-           "seed": 0, "noise_dim": 32, "generator_hidden": [256, 512], "discriminator_hidden": [512, 256],
-           "dropout": 0.3, "real_label": 0.9}
+_COMMON = {"epochs": 200, "batch_size": 64, "lr": 0.001, "lr_discriminator": 0.001, "weight_decay": 0.0,
+           "seed": 0, "noise_dim": 64, "generator_hidden": [256, 512], "discriminator_hidden": [256, 128],
+           "dropout": 0.5, "real_label": 0.9, "ema_decay": 0.995}
 
 
 @hookimpl
@@ -27,6 +27,8 @@ def zoo_models():
 def zoo_build(spec, config, info):
     if spec.family != FAMILY:
         return None
+    import copy
+
     from torch import nn
 
     from zoo.data import DataError
@@ -35,10 +37,15 @@ def zoo_build(spec, config, info):
     if info.layout != "image":
         raise DataError(f"{spec.name} generates images (N, C, H, W); got samples shaped {info.sample_shape}")
     classes = info.num_classes if config["conditional"] else 0
+    generator = Generator(config["noise_dim"], info.sample_shape, config["generator_hidden"], classes)
+    # The moving average of the generator's weights is what gets sampled, evaluated and exported:
+    # it averages out the oscillation of adversarial training (the raw G scores 2-4x worse here).
+    average = copy.deepcopy(generator).requires_grad_(False)
     return nn.ModuleDict({
-        "generator": Generator(config["noise_dim"], info.sample_shape, config["generator_hidden"], classes),
+        "generator": generator,
         "discriminator": Discriminator(info.sample_shape, config["discriminator_hidden"], classes,
                                        config["dropout"]),
+        "generator_ema": average,
     })
 
 
@@ -50,7 +57,8 @@ def _sample_labels(n: int, classes: int, device, generator=None):
 
 @hookimpl
 def zoo_train(spec, model, data, config, context):
-    """Alternating steps: D on real and G(z).detach() in one batch, then G against D (target real)."""
+    """Alternating steps: D on real and G(z).detach() in one batch, then G against D (target real),
+    then the moving average of G moves ``1 - ema_decay`` of the way towards G."""
     if spec.family != FAMILY:
         return None
     import torch
@@ -65,6 +73,8 @@ def zoo_train(spec, model, data, config, context):
     bce = torch.nn.BCEWithLogitsLoss()
     classes = model.generator.num_classes
     noise_dim, real_label = int(config["noise_dim"]), float(config["real_label"])
+    keep = float(config["ema_decay"])
+    pairs = list(zip(model.generator_ema.parameters(), model.generator.parameters()))
 
     def step(x, y):
         n, device = len(x), x.device
@@ -85,6 +95,9 @@ def zoo_train(spec, model, data, config, context):
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
+        with torch.no_grad():
+            for average, current in pairs:
+                average.lerp_(current, 1.0 - keep)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
     return fit(context, model, {"generator": opt_g, "discriminator": opt_d}, data.train, step)
@@ -95,11 +108,11 @@ def samples(model, config, n: int = SAMPLES):
     import torch
 
     generator = torch.Generator().manual_seed(int(config["seed"]))
-    classes = model.generator.num_classes
+    classes = model.generator_ema.num_classes
     z = torch.randn(n, int(config["noise_dim"]), generator=generator)
     labels = torch.arange(classes).repeat_interleave(-(-n // classes))[:n] if classes else None
     with torch.no_grad():
-        return model.generator(z, labels).numpy(), None if labels is None else labels.numpy()
+        return model.generator_ema(z, labels).numpy(), None if labels is None else labels.numpy()
 
 
 @hookimpl
@@ -132,7 +145,7 @@ def zoo_evaluate(spec, model, data, config):
 
 @hookimpl
 def zoo_onnx_graphs(spec, model, info, config):
-    """The generator: noise (and labels, when conditional) to images."""
+    """The generator's moving average: noise (and labels, when conditional) to images."""
     if spec.family != FAMILY:
         return None
     import torch
@@ -140,13 +153,13 @@ def zoo_onnx_graphs(spec, model, info, config):
     from zoo.graphs import GraphInput, OnnxGraph
 
     generator = torch.Generator().manual_seed(0)
-    classes = model.generator.num_classes
+    classes = model.generator_ema.num_classes
     inputs = [GraphInput("noise", torch.randn(2, int(config["noise_dim"]), generator=generator),
                          distribution="normal")]
     if classes:
         inputs.append(GraphInput("labels", torch.tensor([0, classes - 1]), distribution="integers",
                                  low=0, high=classes))
-    return [OnnxGraph("generator", model.generator, inputs, ["images"])]
+    return [OnnxGraph("generator", model.generator_ema, inputs, ["images"])]
 
 
 @hookimpl
@@ -163,7 +176,8 @@ def zoo_model_card(spec):
             "The generator maps Gaussian noise of `noise_dim` numbers through LeakyReLU layers to an 8x8 "
             "image with a sigmoid output; the discriminator (LeakyReLU, dropout) scores real against "
             "generated images with non-saturating binary cross-entropy losses and one-sided label "
-            "smoothing (`real_label`). Only the generator is exported. Samples are scored by the Frechet "
+            "smoothing (`real_label`). Samples, metrics and the ONNX graph come from an exponential moving "
+            "average of the generator's weights (`ema_decay`). Samples are scored by the Frechet "
             "distance in the feature space of a reference MLP classifier trained on the training split, "
             "beside the distance of a naive per-pixel Gaussian baseline and of real training images."),
         "intended_use": (

@@ -14,7 +14,8 @@ class SequenceClassifier(nn.Module):
     the last hidden state) gives every step a direct gradient path to the loss,
     which is what makes the plain tanh RNN train reliably, and it keeps the graph
     independent of T, so ONNX export works with a dynamic time axis.
-    Inputs are batch_first: (N, T, input_size).
+    Inputs are batch_first: (N, T, input_size). On 8x8 digits read row by row, two
+    bidirectional layers generalise clearly better than one.
 
     Args:
         cell: 'rnn' (tanh Elman RNN), 'lstm' or 'gru'.
@@ -32,9 +33,9 @@ class SequenceClassifier(nn.Module):
         input_size: int,
         num_classes: int,
         hidden_size: int = 128,
-        num_layers: int = 1,
+        num_layers: int = 2,
         bidirectional: bool = True,
-        dropout: float = 0.0,
+        dropout: float = 0.3,
     ) -> None:
         super().__init__()
         if cell not in _CELLS:
