@@ -53,9 +53,11 @@ def test_npz_inputs_by_name_and_graph_choice(tmp_path):
         predict(ae, tmp_path / "codes.npz")
     with pytest.raises(BundleError, match="has no graph 'decodr'"):
         predict(ae, tmp_path / "codes.npz", "decodr")
-    np.savez(tmp_path / "gen.npz", noise=np.zeros((2, 32), np.float32), labels=np.array([1, 2, 3]))
+    generator = exported("cgan-digits")
+    noise_dim = bundle.open_bundle(generator).graph().inputs[0]["shape"][1]
+    np.savez(tmp_path / "gen.npz", noise=np.zeros((2, noise_dim), np.float32), labels=np.array([1, 2, 3]))
     with pytest.raises(BundleError, match="inputs 'noise' and 'labels' disagree on 'batch' \\(2 and 3\\)"):
-        predict(exported("cgan-digits"), tmp_path / "gen.npz")
+        predict(generator, tmp_path / "gen.npz")
 
 
 def test_pickled_input_is_refused(tmp_path):
