@@ -130,3 +130,15 @@ def test_python_api_create_model():
     assert model(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
     with pytest.raises(zoo.ZooError, match="unknown config key"):
         zoo.create_model("cnn-digits", hiddn=16)
+
+
+def test_atomic_writes_keep_the_usual_permissions(tmp_path):
+    """Temporary files are owner-only; what lands in place must not be (bundles are shared)."""
+    from zoo.fsutil import atomic_write_json
+
+    mask = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "x.json", {"a": 1})
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o644

@@ -109,8 +109,8 @@ def train(
         config = resolve(spec.default_config, {**dict(overrides or {}), **common})
         data_path, state = data, None
     loaded = load_model_data(spec, data_path)
-    if resume is not None and previous.record["data"]["sha256"] != loaded.sha256:
-        raise ZooError(f"the data of {resume} changed since it was trained ({data_path or spec.dataset})")
+    if resume is not None:
+        _check_same_data(previous, loaded)
     if resume is None:
         path = runs.new_run_dir(spec.name, out, force) if world.is_main else Path(out)
     record = _record(spec, config, loaded, data_path, world)
@@ -158,13 +158,19 @@ def evaluate_model(spec: ModelSpec, model: torch.nn.Module, data: Data, config: 
         return call_family_hook("zoo_evaluate", spec, model=model, data=data, config=dict(config))
 
 
+def _check_same_data(run: runs.Run, data: Data) -> None:
+    """Refuse to resume or evaluate a run on data other than what it was trained on."""
+    if data.sha256 != run.record["data"]["sha256"]:
+        where = run.data_path or run.record["data"]["name"]
+        raise ZooError(f"the data of {run.path} changed since it was trained ({where})")
+
+
 def load_trained(run: str | Path | runs.Run) -> tuple[ModelSpec, torch.nn.Module, Data, dict[str, Any], runs.Run]:
     """A run's model with its trained weights, and the data it was trained on (checked unchanged)."""
     run = run if isinstance(run, runs.Run) else runs.open_run(run)
     spec = get_model(run.model)
     data = load_model_data(spec, run.data_path)
-    if data.sha256 != run.record["data"]["sha256"]:
-        raise ZooError(f"the data of {run.path} changed since it was trained ({run.data_path or spec.dataset})")
+    _check_same_data(run, data)
     model = build(spec, run.config, data.info)
     run.load_weights(model)
     model.eval()

@@ -23,7 +23,7 @@ import torch
 from zoo import __version__, bundle
 from zoo.api import load_trained
 from zoo.errors import ZooError
-from zoo.fsutil import atomic_write_json
+from zoo.fsutil import atomic_write_json, usual_permissions
 from zoo.graphs import OnnxGraph
 from zoo.plugins import _describe, call_family_hook, plugin_set  # _describe: one-line exception text
 from zoo.runs import WEIGHTS, Run, open_run
@@ -189,6 +189,7 @@ def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: i
     graphs = call_family_hook("zoo_onnx_graphs", spec, model=model, info=data.info, config=config)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    usual_permissions(tmp)
     try:
         entries = [write_graph(g, tmp, opset, exporter) for g in graphs]
         manifest = {

@@ -14,6 +14,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    usual_permissions(Path(tmp))
     try:
         write(Path(tmp))
         with open(tmp, "rb") as handle:
@@ -22,6 +23,13 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def usual_permissions(path: Path) -> None:
+    """Give a file or folder from mkstemp/mkdtemp (owner-only) the mode a plain open/mkdir would."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
