@@ -29,7 +29,7 @@ def main_graph(name: str):
 
 def inputs_for(graph, batch: int, lengths: dict[int, int] | None = None) -> dict[str, np.ndarray]:
     """Fresh inputs drawn as the graph declares; ``lengths`` changes non-batch axes (axis -> size)."""
-    from zoo.parity import random_inputs
+    from zoo.bundle.verify import random_inputs
 
     specs = []
     for i in graph.inputs:
@@ -41,7 +41,7 @@ def inputs_for(graph, batch: int, lengths: dict[int, int] | None = None) -> dict
 
 def export_quietly(graph, path: Path, exporter: str) -> None:
     """Export with the zoo's settings, the exporter's own output kept out of the table."""
-    from zoo.export import DEFAULT_OPSET, captured_output, export_graph
+    from zoo.bundle.export import DEFAULT_OPSET, captured_output, export_graph
 
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         with captured_output(Path(log.name)):

@@ -27,7 +27,7 @@ from _onnx import export_quietly, inputs_for, main_graph, median_seconds, sessio
 from _table import report  # noqa: E402
 
 import zoo.api  # noqa: E402
-from zoo.export import EXPORTERS  # noqa: E402
+from zoo.bundle.export import EXPORTERS  # noqa: E402
 from zoo.registry import list_models  # noqa: E402
 
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _onnx import export_quietly, inputs_for, main_graph, median_seconds, session  # noqa: E402
 from _table import report  # noqa: E402
 
-from zoo.export import DEFAULT_EXPORTER, DEFAULT_OPSET  # noqa: E402
+from zoo.bundle.export import DEFAULT_EXPORTER, DEFAULT_OPSET  # noqa: E402
 from zoo.registry import list_models  # noqa: E402
 
 BATCHES = (1, 256)

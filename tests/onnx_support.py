@@ -34,7 +34,7 @@ def trained(name: str) -> Path:
 
 @functools.cache
 def exported(name: str) -> Path:
-    from zoo.export import export_run
+    from zoo.bundle.export import export_run
 
     return export_run(trained(name), ROOT / "exports" / name)
 

@@ -115,7 +115,7 @@ def test_classifier_card_has_disaggregated_results(cards):
 
 
 def test_card_of_a_bundle_quotes_its_files_and_graphs(runs, tmp_path):
-    from zoo.export import export_run
+    from zoo.bundle.export import export_run
 
     bundle = export_run(runs["cnn-digits"], tmp_path / "bundle")
     result = run_zoo("card", str(bundle), "--format", "json")

@@ -11,7 +11,7 @@ import torch
 from onnx_support import ROOT, exported, trained
 
 from zoo import bundle
-from zoo.export import ExportError, export_run
+from zoo.bundle.export import ExportError, export_run
 
 
 def session(path):
@@ -75,12 +75,12 @@ def test_an_existing_bundle_is_refused_without_force_and_replaced_with_it(zoo_cl
 
 
 def test_an_interrupted_export_leaves_nothing_behind(tmp_path, monkeypatch):
-    import zoo.export
+    import zoo.bundle.export
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(zoo.export, "write_graph", interrupted)
+    monkeypatch.setattr(zoo.bundle.export, "write_graph", interrupted)
     with pytest.raises(KeyboardInterrupt):
         export_run(trained("cnn-digits"), tmp_path / "b")
     assert list(tmp_path.iterdir()) == []

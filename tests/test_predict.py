@@ -7,7 +7,7 @@ from onnx_support import exported
 
 from zoo import bundle
 from zoo.bundle import BundleError
-from zoo.predict import predict
+from zoo.bundle.predict import predict
 
 NO_TORCH = "raise ImportError('torch must not be imported on the predict path')\n"
 

@@ -12,7 +12,7 @@ from onnx_support import copy_bundle, exported
 
 from zoo import bundle
 from zoo.bundle import BundleError
-from zoo.parity import compare, modes, open_session, verify
+from zoo.bundle.verify import compare, modes, open_session, verify
 
 
 def by_status(rows, status):

@@ -283,7 +283,7 @@ def export_command(run: str, out: str | None, opset: int | None, exporter: str |
       zoo export runs/ae --exporter dynamo --force
     """
     from zoo.bundle import open_bundle
-    from zoo.export import export_run
+    from zoo.bundle.export import export_run
 
     plugins_loaded()
     path = export_run(run, out, opset=opset, exporter=exporter, force=force)
@@ -339,7 +339,7 @@ def verify_command(bundle: str, providers: str, batch_sizes: str, atol: float | 
       zoo verify exports/lstm-digits --providers cpu,cuda --require cuda
       zoo verify exports/ae-digits --batch-sizes 1,256 --atol 1e-6 --json
     """
-    from zoo.parity import VerificationFailed, summary, verify
+    from zoo.bundle.verify import VerificationFailed, summary, verify
 
     plugins_loaded()
     report = verify(bundle, providers=_names([providers]), batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
@@ -371,7 +371,7 @@ def predict_command(bundle: str, input_file: str, graph_name: str | None, out: s
       zoo predict exports/cgan-digits z.npz --graph generator --out images.npz
       zoo predict exports/ae-digits codes.npy --graph decoder --json
     """
-    from zoo.predict import predict, save_outputs
+    from zoo.bundle.predict import predict, save_outputs
 
     outputs = predict(bundle, input_file, graph_name)
     if out is not None:

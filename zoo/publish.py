@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from zoo.errors import ZooError
 from zoo.fsutil import atomic_write_bytes, atomic_write_json
-from zoo.render import FORMATS
+from zoo.cards.render import FORMATS
 
 DEFAULT_CARDS = Path("cards")
 DEFAULT_RUNS = Path("runs")
@@ -22,7 +22,7 @@ DEFAULT_EXPORTS = Path("exports")
 
 def default_card_path(source: str | Path, fmt: str) -> Path:
     """card/card.<fmt> inside the run directory or the bundle."""
-    from zoo.measured import CARD_DIR
+    from zoo.cards.facts import CARD_DIR
 
     return Path(source) / CARD_DIR / f"card.{fmt}"
 
@@ -33,7 +33,7 @@ def write_card(source: str | Path, formats: Sequence[str], out: str | Path | Non
     ``out`` names the file of the first format; the others take its name with their own suffix.
     """
     from zoo.cards import make_card
-    from zoo.render import render
+    from zoo.cards.render import render
 
     first = Path(out) if out is not None else default_card_path(source, formats[0])
     card = make_card(source, first.parent)
@@ -85,9 +85,9 @@ def publish_one(name: str, cards: Path, runs: Path, exports: Path, overrides: Ma
                 epochs: int | None, progress: Callable[[str, str], Any]) -> Published:
     """Train with defaults (plus overrides), export, card into the bundle and into ``cards/<name>.md``."""
     from zoo.api import train
-    from zoo.export import export_run
-    from zoo.measured import VERIFICATION
-    from zoo.parity import verify
+    from zoo.bundle.export import export_run
+    from zoo.cards.facts import VERIFICATION
+    from zoo.bundle.verify import verify
     from zoo.training import BarProgress
 
     started = time.monotonic()

@@ -224,7 +224,7 @@ def assemble(*, spec: ModelSpec, static: Mapping[str, Any], run, facts: Mapping[
 
 def source_paths(path: str | Path) -> tuple[Path, Path | None]:
     """A run directory, or an export bundle (its manifest names the run): (run, bundle or None)."""
-    from zoo.measured import bundle_run
+    from zoo.cards.facts import bundle_run
 
     path = Path(path)
     if (path / "manifest.json").exists():
@@ -236,9 +236,9 @@ def source_paths(path: str | Path) -> tuple[Path, Path | None]:
 
 def make_card(source: str | Path, card_dir: Path) -> dict[str, Any]:
     """The schema-checked card of a run or bundle; its figures are drawn under ``card_dir/figures/``."""
-    from zoo import measured
+    from zoo.cards import facts as measured
     from zoo.api import load_trained
-    from zoo.figures import make_figures
+    from zoo.cards.figures import make_figures
 
     run_path, bundle = source_paths(source)
     spec, model, data, config, run = load_trained(run_path)

@@ -148,7 +148,7 @@ class TorchReference:
     def outputs(self, name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
 
-        from zoo.export import reference_outputs
+        from zoo.bundle.export import reference_outputs
 
         graph = self.graphs[name]
         return reference_outputs(graph, [torch.from_numpy(inputs[i.name]) for i in graph.inputs])
