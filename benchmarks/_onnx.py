@@ -9,22 +9,18 @@ from typing import Callable
 
 import numpy as np
 
-MAIN_GRAPH = {"generation": "generator"}  # every other task deploys the graph called "model"
-
-
 def main_graph(name: str):
-    """The (untrained, default-sized) model's deployable graph: latency does not depend on the weights."""
-    from zoo.api import build, load_model_data
+    """The (untrained, default-sized) model's primary graph: latency does not depend on the weights."""
+    from zoo.api import build, load_model_data, onnx_graphs
     from zoo.config import resolve
-    from zoo.plugins import call_family_hook
+    from zoo.graphs import primary
     from zoo.registry import get_model
 
     spec = get_model(name)
     config = resolve(spec.default_config, {})
     info = load_model_data(spec).info
     model = build(spec, config, info).eval()
-    graphs = call_family_hook("zoo_onnx_graphs", spec, model=model, info=info, config=config)
-    return next(g for g in graphs if g.name == MAIN_GRAPH.get(spec.task, "model"))
+    return primary(onnx_graphs(spec, model, info, config))
 
 
 def inputs_for(graph, batch: int, lengths: dict[int, int] | None = None) -> dict[str, np.ndarray]:

@@ -19,11 +19,10 @@ def session(path):
 
 
 def torch_graphs(name):
-    from zoo.api import load_trained
-    from zoo.plugins import call_family_hook
+    from zoo.api import load_trained, onnx_graphs
 
     spec, model, data, config, _ = load_trained(trained(name))
-    return {g.name: g for g in call_family_hook("zoo_onnx_graphs", spec, model=model, info=data.info, config=config)}
+    return {g.name: g for g in onnx_graphs(spec, model, data.info, config)}
 
 
 def test_cli_export_writes_a_checked_bundle_and_prints_no_exporter_noise(zoo_cli, tmp_path):

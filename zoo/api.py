@@ -12,7 +12,8 @@ from zoo import __version__, runs
 from zoo.config import resolve
 from zoo.data import Data, DataInfo, load_data
 from zoo.errors import ZooError
-from zoo.plugins import call_family_hook
+from zoo.graphs import GraphRoleError, OnnxGraph, check_graphs
+from zoo.plugins import PluginError, call_model_hook
 from zoo.registry import get_dataset, get_model
 from zoo.specs import ModelSpec
 from zoo.training import Progress, SilentProgress, TrainContext, World
@@ -26,7 +27,17 @@ def load_model_data(spec: ModelSpec, path: str | Path | None = None) -> Data:
 def build(spec: ModelSpec, config: Mapping[str, Any], info: DataInfo) -> torch.nn.Module:
     """A fresh model for ``spec``, initialised from ``config['seed']``."""
     torch.manual_seed(int(config["seed"]))
-    return call_family_hook("zoo_build", spec, config=dict(config), info=info)
+    return call_model_hook("zoo_build", spec, config=dict(config), info=info)
+
+
+def onnx_graphs(spec: ModelSpec, model: torch.nn.Module, info: DataInfo, config: Mapping[str, Any]) -> list[OnnxGraph]:
+    """The graphs the model's plugin exports, checked: unique names, exactly one ``primary``."""
+    graphs = call_model_hook("zoo_onnx_graphs", spec, model=model, info=info, config=dict(config))
+    try:
+        check_graphs(graphs)
+    except GraphRoleError as exc:
+        raise PluginError(f"plugin {spec.plugin!r}, zoo_onnx_graphs for {spec.name!r}: {exc}") from None
+    return graphs
 
 
 def create_model(name: str, data: str | Path | None = None, **overrides: Any) -> torch.nn.Module:
@@ -42,9 +53,7 @@ def create_model(name: str, data: str | Path | None = None, **overrides: Any) ->
 
 
 def _record(spec: ModelSpec, config: dict[str, Any], data: Data, data_path, world: World) -> dict[str, Any]:
-    import numpy
-    import onnx
-    import onnxruntime
+    from zoo.versions import versions
 
     return {
         "model": spec.name,
@@ -63,9 +72,7 @@ def _record(spec: ModelSpec, config: dict[str, Any], data: Data, data_path, worl
             "splits": data.sizes(),
         },
         "world_size": world.world_size,
-        "versions": {"zoo": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
-                     "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
-                     "python": platform.python_version()},
+        "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -131,7 +138,7 @@ def train(
         resume=state, on_epoch_end=epoch_done,
     )
     try:
-        call_family_hook("zoo_train", spec, model=model, data=loaded, config=config, context=context)
+        call_model_hook("zoo_train", spec, model=model, data=loaded, config=config, context=context)
     except KeyboardInterrupt:
         if world.is_main:
             runs.write_state(path, "interrupted", len(history))
@@ -155,7 +162,7 @@ def evaluate_model(spec: ModelSpec, model: torch.nn.Module, data: Data, config: 
     """The family's own evaluation on the test split, in eval mode, without gradients."""
     model.eval()
     with torch.no_grad():
-        return call_family_hook("zoo_evaluate", spec, model=model, data=data, config=dict(config))
+        return call_model_hook("zoo_evaluate", spec, model=model, data=data, config=dict(config))
 
 
 def _check_same_data(run: runs.Run, data: Data) -> None:

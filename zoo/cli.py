@@ -26,18 +26,15 @@ class ZooGroup(click.Group):
             ctx.exit(130)
 
 
-def plugins_loaded():
-    """The plugin set, with each broken plugin or conflict reported once on stderr."""
+PLUGIN_FREE_COMMANDS = {"predict"}  # the deployer's path reads a bundle, never the plugins
+
+
+def report_plugin_problems() -> None:
+    """Load the plugins and report each broken plugin or name conflict once on stderr."""
     from zoo.plugins import plugin_set
 
-    loaded = plugin_set()
-    ctx = click.get_current_context()
-    root = ctx.find_root()
-    if not root.meta.get("zoo.reported"):
-        root.meta["zoo.reported"] = True
-        for line in loaded.problems:
-            click.echo(f"warning: {line}", err=True)
-    return loaded
+    for line in plugin_set().problems:
+        click.echo(f"warning: {line}", err=True)
 
 
 def emit_json(payload: Any) -> None:
@@ -60,7 +57,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="zoo")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """A plugin-based model zoo for PyTorch.
 
     \b
@@ -69,6 +67,8 @@ def cli() -> None:
       zoo train cnn-digits          train one on its built-in data
       zoo plugins                   which plugins are loaded, and their status
     """
+    if ctx.invoked_subcommand not in PLUGIN_FREE_COMMANDS:
+        report_plugin_problems()
 
 
 @cli.command("list")
@@ -87,7 +87,6 @@ def list_command(pattern: str | None, family: str | None, task: str | None, as_j
     """
     from zoo.registry import list_models
 
-    plugins_loaded()
     specs = list_models(pattern, family=family, task=task)
     if as_json:
         emit_json([{k: v for k, v in s.to_dict().items() if k != "default_config"} for s in specs])
@@ -110,9 +109,10 @@ def info_command(name: str, as_json: bool) -> None:
       zoo info cnn-digits
       zoo info lstm-digits --json
     """
+    from zoo.plugins import plugin_set
     from zoo.registry import get_dataset, get_model
 
-    loaded = plugins_loaded()
+    loaded = plugin_set()
     spec = get_model(name)
     dataset = loaded.datasets.get(spec.dataset)
     plugin = next(p for p in loaded.plugins if p.name == spec.plugin)
@@ -127,7 +127,9 @@ def info_command(name: str, as_json: bool) -> None:
             ["plugin", f"{plugin.name} ({plugin.distribution} {plugin.version})"], ["summary", spec.summary]]
     click.echo(table(["FIELD", "VALUE"], rows))
     click.echo("\nDefault config (change with zoo train --set KEY=VALUE):")
-    click.echo(table(["KEY", "DEFAULT"], [[k, json.dumps(v)] for k, v in spec.default_config.items()]))
+    click.echo(table(["KEY", "DEFAULT", "TYPE", "DESCRIPTION"],
+                     [[k, json.dumps(v), type(v).__name__, payload["config_help"][k]]
+                      for k, v in spec.default_config.items()]))
     if dataset is None:
         get_dataset(spec.dataset)
 
@@ -145,15 +147,20 @@ def plugins_command(as_json: bool) -> None:
     CARD says whether every model of the plugin has a complete model card (zoo card names what is missing).
     """
     from zoo.cards import describe_status, plugin_card_status
+    from zoo.plugins import plugin_set
 
-    loaded = plugins_loaded()
+    loaded = plugin_set()
     cards = {p.name: plugin_card_status(p.name) for p in loaded.plugins}
     if as_json:
-        emit_json([{**p.to_dict(), "card": cards[p.name]} for p in loaded.plugins])
+        emit_json([{**p.to_dict(), "card": cards[p.name],
+                    "conflicts": [c.message() for c in loaded.conflicts if p.name in c.plugins]}
+                   for p in loaded.plugins])
         return
     click.echo(table(["NAME", "DISTRIBUTION", "VERSION", "HOOKS", "STATUS", "CARD"],
                      [[p.name, p.distribution, p.version, ",".join(h.removeprefix("zoo_") for h in p.hooks) or "-",
                        p.status, describe_status(cards[p.name])] for p in loaded.plugins]))
+    for conflict in loaded.conflicts:
+        click.echo(f"conflict: {conflict.message()}")
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
@@ -199,7 +206,6 @@ def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, re
     from zoo.runs import METRICS, open_run
     from zoo.training import BarProgress
 
-    plugins_loaded()
     request = dict(name=name, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                    overrides=parse_assignments(assignments), data=data, out=out, resume=resume)
     topology = Topology(nproc_per_node, nnodes, node_rank, rdzv_endpoint, rdzv_timeout)
@@ -233,7 +239,6 @@ def evaluate_command(run: str, as_json: bool) -> None:
     from zoo.api import evaluate
     from zoo.runs import open_run
 
-    plugins_loaded()
     recorded = open_run(run).metrics()["metrics"]
     fresh = evaluate(run)
     same = json.dumps(fresh, sort_keys=True) == json.dumps(recorded, sort_keys=True)
@@ -260,10 +265,6 @@ def _names(texts: Iterable[str]) -> list[str]:
     return [n.strip() for t in texts for n in t.split(",") if n.strip()]
 
 
-def _shape(shape: Sequence[Any]) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
-
-
 @cli.command("export")
 @click.argument("run", type=click.Path())
 @click.option("--out", type=click.Path(), help="Bundle folder (default exports/<model-name>/).")
@@ -282,10 +283,9 @@ def export_command(run: str, out: str | None, opset: int | None, exporter: str |
       zoo export runs/lstm --out bundles/lstm --opset 17
       zoo export runs/ae --exporter dynamo --force
     """
-    from zoo.bundle import open_bundle
+    from zoo.bundle import open_bundle, shape_text
     from zoo.bundle.export import export_run
 
-    plugins_loaded()
     path = export_run(run, out, opset=opset, exporter=exporter, force=force)
     manifest = open_bundle(path).manifest
     if as_json:
@@ -293,8 +293,8 @@ def export_command(run: str, out: str | None, opset: int | None, exporter: str |
         return
     click.echo(f"bundle: {path}  ({manifest['model']}, opset {manifest['opset']}, {manifest['exporter']} exporter)")
     click.echo(table(["GRAPH", "INPUTS", "OUTPUTS"], [
-        [g["name"], ", ".join(f"{i['name']} {i['dtype']}{_shape(i['shape'])}" for i in g["inputs"]),
-         ", ".join(f"{o['name']} {o['dtype']}{_shape(o['shape'])}" for o in g["outputs"])]
+        [g["name"], ", ".join(f"{i['name']} {i['dtype']}{shape_text(i['shape'])}" for i in g["inputs"]),
+         ", ".join(f"{o['name']} {o['dtype']}{shape_text(o['shape'])}" for o in g["outputs"])]
         for g in manifest["graphs"]]))
 
 
@@ -341,7 +341,6 @@ def verify_command(bundle: str, providers: str, batch_sizes: str, atol: float | 
     """
     from zoo.bundle.verify import VerificationFailed, summary, verify
 
-    plugins_loaded()
     report = verify(bundle, providers=_names([providers]), batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
                     require=_names(require), tolerance=(atol, rtol))
     if as_json:
@@ -357,7 +356,7 @@ def verify_command(bundle: str, providers: str, batch_sizes: str, atol: float | 
 @cli.command("predict")
 @click.argument("bundle", type=click.Path())
 @click.argument("input_file", metavar="INPUT.npy|.npz", type=click.Path())
-@click.option("--graph", "graph_name", help="Graph to run (default: the only one, or 'model').")
+@click.option("--graph", "graph_name", help="Graph to run (default: the model's primary graph).")
 @click.option("--out", type=click.Path(), help="Write the outputs: .npy (one output) or .npz (by name).")
 @json_option
 def predict_command(bundle: str, input_file: str, graph_name: str | None, out: str | None, as_json: bool) -> None:
@@ -371,6 +370,7 @@ def predict_command(bundle: str, input_file: str, graph_name: str | None, out: s
       zoo predict exports/cgan-digits z.npz --graph generator --out images.npz
       zoo predict exports/ae-digits codes.npy --graph decoder --json
     """
+    from zoo.bundle import shape_text
     from zoo.bundle.predict import predict, save_outputs
 
     outputs = predict(bundle, input_file, graph_name)
@@ -379,9 +379,9 @@ def predict_command(bundle: str, input_file: str, graph_name: str | None, out: s
     if as_json:
         emit_json({name: array.tolist() for name, array in outputs.items()})
     elif out is None:
-        click.echo(table(["OUTPUT", "DTYPE", "SHAPE"], [[n, a.dtype, _shape(a.shape)] for n, a in outputs.items()]))
+        click.echo(table(["OUTPUT", "DTYPE", "SHAPE"], [[n, a.dtype, shape_text(a.shape)] for n, a in outputs.items()]))
     else:
-        click.echo(f"written: {out}  ({', '.join(f'{n} {_shape(a.shape)}' for n, a in outputs.items())})")
+        click.echo(f"written: {out}  ({', '.join(f'{n} {shape_text(a.shape)}' for n, a in outputs.items())})")
 
 
 @cli.command("card")
@@ -399,7 +399,6 @@ def card_command(source: str, fmt: str, out: str | None) -> None:
     """
     from zoo.publish import write_card
 
-    plugins_loaded()
     _, written = write_card(source, [fmt], out)
     click.echo(str(written[0]))
 
@@ -425,8 +424,6 @@ def publish_command(names, out, runs, exports, epochs, assignments, as_json) -> 
     """
     from zoo.config import parse_assignments
     from zoo.publish import PublishError, publish
-
-    plugins_loaded()
 
     def step(name: str, what: str) -> None:
         click.echo(f"{name}: {what}", err=True)

@@ -4,14 +4,32 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Mapping
 
-from zoo.errors import ZooError, closest
+from zoo.errors import ZooError, did_you_mean
 
 REQUIRED_KEYS = ("epochs", "batch_size", "lr", "seed")
+# Keys whose meaning the core decides (its training loop and the recipes in zoo.recipes read
+# them), described once here; a plugin describes its own keys in ModelSpec.config_help.
+CORE_KEYS = {
+    "epochs": "passes over the training split",
+    "batch_size": "samples per optimisation step (the global batch, split across processes)",
+    "lr": "learning rate",
+    "seed": "seed of initialisation, data order, augmentation and evaluation sampling",
+    "weight_decay": "AdamW's decoupled weight decay",
+    "label_smoothing": "cross-entropy label smoothing, 0 to 1 (classifiers)",
+    "grad_clip": "clip the gradient norm to this value, 0 for no clipping (classifiers)",
+    "shift": ("augmentation: shift each training sample by up to this many pixels (images) or steps and "
+              "features (sequences), 0 for none (classifiers)"),
+}
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
 class ConfigError(ZooError):
     """An override names an unknown key or carries a value of the wrong type."""
+
+
+def describe(key: str, config_help: Mapping[str, str]) -> str | None:
+    """A config key's one-line description: the plugin's, else the core's."""
+    return config_help.get(key) or CORE_KEYS.get(key)
 
 
 def parse_assignments(pairs: Iterable[str]) -> dict[str, str]:
@@ -71,9 +89,7 @@ def resolve(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[s
         if value is None:
             continue
         if key not in config:
-            close = closest(key, list(config))
-            hint = f" (did you mean {close!r}?)" if close else f"; known keys: {', '.join(sorted(config))}"
-            raise ConfigError(f"unknown config key {key!r}{hint}")
+            raise ConfigError(did_you_mean("config key", key, list(config)))
         config[key] = _coerce(key, value, defaults[key])
     for key in ("epochs", "batch_size"):
         if key in config and config[key] < 1:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from zoo import runs
-from zoo.errors import ZooError
+from zoo.errors import WorkFailed, ZooError, one_line
 
 CONSOLE_VARIABLE = "ZOO_CONSOLE"  # the terminal rank 0 draws its progress bar on
 TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "seed")
@@ -35,12 +35,12 @@ _FAILURE = re.compile(
 _LOST_PEER = re.compile(r"gloo|nccl|by peer|Dist(Backend|Network)Error", re.IGNORECASE)
 
 
-class LaunchError(ZooError):
-    """The job failed: a worker died or failed, or the processes never met."""
+class LaunchError(WorkFailed):
+    """The job failed: a worker died or failed, or the processes never met (exit status 1)."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+
+class WorkerInputError(ZooError):
+    """A worker refused the user's input (its own one-line error, exit status 2)."""
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,9 @@ def launch(request: Mapping[str, Any], topology: Topology, force: bool = False) 
     return path
 
 
-def _failure(log: Path, topology: Topology, path: Path) -> LaunchError:
+def _failure(log: Path, topology: Topology, path: Path) -> ZooError:
     """The one-line error for a failed job; the run is marked failed, or removed if nothing was written."""
-    message, exit_code = explain(log.read_text(errors="replace"), topology)
+    message, kind = explain(log.read_text(errors="replace"), topology)
     epoch = _mark_failed(path, message)
     if epoch is not None:
         where = f"the last good checkpoint (epoch {epoch}) is kept: {topology.resume_hint(path)}"
@@ -113,7 +113,7 @@ def _failure(log: Path, topology: Topology, path: Path) -> LaunchError:
         where = "no checkpoint was written"
         if path.is_dir() and not any(path.iterdir()):
             path.rmdir()
-    return LaunchError(f"{message}; {where} (torchrun's log: {log})", exit_code)
+    return kind(f"{message}; {where} (torchrun's log: {log})")
 
 
 def _prepare(request: dict[str, Any], topology: Topology, force: bool) -> Path:
@@ -146,22 +146,22 @@ def _environment(topology: Topology) -> dict[str, str]:
     return env
 
 
-def explain(log: str, topology: Topology) -> tuple[str, int]:
-    """torchrun's report of a failed job, as one sentence and the exit status to end with."""
+def explain(log: str, topology: Topology) -> tuple[str, type[ZooError]]:
+    """torchrun's report of a failed job, as one sentence and the error class (so its exit status)."""
     if "RendezvousTimeoutError" in log:
         return (f"the rendezvous at {topology.endpoint} did not form within {topology.rdzv_timeout} s: "
-                f"{topology.nnodes} machines must join with the same --nnodes and --rdzv-endpoint", 1)
+                f"{topology.nnodes} machines must join with the same --nnodes and --rdzv-endpoint", LaunchError)
     failures = [m.groupdict() for m in _FAILURE.finditer(log)]
     if not failures:
         if "RendezvousConnectionError" in log or "DistNetworkError" in log:
-            return f"cannot reach the rendezvous at {topology.endpoint}", 1
-        return "torchrun failed before any worker started", 1
+            return f"cannot reach the rendezvous at {topology.endpoint}", LaunchError
+        return "torchrun failed before any worker started", LaunchError
     cause = min(failures, key=_blame)
     if _killed(cause):
-        return f"worker rank {cause['rank']} died ({cause['signal']})", 1
+        return f"worker rank {cause['rank']} died ({cause['signal']})", LaunchError
     if int(cause["code"]) == 2:
-        return cause["message"].strip(), 2
-    return f"worker rank {cause['rank']} failed: {cause['message'].strip()}", 1
+        return cause["message"].strip(), WorkerInputError
+    return f"worker rank {cause['rank']} failed: {cause['message'].strip()}", LaunchError
 
 
 def _killed(failure: dict[str, str]) -> bool:
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a worker's failure ends the job; torchrun reports it, the parent explains it
-        _record_error(f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}")
+        _record_error(one_line(exc))
         return 1
     return 0
 

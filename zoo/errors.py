@@ -1,4 +1,9 @@
-"""Errors the command line turns into one line and exit status 2, and the suggestions they make."""
+"""The errors zoo shows as one `error:` line, their exit statuses, and the texts they share.
+
+Exit status is a property of the class, set here and nowhere else: 2 for input the user can
+fix (``ZooError``), 1 when a check said no (``CheckFailed``) or the work itself failed
+(``WorkFailed``: a plugin raising, a dead worker). The CLI maps them once (``zoo.cli``).
+"""
 from __future__ import annotations
 
 import difflib
@@ -16,8 +21,20 @@ class CheckFailed(ZooError):
     exit_code = 1
 
 
+class WorkFailed(ZooError):
+    """The work itself failed (a plugin's hook raised, a worker died, a model did not publish): exit 1."""
+
+    exit_code = 1
+
+
 class UnknownModelError(ZooError):
     """No installed plugin provides a model of that name."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def closest(name: str, known: list[str], cutoff: float = 0.6) -> str | None:
@@ -30,3 +47,10 @@ def closest(name: str, known: list[str], cutoff: float = 0.6) -> str | None:
 
     best = max(known, key=score, default=None)
     return best if best is not None and score(best) >= cutoff else None
+
+
+def did_you_mean(kind: str, name: str, known: list[str]) -> str:
+    """``unknown KIND 'NAME' (did you mean 'X'?)``: the text of every unknown-name error."""
+    close = closest(name, known)
+    hint = f" (did you mean {close!r}?)" if close else f"; known: {', '.join(sorted(known))}" if known else ""
+    return f"unknown {kind} {name!r}{hint}"

@@ -1,9 +1,14 @@
-"""Finding plugins: entry-point loading, isolation of broken plugins, and the spec catalogue.
+"""Finding plugins: entry-point loading, isolation of broken plugins, the spec catalogue, and
+calling a model's hooks on the plugin that owns it.
 
 Every plugin, built-in or not, comes from the ``zoo.plugins`` entry-point group. A plugin
 that fails to import, implements a hook that does not exist, or whose ``zoo_models`` /
 ``zoo_datasets`` raises or returns malformed specs is unregistered and reported; the rest
 of the zoo keeps working.
+
+Ownership: the plugin that declares a model answers that model's per-model hooks
+(``call_model_hook``); no other plugin's answer is asked for, so a plugin cannot take over
+another's models by forgetting a check. Wrappers of every plugin still run around the call.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from typing import Any, Callable
 import pluggy
 
 from zoo import defaults, hookspecs
-from zoo.errors import ZooError
+from zoo.errors import WorkFailed, ZooError, one_line
 from zoo.specs import DatasetSpec, ModelSpec, SpecError
 
 ENTRY_POINT_GROUP = "zoo.plugins"
@@ -53,7 +58,12 @@ class PluginInfo:
 
 @dataclass
 class Conflict:
-    """Two or more plugins claim the same model or dataset name: the name is left out."""
+    """Two or more plugins claim the same name.
+
+    A model or dataset name is left out until one plugin is disabled. A family name shared
+    by two plugins breaks nothing (each plugin answers only for its own models) but mixes
+    their models under one family in ``zoo list --family``, so it is reported too.
+    """
 
     kind: str
     name: str
@@ -61,6 +71,9 @@ class Conflict:
 
     def message(self) -> str:
         owners = " and ".join(repr(p) for p in self.plugins)
+        if self.kind == "family":
+            return (f"family {self.name!r} is declared by plugins {owners}; each answers only for its own "
+                    f"models, but `zoo list --family {self.name}` mixes them: one of them should rename it")
         return (
             f"{self.kind} {self.name!r} is registered by plugins {owners}; it is left out until "
             f"one of them is disabled ({DISABLE_VARIABLE}={self.plugins[-1]})"
@@ -88,11 +101,6 @@ def disabled_plugins() -> set[str]:
     return {name.strip() for name in os.environ.get(DISABLE_VARIABLE, "").split(",") if name.strip()}
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
 def _entry_points() -> list[metadata.EntryPoint]:
     seen: dict[tuple[str, str], metadata.EntryPoint] = {}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -105,7 +113,7 @@ def _register(pm: pluggy.PluginManager, plugin: object, info: PluginInfo) -> Non
     try:
         pm.register(plugin, name=info.name)
     except Exception as exc:  # pluggy raises ValueError or PluginValidationError
-        info.status = f"broken: {_describe(exc)}"
+        info.status = f"broken: {one_line(exc)}"
         return
     callers = pm.get_hookcallers(plugin) or []
     unknown = sorted(c.name for c in callers if not c.has_spec())
@@ -133,7 +141,7 @@ def _collect(
                 spec.validate()
         except Exception as exc:
             if info is not None:
-                info.status = f"broken: {hook}() failed: {_describe(exc)}"
+                info.status = f"broken: {hook}() failed: {one_line(exc)}"
             pm.unregister(name=impl.plugin_name)
             results.pop(impl.plugin_name, None)
             continue
@@ -154,6 +162,16 @@ def _catalogue(kind: str, by_plugin: dict[str, list[Any]], conflicts: list[Confl
         else:
             conflicts.append(Conflict(kind, name, [s.plugin for s in specs]))
     return catalogue
+
+
+def _family_conflicts(models: dict[str, ModelSpec]) -> list[Conflict]:
+    owners: dict[str, list[str]] = {}
+    for spec in models.values():
+        plugins = owners.setdefault(spec.family, [])
+        if spec.plugin not in plugins:
+            plugins.append(spec.plugin)
+    return [Conflict("family", family, sorted(plugins)) for family, plugins in sorted(owners.items())
+            if len(plugins) > 1]
 
 
 def load_plugins(entry_points: list[metadata.EntryPoint] | None = None) -> PluginSet:
@@ -177,7 +195,7 @@ def load_plugins(entry_points: list[metadata.EntryPoint] | None = None) -> Plugi
         except BaseException as exc:  # a plugin calling sys.exit() at import must not end the CLI
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            info.status = f"broken: import failed: {_describe(exc)}"
+            info.status = f"broken: import failed: {one_line(exc)}"
             continue
         _register(pm, plugin, info)
     by_name = {i.name: i for i in infos}
@@ -188,12 +206,14 @@ def load_plugins(entry_points: list[metadata.EntryPoint] | None = None) -> Plugi
     def alive(plugin: str) -> bool:
         return pm.get_plugin(plugin) is not None
 
+    catalogue = _catalogue("model", models, conflicts, alive)
+    datasets_catalogue = _catalogue("dataset", datasets, conflicts, alive)
     return PluginSet(
         manager=pm,
         plugins=infos,
-        models=_catalogue("model", models, conflicts, alive),
-        datasets=_catalogue("dataset", datasets, conflicts, alive),
-        conflicts=conflicts,
+        models=catalogue,
+        datasets=datasets_catalogue,
+        conflicts=conflicts + _family_conflicts(catalogue),
     )
 
 
@@ -215,21 +235,37 @@ def reset() -> None:
     plugin_set.cache_clear()
 
 
-class PluginError(ZooError):
+class PluginError(WorkFailed):
     """A plugin's hook failed while doing real work (not the user's input): exit status 1."""
 
-    exit_code = 1
+
+def _is_wrapper(impl: pluggy.HookImpl) -> bool:
+    return bool(impl.wrapper or impl.hookwrapper)
 
 
-def call_family_hook(hook: str, spec: ModelSpec, **kwargs: Any) -> Any:
-    """Call a firstresult hook for ``spec``; no answer, or an exception, becomes one clear error."""
-    caller = getattr(plugin_set().manager.hook, hook)
+def owner_hook(hook: str, spec: ModelSpec) -> Callable[..., Any]:
+    """``hook`` as it runs for ``spec``: its owner's implementation, then the core's default,
+    with every plugin's wrappers around them. Other plugins' answers are left out."""
+    pm = plugin_set().manager
+    caller = getattr(pm.hook, hook)
+    others = {impl.plugin for impl in caller.get_hookimpls()
+              if not _is_wrapper(impl) and impl.plugin_name not in (spec.plugin, CORE_PLUGIN)}
+    return pm.subset_hook_caller(hook, others) if others else caller
+
+
+def call_model_hook(hook: str, spec: ModelSpec, **kwargs: Any) -> Any:
+    """Call a per-model hook for ``spec`` on the plugin that owns it; no answer, or an
+    exception, becomes one clear error."""
     try:
-        result = caller(spec=spec, **kwargs)
+        result = owner_hook(hook, spec)(spec=spec, **kwargs)
     except (ZooError, KeyboardInterrupt):
         raise
     except Exception as exc:
-        raise PluginError(f"plugin {spec.plugin!r} failed in {hook} for {spec.name!r}: {_describe(exc)}") from exc
+        raise PluginError(f"plugin {spec.plugin!r} failed in {hook} for {spec.name!r}: {one_line(exc)}") from exc
     if result is None:
-        raise PluginError(f"no installed plugin implements {hook} for family {spec.family!r} (model {spec.name!r})")
+        implemented = any(impl.plugin_name == spec.plugin and not _is_wrapper(impl)
+                          for impl in getattr(plugin_set().manager.hook, hook).get_hookimpls())
+        why = "returned None" if implemented else "does not implement it"
+        raise PluginError(f"plugin {spec.plugin!r} declares model {spec.name!r} but gives no {hook} for it "
+                          f"({hook} {why}, and the core has no default for task {spec.task!r})")
     return result

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from zoo.errors import ZooError
+from zoo.errors import WorkFailed, ZooError
 from zoo.fsutil import atomic_write_bytes, atomic_write_json
 from zoo.cards.render import FORMATS
 
@@ -57,10 +57,8 @@ def copy_figures(card: Mapping[str, Any], source_dir: Path, target_dir: Path) ->
         atomic_write_bytes(target_dir / figure["file"], (source_dir / figure["file"]).read_bytes())
 
 
-class PublishError(ZooError):
+class PublishError(WorkFailed):
     """Some models could not be published; the others were (exit status 1)."""
-
-    exit_code = 1
 
 
 @dataclass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from zoo.errors import UnknownModelError, ZooError, closest
+from zoo.errors import UnknownModelError, ZooError, did_you_mean
 from zoo.plugins import plugin_set
 from zoo.specs import DatasetSpec, ModelSpec
 
@@ -20,12 +20,6 @@ def list_models(pattern: str | None = None, family: str | None = None, task: str
     ]
 
 
-def _unknown(kind: str, name: str, known: list[str]) -> str:
-    close = closest(name, known)
-    hint = f" (did you mean {close!r}?)" if close else ""
-    return f"unknown {kind} {name!r}{hint}"
-
-
 def _conflict(kind: str, name: str) -> str | None:
     for conflict in plugin_set().conflicts:
         if conflict.kind == kind and conflict.name == name:
@@ -37,7 +31,7 @@ def get_model(name: str) -> ModelSpec:
     models = plugin_set().models
     if name in models:
         return models[name]
-    raise UnknownModelError(_conflict("model", name) or _unknown("model", name, sorted(models)))
+    raise UnknownModelError(_conflict("model", name) or did_you_mean("model", name, sorted(models)))
 
 
 def list_datasets() -> list[DatasetSpec]:
@@ -48,4 +42,4 @@ def get_dataset(name: str) -> DatasetSpec:
     datasets = plugin_set().datasets
     if name in datasets:
         return datasets[name]
-    raise ZooError(_conflict("dataset", name) or _unknown("dataset", name, sorted(datasets)))
+    raise ZooError(_conflict("dataset", name) or did_you_mean("dataset", name, sorted(datasets)))

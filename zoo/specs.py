@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from zoo.config import REQUIRED_KEYS, describe
+
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 TASKS = ("classification", "reconstruction", "generation")
 LAYOUTS = ("image", "sequence")
@@ -22,7 +24,9 @@ class ModelSpec:
     """What a plugin says about one model it can build, without building it.
 
     `default_config` is the full set of hyperparameters `zoo train --set` may change; its
-    values' types are the types the command line accepts for them.
+    values' types are the types the command line accepts for them. It must hold
+    ``zoo.config.REQUIRED_KEYS``. `config_help` describes each key in one line; keys the
+    core reads (``zoo.config.CORE_KEYS``: epochs, lr, shift ...) are described by the core.
     """
 
     name: str
@@ -32,6 +36,7 @@ class ModelSpec:
     summary: str
     default_config: Mapping[str, Any] = field(default_factory=dict)
     needs_labels: bool | None = None
+    config_help: Mapping[str, str] = field(default_factory=dict)
     plugin: str = ""
 
     @property
@@ -51,9 +56,23 @@ class ModelSpec:
             raise SpecError(f"model {self.name!r}: task {self.task!r} is not one of {', '.join(TASKS)}")
         if not isinstance(self.default_config, Mapping):
             raise SpecError(f"model {self.name!r}: default_config must be a mapping")
+        if not isinstance(self.config_help, Mapping) or not all(
+                isinstance(v, str) and v.strip() for v in self.config_help.values()):
+            raise SpecError(f"model {self.name!r}: config_help must map config keys to one-line descriptions")
+        missing = [key for key in REQUIRED_KEYS if key not in self.default_config]
+        if missing:
+            raise SpecError(f"model {self.name!r}: default_config lacks {', '.join(map(repr, missing))} "
+                            f"(every model needs {', '.join(REQUIRED_KEYS)})")
         for key, value in self.default_config.items():
             if not isinstance(key, str) or not isinstance(value, (bool, int, float, str, list, tuple)):
                 raise SpecError(f"model {self.name!r}: config {key!r} must be a bool, number, string or list")
+            if not describe(key, self.config_help):
+                raise SpecError(f"model {self.name!r}: config key {key!r} has no description "
+                                f"(add it to ModelSpec.config_help)")
+        extra = [key for key in self.config_help if key not in self.default_config]
+        if extra:
+            raise SpecError(f"model {self.name!r}: config_help describes keys not in default_config: "
+                            f"{', '.join(map(repr, extra))}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +84,7 @@ class ModelSpec:
             "summary": self.summary,
             "needs_labels": self.requires_labels,
             "default_config": dict(self.default_config),
+            "config_help": {key: describe(key, self.config_help) for key in self.default_config},
         }
 
 

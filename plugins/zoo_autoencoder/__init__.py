@@ -6,6 +6,13 @@ from zoo import ModelSpec, hookimpl
 FAMILY = "autoencoder"
 
 _COMMON = {"epochs": 200, "batch_size": 64, "lr": 0.002, "weight_decay": 0.0001, "seed": 0}
+HELP = {
+    "hidden": "units of the encoder's ReLU layers, outermost first (the decoder mirrors them)",
+    "code_size": "numbers in the code between encoder and decoder",
+    "code_activation": "activation of the code: linear or sigmoid",
+    "sparsity_weight": "weight of the KL sparsity penalty on mean code activations (0: none)",
+    "sparsity_target": "mean code activation the sparsity penalty pulls toward",
+}
 
 
 @hookimpl
@@ -14,18 +21,16 @@ def zoo_models():
         ModelSpec(name="ae-digits", family=FAMILY, task="reconstruction", dataset="digits",
                   summary="Dense autoencoder, 64 pixels to a 16-number code and back",
                   default_config={**_COMMON, "hidden": [256, 128], "code_size": 16, "code_activation": "linear",
-                                  "sparsity_weight": 0.0, "sparsity_target": 0.05}),
+                                  "sparsity_weight": 0.0, "sparsity_target": 0.05}, config_help=HELP),
         ModelSpec(name="sparse-ae-digits", family=FAMILY, task="reconstruction", dataset="digits",
                   summary="Sparse autoencoder: sigmoid code with a KL sparsity penalty on mean activations",
                   default_config={**_COMMON, "hidden": [512, 256], "code_size": 16, "code_activation": "sigmoid",
-                                  "sparsity_weight": 0.01, "sparsity_target": 0.1}),
+                                  "sparsity_weight": 0.01, "sparsity_target": 0.1}, config_help=HELP),
     ]
 
 
 @hookimpl
 def zoo_build(spec, config, info):
-    if spec.family != FAMILY:
-        return None
     from zoo.data import DataError
     from zoo_autoencoder.models import Autoencoder
 
@@ -38,8 +43,6 @@ def zoo_build(spec, config, info):
 @hookimpl
 def zoo_train(spec, model, data, config, context):
     """Loss: reconstruction MSE, plus ``sparsity_weight`` x KL(target || mean code activation)."""
-    if spec.family != FAMILY:
-        return None
     import torch
 
     from zoo.recipes import cosine_schedule, optimizer
@@ -69,8 +72,6 @@ def zoo_train(spec, model, data, config, context):
 @hookimpl
 def zoo_evaluate(spec, model, data, config):
     """Test MSE and PSNR beside PCA with the same code size; the mean code activation."""
-    if spec.family != FAMILY:
-        return None
     import torch
 
     from zoo.metrics import pca_baseline_mse, reconstruction_metrics
@@ -88,11 +89,9 @@ def zoo_evaluate(spec, model, data, config):
 @hookimpl
 def zoo_onnx_graphs(spec, model, info, config):
     """The whole autoencoder, and its encoder and decoder as graphs of their own."""
-    if spec.family != FAMILY:
-        return None
     import torch
 
-    from zoo.graphs import GraphInput, OnnxGraph
+    from zoo.graphs import COMPONENT, GraphInput, OnnxGraph
 
     generator = torch.Generator().manual_seed(0)
     images = torch.rand(2, *info.sample_shape, generator=generator)
@@ -100,16 +99,15 @@ def zoo_onnx_graphs(spec, model, info, config):
     low, high = (0.0, 1.0) if config["code_activation"] == "sigmoid" else (float(codes.min()), float(codes.max()))
     return [
         OnnxGraph("model", model, [GraphInput("input", images)], ["reconstruction"]),
-        OnnxGraph("encoder", model.encoder, [GraphInput("input", images)], ["code"]),
-        OnnxGraph("decoder", model.decoder, [GraphInput("code", codes, low=low, high=high)], ["reconstruction"]),
+        OnnxGraph("encoder", model.encoder, [GraphInput("input", images)], ["code"], role=COMPONENT),
+        OnnxGraph("decoder", model.decoder, [GraphInput("code", codes, low=low, high=high)], ["reconstruction"],
+                  role=COMPONENT),
     ]
 
 
 @hookimpl
 def zoo_model_card(spec):
     """The hand-written part of the card; zoo measures and adds every number."""
-    if spec.family != FAMILY:
-        return None
     sparse = spec.default_config["sparsity_weight"] > 0
     code = ("a sigmoid code whose mean activation is pushed toward `sparsity_target` by a KL penalty weighted "
             "by `sparsity_weight`" if sparse else "a linear code")

@@ -9,19 +9,22 @@ DEFAULTS = {
     "epochs": 120, "batch_size": 64, "lr": 0.003, "weight_decay": 0.0005, "seed": 0,
     "channels": [32, 64], "hidden": 128, "dropout": 0.3, "label_smoothing": 0.1, "shift": 1,
 }
+HELP = {
+    "channels": "output channels of each conv stage (two 3x3 conv-BN-ReLU layers, then 2x2 max-pooling)",
+    "hidden": "units of the dense layer before the class logits",
+    "dropout": "dropout before the dense head",
+}
 
 
 @hookimpl
 def zoo_models():
     return [ModelSpec(name="cnn-digits", family=FAMILY, task="classification", dataset="digits",
                       summary="Two-stage conv net (conv-BN-ReLU x2, max-pool) for 8x8 digits",
-                      default_config=DEFAULTS)]
+                      default_config=DEFAULTS, config_help=HELP)]
 
 
 @hookimpl
 def zoo_build(spec, config, info):
-    if spec.family != FAMILY:
-        return None
     from zoo_cnn.models import DigitsCNN
 
     channels, height, width = info.sample_shape
@@ -29,13 +32,9 @@ def zoo_build(spec, config, info):
                      hidden=config["hidden"], dropout=config["dropout"])
 
 
-
-
 @hookimpl
 def zoo_model_card(spec):
     """The hand-written part of the card; zoo measures and adds every number."""
-    if spec.family != FAMILY:
-        return None
     return {
         "description": (
             "A small VGG-style convolutional network: stages of two 3x3 convolution + batch-norm + ReLU "

@@ -9,6 +9,17 @@ SAMPLES = 1000
 _COMMON = {"epochs": 200, "batch_size": 64, "lr": 0.001, "lr_discriminator": 0.001, "weight_decay": 0.0,
            "seed": 0, "noise_dim": 64, "generator_hidden": [256, 512], "discriminator_hidden": [256, 128],
            "dropout": 0.5, "real_label": 0.9, "ema_decay": 0.995}
+HELP = {
+    "lr": "learning rate of the generator (Adam betas 0.5, 0.999)",
+    "lr_discriminator": "learning rate of the discriminator",
+    "noise_dim": "numbers of Gaussian noise the generator maps to an image",
+    "generator_hidden": "units of the generator's LeakyReLU layers",
+    "discriminator_hidden": "units of the discriminator's LeakyReLU layers",
+    "dropout": "dropout in the discriminator",
+    "real_label": "target for real images (one-sided label smoothing below 1)",
+    "ema_decay": "decay of the moving average of the generator's weights, which is sampled and exported",
+    "conditional": "condition generator and discriminator on the digit label",
+}
 
 
 @hookimpl
@@ -16,17 +27,15 @@ def zoo_models():
     return [
         ModelSpec(name="gan-digits", family=FAMILY, task="generation", dataset="digits", needs_labels=True,
                   summary="MLP GAN: generator and discriminator with non-saturating BCE-with-logits losses",
-                  default_config={**_COMMON, "conditional": False}),
+                  default_config={**_COMMON, "conditional": False}, config_help=HELP),
         ModelSpec(name="cgan-digits", family=FAMILY, task="generation", dataset="digits", needs_labels=True,
                   summary="Class-conditional MLP GAN (label embedding; projection discriminator)",
-                  default_config={**_COMMON, "conditional": True}),
+                  default_config={**_COMMON, "conditional": True}, config_help=HELP),
     ]
 
 
 @hookimpl
 def zoo_build(spec, config, info):
-    if spec.family != FAMILY:
-        return None
     import copy
 
     from torch import nn
@@ -59,8 +68,6 @@ def _sample_labels(n: int, classes: int, device, generator=None):
 def zoo_train(spec, model, data, config, context):
     """Alternating steps: D on real and G(z).detach() in one batch, then G against D (target real),
     then the moving average of G moves ``1 - ema_decay`` of the way towards G."""
-    if spec.family != FAMILY:
-        return None
     import torch
 
     from zoo.recipes import optimizer
@@ -118,8 +125,6 @@ def samples(model, config, n: int = SAMPLES):
 @hookimpl
 def zoo_evaluate(spec, model, data, config):
     """Frechet distances in a reference classifier's feature space; label accuracy when conditional."""
-    if spec.family != FAMILY:
-        return None
     import numpy as np
 
     from zoo.metrics import frechet_distance
@@ -146,8 +151,6 @@ def zoo_evaluate(spec, model, data, config):
 @hookimpl
 def zoo_onnx_graphs(spec, model, info, config):
     """The generator's moving average: noise (and labels, when conditional) to images."""
-    if spec.family != FAMILY:
-        return None
     import torch
 
     from zoo.graphs import GraphInput, OnnxGraph
@@ -165,8 +168,6 @@ def zoo_onnx_graphs(spec, model, info, config):
 @hookimpl
 def zoo_model_card(spec):
     """The hand-written part of the card; zoo measures and adds every number."""
-    if spec.family != FAMILY:
-        return None
     conditional = bool(spec.default_config["conditional"])
     kind = ("class-conditional: the generator also takes a digit label (a learned embedding) and the "
             "discriminator uses a projection of the label" if conditional else "unconditional")

@@ -8,6 +8,13 @@ FAMILY = "rnn"
 _COMMON = {"epochs": 60, "batch_size": 128, "lr": 0.005, "weight_decay": 0.01, "seed": 0, "hidden_size": 128,
            "num_layers": 2, "bidirectional": True, "dropout": 0.3, "grad_clip": 1.0, "shift": 1,
            "label_smoothing": 0.1}
+HELP = {
+    "cell": "recurrent cell: rnn (tanh), lstm or gru",
+    "hidden_size": "hidden units per direction of each recurrent layer",
+    "num_layers": "stacked recurrent layers",
+    "bidirectional": "read the rows in both directions",
+    "dropout": "dropout between recurrent layers and before the head",
+}
 _CELLS = {  # the tanh RNN needs more, smaller steps than the gated cells
     "rnn": ("Bidirectional tanh RNN", {"epochs": 100, "batch_size": 64, "lr": 0.003}),
     "lstm": ("Bidirectional LSTM", {}),
@@ -20,15 +27,13 @@ def zoo_models():
     return [
         ModelSpec(name=f"{cell}-digits", family=FAMILY, task="classification", dataset="digits-rows",
                   summary=f"{label} reading 8x8 digits row by row, mean-pooled over time",
-                  default_config={"cell": cell, **_COMMON, **extra})
+                  default_config={"cell": cell, **_COMMON, **extra}, config_help=HELP)
         for cell, (label, extra) in _CELLS.items()
     ]
 
 
 @hookimpl
 def zoo_build(spec, config, info):
-    if spec.family != FAMILY:
-        return None
     from zoo.data import DataError
     from zoo_rnn.models import SequenceClassifier
 
@@ -39,13 +44,9 @@ def zoo_build(spec, config, info):
                               bidirectional=config["bidirectional"], dropout=config["dropout"])
 
 
-
-
 @hookimpl
 def zoo_onnx_graphs(spec, model, info, config):
     """One graph whose input has dynamic batch and time axes: any sequence length runs."""
-    if spec.family != FAMILY:
-        return None
     import torch
 
     from zoo.graphs import GraphInput, OnnxGraph
@@ -65,8 +66,6 @@ _CELL_TEXT = {
 @hookimpl
 def zoo_model_card(spec):
     """The hand-written part of the card; zoo measures and adds every number."""
-    if spec.family != FAMILY:
-        return None
     cell = spec.default_config["cell"]
     return {
         "description": (

@@ -16,13 +16,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from zoo.errors import ZooError
+from zoo.graphs import GraphRoleError, primary
 
-FORMAT = "zoo-onnx-bundle/1"
+FORMAT = "zoo-onnx-bundle/2"  # /2: every graph states its role
 MANIFEST = "manifest.json"
 TEST_DATA = "test_data"
 LOG = "export.log"
@@ -84,6 +85,10 @@ class Graph:
         return self.entry["name"]
 
     @property
+    def role(self) -> str:
+        return self.entry["role"]
+
+    @property
     def path(self) -> Path:
         return self.root / self.entry["file"]
 
@@ -118,7 +123,7 @@ class Graph:
             if array.dtype != np.dtype(spec["dtype"]):
                 raise BundleError(f"input {name!r} of graph {self.name!r} must be {spec['dtype']}, got {array.dtype}")
             if array.ndim != len(shape) or any(isinstance(d, int) and d != n for d, n in zip(shape, array.shape)):
-                raise BundleError(f"input {name!r} of graph {self.name!r} must be shaped {_shape_text(shape)}, "
+                raise BundleError(f"input {name!r} of graph {self.name!r} must be shaped {shape_text(shape)}, "
                                   f"got {tuple(array.shape)}")
             for dim, size in zip(shape, array.shape):
                 if isinstance(dim, str) and dim != "?":
@@ -129,7 +134,8 @@ class Graph:
         return {k: np.ascontiguousarray(arrays[k]) for k in expected}
 
 
-def _shape_text(shape: list[int | str]) -> str:
+def shape_text(shape: Sequence[int | str]) -> str:
+    """A shape as people read it: ``(batch, 1, 8, 8)``; every zoo output formats shapes with this."""
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
@@ -145,14 +151,13 @@ class Bundle:
         return [Graph(self.path, entry) for entry in self.manifest["graphs"]]
 
     def graph(self, name: str | None = None) -> Graph:
-        """The graph called ``name``; without a name, the bundle's only graph or its ``model``."""
+        """The graph called ``name``; without a name, the bundle's primary graph."""
         by_name = {g.name: g for g in self.graphs}
         if name is None:
-            if len(by_name) == 1:
-                return next(iter(by_name.values()))
-            if "model" in by_name:
-                return by_name["model"]
-            raise BundleError(f"{self.path} holds graphs {', '.join(by_name)}; choose one with --graph")
+            try:
+                return primary(self.graphs)
+            except GraphRoleError as exc:
+                raise BundleError(f"{self.path}: {exc}") from None
         if name not in by_name:
             raise BundleError(f"{self.path} has no graph {name!r} (it has {', '.join(by_name)})")
         return by_name[name]
@@ -182,7 +187,10 @@ def open_bundle(path: str | Path) -> Bundle:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{manifest_path}: damaged manifest ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or not str(manifest.get("format", "")).startswith("zoo-onnx-bundle/"):
         raise BundleError(f"{manifest_path}: not a {FORMAT} manifest")
+    if manifest["format"] != FORMAT:
+        raise BundleError(f"{manifest_path}: bundle format {manifest['format']}, this zoo reads {FORMAT}: "
+                          f"export the run again")
     verify_checksums(path, manifest)
     return Bundle(path, manifest)

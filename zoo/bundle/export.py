@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -20,13 +19,14 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from zoo import __version__, bundle
-from zoo.api import load_trained
-from zoo.errors import ZooError
+from zoo import bundle
+from zoo.api import load_trained, onnx_graphs
+from zoo.errors import ZooError, one_line
 from zoo.fsutil import atomic_write_json, usual_permissions
 from zoo.graphs import OnnxGraph
-from zoo.plugins import _describe, call_family_hook, plugin_set  # _describe: one-line exception text
+from zoo.plugins import plugin_set
 from zoo.runs import WEIGHTS, Run, open_run
+from zoo.versions import versions
 
 DEFAULT_ROOT = Path("exports")
 DEFAULT_OPSET = 18
@@ -128,12 +128,12 @@ def write_graph(graph: OnnxGraph, root: Path, opset: int, exporter: str) -> dict
     except ZooError:
         raise
     except Exception as exc:
-        raise ExportError(f"the {exporter} exporter failed on graph {graph.name!r}: {_describe(exc)}") from exc
+        raise ExportError(f"the {exporter} exporter failed on graph {graph.name!r}: {one_line(exc)}") from exc
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except onnx.checker.ValidationError as exc:
-        raise ExportError(f"graph {graph.name!r} fails onnx.checker: {_describe(exc)}") from None
-    entry = {"name": graph.name, "file": path.name, **signature(onnx.load(str(path)), graph)}
+        raise ExportError(f"graph {graph.name!r} fails onnx.checker: {one_line(exc)}") from None
+    entry = {"name": graph.name, "role": graph.role, "file": path.name, **signature(onnx.load(str(path)), graph)}
     test_data = f"{bundle.TEST_DATA}/{graph.name}.npz"
     inputs = {i.name: i.example.detach().cpu().numpy() for i in graph.inputs}
     bundle.save_arrays(root / test_data, inputs, reference_outputs(graph, [i.example for i in graph.inputs]))
@@ -146,14 +146,6 @@ def write_graph(graph: OnnxGraph, root: Path, opset: int, exporter: str) -> dict
 def _plugin(spec) -> dict[str, str]:
     info = next(p for p in plugin_set().plugins if p.name == spec.plugin)
     return {"name": info.name, "distribution": info.distribution, "version": info.version}
-
-
-def _versions() -> dict[str, str]:
-    import onnx
-    import onnxruntime
-
-    return {"zoo": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
-            "onnxruntime": onnxruntime.__version__, "numpy": np.__version__, "python": platform.python_version()}
 
 
 def destination(model: str, out: str | Path | None, force: bool) -> Path:
@@ -186,7 +178,7 @@ def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: i
     run = run if isinstance(run, Run) else open_run(run)
     dest = destination(run.model, out, force)
     spec, model, data, config, run = load_trained(run)
-    graphs = call_family_hook("zoo_onnx_graphs", spec, model=model, info=data.info, config=config)
+    graphs = onnx_graphs(spec, model, data.info, config)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
     usual_permissions(tmp)
@@ -194,7 +186,7 @@ def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: i
         entries = [write_graph(g, tmp, opset, exporter) for g in graphs]
         manifest = {
             "format": bundle.FORMAT, "model": spec.name, "family": spec.family, "task": spec.task,
-            "plugin": _plugin(spec), "opset": opset, "exporter": exporter, "versions": _versions(),
+            "plugin": _plugin(spec), "opset": opset, "exporter": exporter, "versions": versions(),
             "run": {"path": str(run.path.resolve()), "created": run.record.get("created"),
                     "weights_sha256": bundle.sha256_file(run.path / WEIGHTS)},
             "graphs": entries, "files": bundle.checksums(tmp),

@@ -19,8 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from zoo.bundle import Bundle, Graph, open_bundle
-from zoo.errors import CheckFailed, ZooError
-from zoo.plugins import _describe  # the core's one-line rendering of an exception
+from zoo.errors import CheckFailed, ZooError, one_line
 
 TASK_SAMPLES = 256            # generated images compared for a generator
 MIN_ARGMAX_AGREEMENT = 0.99   # classifiers: fraction of test samples with the same predicted class
@@ -68,7 +67,7 @@ def open_session(graph: Graph, mode: Mode) -> tuple[ort.InferenceSession | None,
     try:
         session = ort.InferenceSession(str(graph.path), options, providers=chain)
     except Exception as exc:
-        return None, f"skipped: {mode.provider} failed to start ({_describe(exc)})"
+        return None, f"skipped: {mode.provider} failed to start ({one_line(exc)})"
     if session.get_providers()[0] != mode.provider:
         return None, f"skipped: the session fell back to {session.get_providers()[0]}"
     return session, f"ran on {mode.provider}"
@@ -133,17 +132,15 @@ class TorchReference:
     """The run's PyTorch graphs and test data, when the run the bundle came from is at hand."""
 
     def __init__(self, bundle: Bundle) -> None:
-        from zoo.api import load_trained
         from zoo.bundle import sha256_file
-        from zoo.plugins import call_family_hook
+        from zoo.api import load_trained, onnx_graphs
         from zoo.runs import WEIGHTS, open_run
 
         run = open_run(bundle.manifest["run"]["path"])
         if sha256_file(run.path / WEIGHTS) != bundle.manifest["run"]["weights_sha256"]:
             raise ZooError(f"the weights of {run.path} changed since export")
         spec, model, self.data, config, _ = load_trained(run)
-        graphs = call_family_hook("zoo_onnx_graphs", spec, model=model, info=self.data.info, config=config)
-        self.graphs = {g.name: g for g in graphs}
+        self.graphs = {g.name: g for g in onnx_graphs(spec, model, self.data.info, config)}
 
     def outputs(self, name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
@@ -182,7 +179,7 @@ def graph_checks(graph: Graph, mode_list: list[Mode], sessions: dict, reference:
             try:
                 got = run_session(session, graph, inputs)
             except Exception as exc:  # e.g. a graph that froze an axis rejects other lengths
-                rows += [{**row, "status": "fail", "reason": f"onnxruntime failed: {_describe(exc)}"}
+                rows += [{**row, "status": "fail", "reason": f"onnxruntime failed: {one_line(exc)}"}
                          for row in _skip_rows(graph, mode, label, ref_name, "")]
                 continue
             targets = [(ref_name, expected)] if expected is not None else []
@@ -205,7 +202,7 @@ def task_checks(bundle: Bundle, mode_list: list[Mode], sessions: dict, reference
                 reference_note: str) -> list[dict[str, Any]]:
     """The task-level effect of running ONNX instead of PyTorch on the test split (or seeded noise)."""
     task = bundle.manifest["task"]
-    graph = bundle.graph("generator" if task == "generation" else "model")
+    graph = bundle.graph()
     rows = []
     for mode in mode_list:
         session, note = sessions[(graph.name, mode.name)]

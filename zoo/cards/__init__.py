@@ -120,16 +120,13 @@ def static_problems(card: Any, merged: Any) -> list[str]:
 
 def static_card(spec: ModelSpec) -> tuple[dict[str, Any] | None, list[str]]:
     """The plugin's card for ``spec`` merged with its dataset notes, and what it lacks (torch-free)."""
-    from zoo.plugins import plugin_set
+    from zoo.plugins import PluginError, call_model_hook, plugin_set
 
-    loaded = plugin_set()
     try:
-        card = loaded.manager.hook.zoo_model_card(spec=spec)
-    except Exception as exc:
-        return None, [f"zoo_model_card failed: {type(exc).__name__}: {exc}"]
-    if card is None:
-        return None, ["no model card (the plugin implements no zoo_model_card for this model)"]
-    merged = merged_static(spec, loaded.datasets.get(spec.dataset), card)
+        card = call_model_hook("zoo_model_card", spec)
+    except PluginError as exc:
+        return None, [str(exc)]
+    merged = merged_static(spec, plugin_set().datasets.get(spec.dataset), card)
     return merged, static_problems(card, merged)
 
 

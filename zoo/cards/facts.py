@@ -31,10 +31,10 @@ def model_facts(spec, model, info, config: Mapping[str, Any]) -> dict[str, Any]:
     """Parameter count, and each export graph's inputs and outputs with their dynamic axes named."""
     import torch
 
-    from zoo.plugins import call_family_hook
+    from zoo.api import onnx_graphs
 
     model.eval()
-    graphs = call_family_hook("zoo_onnx_graphs", spec, model=model, info=info, config=dict(config))
+    graphs = onnx_graphs(spec, model, info, config)
     described = []
     for graph in graphs:
         with torch.no_grad():

@@ -149,12 +149,13 @@ def _draw(graph_input, count: int, generator, value: int | None):
 
 
 def samples(spec, model, info, config: Mapping[str, Any], path: Path) -> str:
-    """Draw from the first export graph's inputs as the exporter would; an integer input gives the rows."""
+    """Draw from the primary graph's inputs as the exporter would; an integer input gives the rows."""
     import torch
 
-    from zoo.plugins import call_family_hook
+    from zoo.api import onnx_graphs
+    from zoo.graphs import primary
 
-    graph = call_family_hook("zoo_onnx_graphs", spec, model=model, info=info, config=dict(config))[0]
+    graph = primary(onnx_graphs(spec, model, info, config))
     labels = next((i for i in graph.inputs if i.distribution == "integers"), None)
     values = list(range(int(labels.low), int(labels.high))) if labels else [None] * 4
     generator = torch.Generator().manual_seed(int(config["seed"]))

@@ -13,6 +13,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from zoo.bundle import shape_text
+
 FORMATS = ("md", "json", "html")
 PIPELINE_TAGS = {("classification", 4): "image-classification", ("reconstruction", 4): "image-to-image"}
 Block = tuple  # ("p", text) | ("table", headers, rows) | ("figure", file, caption)
@@ -76,7 +78,7 @@ def _metric_rows(card: Mapping[str, Any]) -> list[list[str]]:
 
 def _graph_rows(card: Mapping[str, Any]) -> list[list[str]]:
     def shapes(items):
-        return ", ".join(f"{i['name']} {i['shape']}" for i in items)
+        return ", ".join(f"{i['name']} {shape_text(i['shape'])}" for i in items)
 
     return [[g["name"], f"{g['parameters']:,}", shapes(g["inputs"]), shapes(g["outputs"])]
             for g in card["model_details"]["graphs"]]

@@ -15,13 +15,12 @@ FAMILY = "mlp"
 def zoo_models():
     return [ModelSpec(name="mlp-digits", family=FAMILY, task="classification", dataset="digits",
                       summary="Two-layer perceptron on flattened 8x8 digits (example plugin)",
-                      default_config={"epochs": 20, "batch_size": 64, "lr": 0.003, "seed": 0, "hidden": 128})]
+                      default_config={"epochs": 20, "batch_size": 64, "lr": 0.003, "seed": 0, "hidden": 128},
+                      config_help={"hidden": "units of the hidden ReLU layer"})]
 
 
 @hookimpl
 def zoo_build(spec, config, info):
-    if spec.family != FAMILY:
-        return None
     from math import prod
 
     from torch import nn
@@ -30,12 +29,8 @@ def zoo_build(spec, config, info):
                          nn.Linear(config["hidden"], info.num_classes))
 
 
-
-
 @hookimpl
 def zoo_model_card(spec):
-    if spec.family != FAMILY:
-        return None
     return {
         "description": "A two-layer perceptron: flatten, one hidden ReLU layer, linear logits.",
         "intended_use": "Showing how to write a zoo plugin; a baseline for the digits task.",
