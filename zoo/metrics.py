@@ -1,37 +1,80 @@
 """Metrics every family shares, computed with scikit-learn and numpy rather than by hand."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 0
+BOOTSTRAP_CHUNK = 1 << 20  # indices drawn per chunk of resamples (8 MiB of int64)
 
 
-def _bootstrap(y_true: np.ndarray, y_pred: np.ndarray, statistic, samples: int, seed: int) -> list[float]:
-    """95% percentile interval of ``statistic`` over resamples of the test set."""
+def bootstrap_indices(n: int, samples: int, seed: int, chunk: int) -> Iterator[np.ndarray]:
+    """The resamples of ``range(n)``, ``chunk`` rows at a time as (rows, n) index arrays.
+
+    One generator seeded with ``seed`` draws every row in order, so the rows are the same
+    whatever ``chunk`` is, and the same as drawing one resample of ``n`` after another.
+    """
     rng = np.random.default_rng(seed)
+    for start in range(0, samples, chunk):
+        yield rng.integers(0, n, (min(chunk, samples - start), n))
+
+
+def bootstrap_scores(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, indices: np.ndarray,
+                     ) -> dict[str, np.ndarray]:
+    """Accuracy and macro F1 of every resample ``y_true[row], y_pred[row]`` for the rows of ``indices``.
+
+    The same definitions as scikit-learn's ``accuracy_score`` and ``f1_score(average="macro",
+    labels=range(num_classes), zero_division=0)``, from per-resample confusion counts
+    (one ``np.bincount`` for all rows): F1 of a class is 2 tp / (true + predicted), 0 for a
+    class with neither; labels outside ``range(num_classes)`` count as wrong predictions and
+    in no class's score, as with scikit-learn's ``labels``.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    rows, c = len(indices), num_classes + 1  # one extra bucket for labels outside range(num_classes)
+    true = np.where((y_true >= 0) & (y_true < num_classes), y_true, num_classes).astype(np.int64)
+    pred = np.where((y_pred >= 0) & (y_pred < num_classes), y_pred, num_classes).astype(np.int64)
+    codes = (true * c + pred)[indices] + (np.arange(rows) * c * c)[:, None]
+    counts = np.bincount(codes.ravel(), minlength=rows * c * c).reshape(rows, c, c)
+    tp = np.diagonal(counts, axis1=1, axis2=2)[:, :num_classes].astype(np.float64)
+    true_sum = counts.sum(axis=2)[:, :num_classes].astype(np.float64)
+    pred_sum = counts.sum(axis=1)[:, :num_classes].astype(np.float64)
+    denominator = true_sum + pred_sum
+    f1 = np.where(denominator > 0, 2.0 * tp / np.where(denominator > 0, denominator, 1.0), 0.0)
+    correct = (y_true == y_pred)[indices].sum(axis=1)
+    return {"accuracy": correct / indices.shape[1], "f1_macro": f1.mean(axis=1)}
+
+
+def bootstrap_intervals(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int,
+                        samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED) -> dict[str, list[float]]:
+    """95% percentile intervals of accuracy and macro F1 over ``samples`` resamples of the test set.
+
+    Vectorised over resamples (``bootstrap_scores``), drawn in chunks of at most
+    ``BOOTSTRAP_CHUNK`` indices (and confusion counts) to bound memory on large test sets.
+    """
     n = len(y_true)
-    values = [statistic(y_true[idx], y_pred[idx]) for idx in (rng.integers(0, n, n) for _ in range(samples))]
-    low, high = np.percentile(values, [2.5, 97.5])
-    return [float(low), float(high)]
+    chunk = max(1, BOOTSTRAP_CHUNK // max(n, (num_classes + 1) ** 2))
+    parts = [bootstrap_scores(y_true, y_pred, num_classes, idx) for idx in bootstrap_indices(n, samples, seed, chunk)]
+    intervals = {}
+    for name in ("accuracy", "f1_macro"):
+        low, high = np.percentile(np.concatenate([p[name] for p in parts]), [2.5, 97.5])
+        intervals[name] = [float(low), float(high)]
+    return intervals
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int,
                            bootstrap: int = BOOTSTRAP_SAMPLES) -> dict[str, Any]:
     """Accuracy, macro precision / recall / F1, the confusion matrix, per-class results and
     bootstrap 95% intervals (the disaggregated view a model card needs)."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     labels = list(range(num_classes))
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, average=None, zero_division=0)
     macro = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
 
-    def macro_f1(t, p):
-        return f1_score(t, p, labels=labels, average="macro", zero_division=0)
-
+    intervals = bootstrap_intervals(y_true, y_pred, num_classes, bootstrap, BOOTSTRAP_SEED)
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "precision_macro": float(macro[0]),
@@ -44,8 +87,8 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: 
             for c in labels
         },
         "confidence_intervals": {
-            "accuracy": _bootstrap(y_true, y_pred, accuracy_score, bootstrap, BOOTSTRAP_SEED),
-            "f1_macro": _bootstrap(y_true, y_pred, macro_f1, bootstrap, BOOTSTRAP_SEED),
+            "accuracy": intervals["accuracy"],
+            "f1_macro": intervals["f1_macro"],
             "level": 0.95,
             "resamples": bootstrap,
         },
