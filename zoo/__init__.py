@@ -1,19 +1,32 @@
 """zoo: a plugin-based model zoo for PyTorch.
 
 Importing ``zoo`` is cheap (no torch): the heavy parts load when first used.
+
+The plugin API is ``PLUGIN_API``: the modules a plugin may import (a test holds the built-in
+plugins and the example to it). Every other module of zoo is internal and may change.
 """
 from __future__ import annotations
 
 from importlib import import_module
 from typing import Any
 
-import pluggy
-
+from zoo.hookspecs import hookimpl
 from zoo.specs import DatasetSpec, ModelSpec
 
 __version__ = "0.1.0"
 
-hookimpl = pluggy.HookimplMarker("zoo")
+
+PLUGIN_API = (
+    "zoo",            # hookimpl, ModelSpec, DatasetSpec
+    "zoo.hookspecs",  # the contract: every hook, how results combine
+    "zoo.specs",      # ModelSpec, DatasetSpec
+    "zoo.graphs",     # OnnxGraph, GraphInput, Tolerance, graph roles
+    "zoo.data",       # Arrays, Data, DataInfo, DataError
+    "zoo.training",   # fit, TrainContext, predict_batches
+    "zoo.recipes",    # optimizer, cosine_schedule, train_classifier, evaluate_classifier
+    "zoo.metrics",    # classification, reconstruction and generation metrics
+    "zoo.errors",     # ZooError and the one-line error texts
+)
 
 # Public API resolved lazily so that ``import zoo`` never pulls in torch.
 _LAZY = {
@@ -26,7 +39,7 @@ _LAZY = {
     "ZooError": "zoo.errors",
 }
 
-__all__ = ["DatasetSpec", "ModelSpec", "hookimpl", "__version__", *_LAZY]
+__all__ = ["DatasetSpec", "ModelSpec", "PLUGIN_API", "hookimpl", "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,6 @@
 """The Python API: build, train and evaluate models by name. The CLI is a thin layer over this."""
 from __future__ import annotations
 
-import platform
 import time
 from pathlib import Path
 from typing import Any, Mapping

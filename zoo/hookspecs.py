@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover - names for the annotations only
 
 PROJECT = "zoo"
 hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)  # plugins use it as ``from zoo import hookimpl``
 
 
 @hookspec
