@@ -76,6 +76,18 @@ def _record(spec: ModelSpec, config: dict[str, Any], data: Data, data_path, worl
     }
 
 
+def check_new_run(name: str | None, overrides: Mapping[str, Any] | None, options: Mapping[str, Any],
+                  data: str | Path | None) -> tuple[ModelSpec, dict[str, Any], Data]:
+    """What every new run is checked for before anything is written: a known model, its config
+    with the user's overrides and options (``epochs`` ...), and data it can read."""
+    if name is None:
+        raise ZooError("name a model to train, or --resume a run")
+    spec = get_model(name)
+    chosen = {key: value for key, value in options.items() if value is not None}
+    config = resolve(spec.default_config, {**dict(overrides or {}), **chosen})
+    return spec, config, load_model_data(spec, data)
+
+
 def train(
     name: str | None = None,
     *,
@@ -108,16 +120,11 @@ def train(
         config = previous.config
         data_path, path = previous.data_path, previous.path
         state = previous.load_checkpoint(world.device)
-    else:
-        if name is None:
-            raise ZooError("name a model to train, or --resume a run")
-        spec = get_model(name)
-        config = resolve(spec.default_config, {**dict(overrides or {}), **common})
-        data_path, state = data, None
-    loaded = load_model_data(spec, data_path)
-    if resume is not None:
+        loaded = load_model_data(spec, data_path)
         _check_same_data(previous, loaded)
-    if resume is None:
+    else:
+        spec, config, loaded = check_new_run(name, overrides, common, data)
+        data_path, state = data, None
         path = runs.new_run_dir(spec.name, out, force) if world.is_main else Path(out)
     record = _record(spec, config, loaded, data_path, world)
     history: list[dict[str, Any]] = list(state["history"]) if state else []

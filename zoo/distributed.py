@@ -25,7 +25,6 @@ from zoo import runs
 from zoo.errors import WorkFailed, ZooError, one_line
 
 CONSOLE_VARIABLE = "ZOO_CONSOLE"  # the terminal rank 0 draws its progress bar on
-TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "seed")
 
 # One failure in torchrun's ChildFailedError report (torch.distributed.elastic...errors template).
 _FAILURE = re.compile(
@@ -120,18 +119,13 @@ def _prepare(request: dict[str, Any], topology: Topology, force: bool) -> Path:
     """Check the request here, where it is quick, and make the run directory before any worker starts."""
     if request.get("resume"):
         return runs.open_run(request["resume"]).path
-    from zoo.api import load_model_data
-    from zoo.config import resolve
-    from zoo.registry import get_model
+    from zoo.api import check_new_run
+    from zoo.config import REQUIRED_KEYS
 
-    if not request.get("name"):
-        raise ZooError("name a model to train, or --resume a run")
     if topology.nnodes > 1 and not request.get("out"):
         raise ZooError("--nnodes above 1 needs --out: the same run directory path on every machine")
-    spec = get_model(request["name"])
-    chosen = {k: request[k] for k in TRAIN_OPTIONS if request.get(k) is not None}
-    resolve(spec.default_config, {**(request.get("overrides") or {}), **chosen})
-    load_model_data(spec, request.get("data"))
+    spec, _, _ = check_new_run(request.get("name"), request.get("overrides"),
+                               {key: request.get(key) for key in REQUIRED_KEYS}, request.get("data"))
     if topology.node_rank > 0:
         return Path(request["out"])
     return runs.new_run_dir(spec.name, request.get("out"), force)
