@@ -4,10 +4,19 @@ A plugin is a module (or object) registered under the entry-point group ``zoo.pl
 whose functions are decorated with ``zoo.hookimpl`` and named after the hooks below.
 Built-in families use exactly this contract; nothing else is open to them.
 
-Dispatch: the core calls a ``firstresult`` hook on every plugin; an implementation
-returns ``None`` for a spec whose ``family`` is not its own, and the first non-None
-answer wins. Plugins may also wrap other plugins' work with
-``@hookimpl(wrapper=True)`` (an experiment tracker around ``zoo_train``, say).
+Two kinds of hook:
+
+* Registration hooks (``zoo_models``, ``zoo_datasets``) are called on every plugin and
+  their lists concatenated. A model or dataset name must be unique across plugins.
+* Per-model hooks (``zoo_build``, ``zoo_train``, ``zoo_evaluate``, ``zoo_onnx_graphs``,
+  ``zoo_model_card``) are answered by the plugin that declared the model, and by nobody
+  else: the core calls the owner's implementation, then its own ``trylast`` default where
+  the owner returns None or implements nothing (``zoo.defaults``). No implementation needs
+  to check whose model it was given. Wrappers (``@hookimpl(wrapper=True)``) of every plugin
+  still run around the call, so a tracker can wrap every model's ``zoo_train``.
+
+A plugin may import only the modules in ``zoo.PLUGIN_API``; to reuse another family's
+networks or steps, import that plugin's own modules (``from zoo_cnn.models import DigitsCNN``).
 
 Torch may be imported inside hook bodies, never at a plugin's module top level:
 ``zoo list`` loads every plugin and must stay fast.
@@ -36,7 +45,10 @@ def zoo_models() -> list[ModelSpec]:
     """Return the models this plugin provides (metadata only; must not import torch).
 
     Results from all plugins are concatenated. A model name must be unique across
-    all installed plugins.
+    all installed plugins. Each spec is checked here (``ModelSpec.validate``): its
+    ``default_config`` holds ``epochs``, ``batch_size``, ``lr`` and ``seed``, and every key
+    the core does not describe (``zoo.config.CORE_KEYS``) has a line in ``config_help``.
+    A plugin returning a spec that breaks this is ``broken`` and left out.
     """
 
 
@@ -89,9 +101,11 @@ def zoo_onnx_graphs(
 ) -> list[OnnxGraph] | None:
     """Return the graphs to export for ``model`` (see ``zoo.graphs.OnnxGraph``).
 
-    The core's own implementation (tried last) exports the whole model as one graph
-    with one input shaped ``(batch, *info.sample_shape)``; implement this hook for
-    several graphs, other inputs, dynamic time axes or looser tolerances.
+    Exactly one graph has role ``primary`` (the default): the one a deployer runs and the
+    task-level checks use; any others are ``component`` graphs (an encoder, a decoder).
+    Names are unique. The core's own implementation (tried last) exports the whole model
+    as one graph with one input shaped ``(batch, *info.sample_shape)``; implement this
+    hook for several graphs, other inputs, dynamic time axes or looser tolerances.
     """
 
 
