@@ -10,7 +10,7 @@ import torch
 from zoo import __version__, runs
 from zoo.config import resolve
 from zoo.data import Data, DataInfo, load_data
-from zoo.errors import ZooError
+from zoo.errors import Interrupted, ZooError, one_line
 from zoo.graphs import GraphRoleError, OnnxGraph, check_graphs
 from zoo.plugins import PluginError, call_model_hook
 from zoo.registry import get_dataset, get_model
@@ -110,22 +110,40 @@ def train(
     """
     world = world or World()
     common = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
+    owner = world.world_size == 1  # under torchrun the launcher has claimed the run directory
     if resume is not None:
         previous = runs.open_run(resume)
         if name is not None and name != previous.model:
             raise ZooError(f"{resume} is a run of {previous.model!r}, not {name!r}")
         if overrides or data is not None or any(v is not None for v in common.values()):
             raise ZooError("--resume continues a run with its own config and data; drop the other options")
-        spec = get_model(previous.model)
-        config = previous.config
-        data_path, path = previous.data_path, previous.path
-        state = previous.load_checkpoint(world.device)
-        loaded = load_model_data(spec, data_path)
-        _check_same_data(previous, loaded)
+        path = previous.path
+        if owner:
+            runs.claim(path)
     else:
         spec, config, loaded = check_new_run(name, overrides, common, data)
-        data_path, state = data, None
-        path = runs.new_run_dir(spec.name, out, force) if world.is_main else Path(out)
+        if owner:
+            path = runs.new_run_dir(spec.name, out, force)
+        else:
+            path = Path(out)
+            path.mkdir(parents=True, exist_ok=True)
+    try:
+        if resume is not None:
+            spec, config, data = get_model(previous.model), previous.config, previous.data_path
+            state = previous.load_checkpoint(world.device)
+            loaded = load_model_data(spec, data)
+            _check_same_data(previous, loaded)
+        else:
+            state = None
+        return _train_run(spec, config, loaded, data, path, state, world, progress or SilentProgress())
+    finally:
+        if owner:
+            runs.release(path)
+
+
+def _train_run(spec: ModelSpec, config: dict[str, Any], loaded: Data, data_path, path: Path,
+               state: dict[str, Any] | None, world: World, progress: Progress) -> runs.Run:
+    """Train in the claimed run directory ``path``, evaluate on rank 0, and record every step."""
     record = _record(spec, config, loaded, data_path, world)
     history: list[dict[str, Any]] = list(state["history"]) if state else []
 
@@ -140,7 +158,7 @@ def train(
     model = build(spec, config, loaded.info).to(world.device)
     context = TrainContext(
         seed=int(config["seed"]), epochs=int(config["epochs"]), batch_size=int(config["batch_size"]),
-        world=world, progress=progress or SilentProgress(), checkpoint_path=path / runs.CHECKPOINT,
+        world=world, progress=progress, checkpoint_path=path / runs.CHECKPOINT,
         resume=state, on_epoch_end=epoch_done,
     )
     try:
@@ -148,10 +166,10 @@ def train(
     except KeyboardInterrupt:
         if world.is_main:
             runs.write_state(path, "interrupted", len(history))
-        raise
+        raise Interrupted(f"zoo train --resume {path}") from None
     except BaseException as exc:
         if world.is_main:
-            runs.write_state(path, "failed", len(history), error=f"{type(exc).__name__}: {exc}")
+            runs.write_state(path, "failed", len(history), error=one_line(exc))
         raise
     seconds = sum(float(r.get("seconds", 0.0)) for r in history)
     if world.is_main:

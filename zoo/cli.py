@@ -9,7 +9,7 @@ from typing import Any, Iterable, Sequence
 import click
 
 from zoo import __version__
-from zoo.errors import CheckFailed, ZooError
+from zoo.errors import CheckFailed, Interrupted, ZooError
 
 
 class ZooGroup(click.Group):
@@ -21,8 +21,9 @@ class ZooGroup(click.Group):
         except ZooError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("error: interrupted; a training run resumes with: zoo train --resume RUN", err=True)
+        except KeyboardInterrupt as exc:
+            hint = f"; resume with: {exc.resume}" if isinstance(exc, Interrupted) else ""
+            click.echo(f"error: interrupted{hint}", err=True)
             ctx.exit(130)
 
 

@@ -207,6 +207,32 @@ def _labels(y: np.ndarray | None, n: int, where: str, needs_labels: bool) -> np.
     return y.astype(np.int64)
 
 
+def _ranges(values: list[int]) -> str:
+    """[0, 2, 3, 4, 9] -> '0, 2-4, 9'."""
+    runs: list[list[int]] = []
+    for v in values:
+        if runs and v == runs[-1][-1] + 1:
+            runs[-1].append(v)
+        else:
+            runs.append([v])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def _check_classes(y: np.ndarray, where: str) -> int:
+    """The number of classes the labels name (0 to the largest); every one must have a sample."""
+    present = np.unique(y)
+    if len(present) < 2:
+        raise DataError(f"{where}: every label is {int(present[0])}; a model that needs labels needs at least "
+                        f"two distinct classes")
+    num_classes = int(present[-1]) + 1
+    empty = sorted(set(range(num_classes)) - {int(c) for c in present})
+    if empty:
+        raise DataError(f"{where}: labels run from 0 to {num_classes - 1} but class{'es' if len(empty) > 1 else ''} "
+                        f"{_ranges(empty)} {'have' if len(empty) > 1 else 'has'} no sample; number the classes "
+                        f"0 to {len(present) - 1}")
+    return num_classes
+
+
 def prepare(raw: Arrays, layout: str, where: str, needs_labels: bool) -> Arrays:
     """Validate and normalise one block of raw arrays; every problem is one DataError line."""
     if raw.x.ndim < 1 or raw.x.shape[0] == 0:
@@ -272,19 +298,16 @@ def load_data(dataset: DatasetSpec, needs_labels: bool, path: str | Path | None 
     where = str(path) if path is not None else dataset.name
     raw = load_file(path) if path is not None else dataset.load()
     if isinstance(raw, dict):
-        parts = {k: prepare(v, dataset.layout, where, needs_labels) for k, v in raw.items()}
-        shapes = {v.x.shape[1:] for v in parts.values()}
+        every = {k: prepare(v, dataset.layout, where, needs_labels) for k, v in raw.items()}
+        shapes = {v.x.shape[1:] for v in every.values()}
         if len(shapes) > 1:
             raise DataError(f"{where}: train and test samples differ in shape ({', '.join(map(str, shapes))})")
-        train, val, test = split(parts, where)
-        every = parts
     else:
         every = {"all": prepare(raw, dataset.layout, where, needs_labels)}
-        train, val, test = split(every["all"], where)
     labels = [a.y for a in every.values() if a.y is not None]
-    num_classes = int(max(int(y.max()) for y in labels) + 1) if labels else 0
-    if needs_labels and num_classes < 2:
-        raise DataError(f"{where}: labels name only one class; a classifier needs at least two")
+    num_classes = _check_classes(np.concatenate(labels), where) if needs_labels else (
+        int(max(int(y.max()) for y in labels) + 1) if labels else 0)
+    train, val, test = split(every if isinstance(raw, dict) else every["all"], where)
     info = DataInfo(
         name=dataset.name if path is None else Path(path).name,
         layout=dataset.layout,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from zoo import runs
-from zoo.errors import WorkFailed, ZooError, one_line
+from zoo.errors import Interrupted, WorkFailed, ZooError, one_line
 
 CONSOLE_VARIABLE = "ZOO_CONSOLE"  # the terminal rank 0 draws its progress bar on
 
@@ -85,6 +85,14 @@ class Topology:
 def launch(request: Mapping[str, Any], topology: Topology, force: bool = False) -> Path:
     """Train ``request`` (``zoo.api.train``'s keyword arguments) on ``topology``; returns the run directory."""
     path = _prepare(dict(request), topology, force)
+    try:
+        return _run_job(request, topology, path)
+    finally:
+        runs.release(path)
+
+
+def _run_job(request: Mapping[str, Any], topology: Topology, path: Path) -> Path:
+    """torchrun on the claimed run directory ``path``; its failure as one line."""
     request = {**request, "out": str(path)} if not request.get("resume") else dict(request)
     job = Path(tempfile.mkdtemp(prefix="zoo-launch-"))
     log = job / "torchrun.log"
@@ -95,7 +103,7 @@ def launch(request: Mapping[str, Any], topology: Topology, force: bool = False) 
             code = process.wait()
         except KeyboardInterrupt:
             process.wait()  # torchrun got the Ctrl-C too; it stops its workers, rank 0 marks the run
-            raise
+            raise Interrupted(topology.resume_hint(path)) from None
     if code != 0:
         raise _failure(log, topology, path)
     shutil.rmtree(job, ignore_errors=True)
@@ -116,9 +124,12 @@ def _failure(log: Path, topology: Topology, path: Path) -> ZooError:
 
 
 def _prepare(request: dict[str, Any], topology: Topology, force: bool) -> Path:
-    """Check the request here, where it is quick, and make the run directory before any worker starts."""
+    """Check the request here, where it is quick, and make and claim the run directory before any
+    worker starts (the workers write it under this process's claim)."""
     if request.get("resume"):
-        return runs.open_run(request["resume"]).path
+        path = runs.open_run(request["resume"]).path
+        runs.claim(path)
+        return path
     from zoo.api import check_new_run
     from zoo.config import REQUIRED_KEYS
 

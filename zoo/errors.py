@@ -31,6 +31,15 @@ class UnknownModelError(ZooError):
     """No installed plugin provides a model of that name."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training: the run keeps its last checkpoint; ``resume`` is the command that
+    continues it (exit status 130)."""
+
+    def __init__(self, resume: str) -> None:
+        super().__init__(resume)
+        self.resume = resume
+
+
 def one_line(exc: BaseException) -> str:
     """An exception as one line: its type and the first line of its message."""
     text = str(exc).strip().splitlines()

@@ -6,10 +6,18 @@
     history.jsonl        one JSON record per epoch
     metrics.json         the final evaluation on the test split, with its provenance
     state.json           running / interrupted / failed / complete, and epochs done
+    .lock                held (flock) by the one process writing the run, for as long as it lives
+
+A run directory is claimed by exactly one process: default names are created with an
+exclusive mkdir (a second run started in the same second gets ``-2``), and every writer
+holds an exclusive lock on ``.lock`` until it exits, so two processes given one ``--out``
+(or one ``--resume``) cannot both write it.
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import pickle
 import time
 from dataclasses import dataclass
@@ -17,28 +25,74 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
-from zoo.fsutil import atomic_write, atomic_write_bytes, atomic_write_json, read_json
+from zoo.fsutil import atomic_write, atomic_write_bytes, atomic_write_json, disk_space, read_json
 
 CONFIG, CHECKPOINT, WEIGHTS = "config.json", "checkpoint.pt", "weights.safetensors"
 HISTORY, METRICS, STATE = "history.jsonl", "metrics.json", "state.json"
+LOCK = ".lock"
+RUN_FILES = (CONFIG, CHECKPOINT, WEIGHTS, HISTORY, METRICS, STATE)
 DEFAULT_ROOT = Path("runs")
+_claimed: dict[Path, int] = {}  # run directory -> the open, locked .lock (released when the process exits)
 
 
 class RunError(ZooError):
     """A run directory or one of its files is missing, damaged or not what it claims."""
 
 
+def claim(path: Path) -> None:
+    """Hold ``path`` for this process until it exits; another process holding it is one error line."""
+    path = Path(path)
+    if path.resolve() in _claimed:
+        return
+    with disk_space(path / LOCK):
+        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise RunError(f"{path} is being written by another zoo process; wait for it, or choose another --out") \
+            from None
+    _claimed[path.resolve()] = fd
+
+
+def release(path: Path) -> None:
+    """Let another process write ``path`` (this process's claim ends; the .lock file stays)."""
+    fd = _claimed.pop(Path(path).resolve(), None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _default_dir(model: str) -> Path:
+    """runs/<model>-<time>, made with an exclusive mkdir: a name taken in the same second gets -2, -3 ..."""
+    base = DEFAULT_ROOT / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 10_000):
+        path = base if attempt == 1 else base.with_name(f"{base.name}-{attempt}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RunError(f"{base}: no free run name left in this second")
+
+
 def new_run_dir(model: str, out: str | Path | None, force: bool) -> Path:
-    """The folder for a new run: ``out`` or runs/<model>-<time>; an existing run is kept unless ``force``."""
-    path = Path(out) if out is not None else DEFAULT_ROOT / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if path.exists() and not path.is_dir():
-        raise RunError(f"{path} exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()):
+    """The folder for a new run, claimed by this process: ``out`` or runs/<model>-<time>; an existing
+    run is kept unless ``force``."""
+    if out is None:
+        path = _default_dir(model)
+    else:
+        path = Path(out)
+        if path.exists() and not path.is_dir():
+            raise RunError(f"{path} exists and is not a folder")
+        with disk_space(path):
+            path.mkdir(parents=True, exist_ok=True)
+    claim(path)
+    if any(p.name != LOCK for p in path.iterdir()):
         if not force:
             raise RunError(f"{path} already holds files; choose another --out or pass --force to replace them")
-        for name in (CONFIG, CHECKPOINT, WEIGHTS, HISTORY, METRICS, STATE):
+        for name in RUN_FILES:
             (path / name).unlink(missing_ok=True)
-    path.mkdir(parents=True, exist_ok=True)
     return path
 
 

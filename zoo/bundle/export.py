@@ -22,7 +22,7 @@ import torch
 from zoo import bundle
 from zoo.api import load_trained, onnx_graphs
 from zoo.errors import ZooError, one_line
-from zoo.fsutil import atomic_write_json, usual_permissions
+from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, usual_permissions
 from zoo.graphs import OnnxGraph
 from zoo.plugins import plugin_set
 from zoo.runs import WEIGHTS, Run, open_run
@@ -54,11 +54,13 @@ def captured_output(log: Path) -> Iterator[None]:
                     handle.write(warnings.formatwarning(message, category, filename, lineno, line))
                 yield
         finally:
-            handle.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
+            try:
+                handle.flush()  # may fail (a full disk): the terminal comes back all the same
+            finally:
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                os.close(saved[0])
+                os.close(saved[1])
 
 
 def export_graph(graph: OnnxGraph, path: Path, opset: int, exporter: str) -> None:
@@ -128,6 +130,8 @@ def write_graph(graph: OnnxGraph, root: Path, opset: int, exporter: str) -> dict
     except ZooError:
         raise
     except Exception as exc:
+        if is_disk_full(exc):
+            raise  # the caller names the bundle that did not fit
         raise ExportError(f"the {exporter} exporter failed on graph {graph.name!r}: {one_line(exc)}") from exc
     try:
         onnx.checker.check_model(str(path), full_check=True)
@@ -179,11 +183,13 @@ def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: i
     dest = destination(run.model, out, force)
     spec, model, data, config, run = load_trained(run)
     graphs = onnx_graphs(spec, model, data.info, config)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    with disk_space(dest):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
     usual_permissions(tmp)
     try:
-        entries = [write_graph(g, tmp, opset, exporter) for g in graphs]
+        with disk_space(f"the bundle {dest}"):
+            entries = [write_graph(g, tmp, opset, exporter) for g in graphs]
         manifest = {
             "format": bundle.FORMAT, "model": spec.name, "family": spec.family, "task": spec.task,
             "plugin": _plugin(spec), "opset": opset, "exporter": exporter, "versions": versions(),
