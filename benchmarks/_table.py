@@ -16,11 +16,9 @@ def machine() -> dict[str, Any]:
 
 def report(name: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], extra: dict[str, Any] | None = None) -> Path:
     """Print ``rows`` as a table and write them (with machine facts) to results/<name>.json."""
-    cells = [[f"{c:.4g}" if isinstance(c, float) else str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    from zoo.cli import table
+
+    print(table(headers, [[f"{c:.4g}" if isinstance(c, float) else c for c in row] for row in rows]))
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     payload = {"benchmark": name, "machine": machine(), "columns": list(headers),

@@ -59,11 +59,6 @@ class Data:
     source: str
     sha256: str
 
-    def split(self, name: str) -> Arrays:
-        if name not in ("train", "val", "test"):
-            raise DataError(f"unknown split {name!r} (train, val or test)")
-        return getattr(self, name)
-
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
