@@ -14,13 +14,15 @@ import yaml
 
 import zoo
 from conftest import ROOT, run_zoo
-from zoo.cards import STATIC_SCHEMA, static_card, validate_card
+from zoo.cards import STATIC_SCHEMA, linked_files, static_card, validate_card
+from zoo.cards.facts import augmentation
+from zoo.plugins import call_model_hook
 from zoo.publish import write_card
 from zoo.registry import get_model, list_models
 
-TINY = {
-    "cnn-digits": {"channels": "8,16", "hidden": 32},
-    "lstm-digits": {"hidden_size": 16},
+TINY = {  # shift is the core's augmentation key: the two classifiers train with and without it
+    "cnn-digits": {"channels": "8,16", "hidden": 32, "shift": 1},
+    "lstm-digits": {"hidden_size": 16, "shift": 0},
     "ae-digits": {"hidden": "32"},
     "cgan-digits": {"generator_hidden": "32", "discriminator_hidden": "32"},
 }
@@ -50,6 +52,59 @@ def front_matter(markdown: str) -> dict:
     match = re.match(r"^---\n(.*?)\n---\n", markdown, re.S)
     assert match, "no YAML front matter"
     return yaml.safe_load(match.group(1))
+
+
+# Where machines keep their files; a card read on another machine must name none of them.
+MACHINE_DIRS = ("/home/", "/tmp/", "/work/", "/root/", "/Users/", "/var/folders/")
+# An absolute path in text: a slash not inside a word, a URL (://host/x) or base64, then two or more parts.
+PATH_LIKE = re.compile(r"(?<![\w.:/+~-])/[\w.@+-]+/[\w.@+/-]*")
+DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+")
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+HREF = re.compile(r"<a href=\"([^\"]+)\"")
+URL = re.compile(r"^[a-z][a-z0-9+.-]*:|^#")
+# Task ids of the Hugging Face Hub (huggingface.js, packages/tasks/src/pipelines.ts), image and general ones.
+HUB_TASK_IDS = {
+    "image-classification", "image-to-image", "unconditional-image-generation", "text-to-image",
+    "image-feature-extraction", "feature-extraction", "image-segmentation", "object-detection",
+    "zero-shot-image-classification", "depth-estimation", "image-to-text", "mask-generation",
+    "tabular-classification", "tabular-regression", "time-series-forecasting", "text-classification",
+    "audio-classification", "other",
+}
+EXPECTED_HUB_TASK = {"classification": "image-classification", "reconstruction": "image-to-image",
+                     "generation": "unconditional-image-generation"}
+
+
+def absolute_paths(folder: Path, *known: Path) -> list[str]:
+    """Every place a file under ``folder`` names an absolute path: the repository's, a ``known`` one
+    (a run, a temporary folder), a machine's usual top folders, or any /a/b-like string in the text."""
+    needles = {str(ROOT), *(str(k) for k in known), *(str(Path(k).resolve()) for k in known), *MACHINE_DIRS}
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        found += [f"{path.relative_to(folder)}: {n}" for n in sorted(needles) if n.encode() in data]
+        if path.suffix in (".md", ".json", ".html"):
+            text = DATA_URI.sub("", data.decode("utf-8"))
+            found += [f"{path.relative_to(folder)}: {m}" for m in PATH_LIKE.findall(text)]
+    return found
+
+
+def broken_links(card: Path) -> list[str]:
+    """The relative links (Markdown links and images, HTML hrefs) of ``card`` that open no file beside it."""
+    text = card.read_text()
+    targets = LINK.findall(text) + HREF.findall(text)
+    return [t for t in targets if not URL.match(t)
+            and (t.startswith("/") or not (card.parent / t.split("#")[0]).is_file())]
+
+
+def test_absolute_path_scan_finds_what_it_should(tmp_path):
+    """The scanners above, on text that must and must not be flagged."""
+    (tmp_path / "a.md").write_text("run `/srv/runs/cnn-digits`; [x](https://example.org/a/b) rows/features "
+                                   "![f](figures/a.png) [gone](figures/b.png) [abs](/etc/passwd)\n")
+    (tmp_path / "b.html").write_text('<img src="data:image/png;base64,ab/cd/ef+/gh/ij=="></td>')
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "a.png").write_bytes(b"png")
+    assert absolute_paths(tmp_path) == ["a.md: /srv/runs/cnn-digits", "a.md: /etc/passwd"]
+    assert broken_links(tmp_path / "a.md") == ["figures/b.png", "/etc/passwd"]
 
 
 def test_every_builtin_model_has_a_complete_static_card():
@@ -82,6 +137,66 @@ def test_card_follows_schema_and_quotes_the_run(name, runs, cards):
     assert results["dataset"]["split"] == "test"
     assert {m["type"]: m["value"] for m in results["metrics"]} == {
         k: v for k, v in recorded["metrics"].items() if isinstance(v, (int, float))}
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_card_names_no_machine_path_and_its_links_open(name, runs, cards):
+    """A card written into a temporary folder: no absolute path in any of its files, every link opens."""
+    card, files = cards[name]
+    folder = files["md"].parent
+    assert absolute_paths(folder, runs[name].path, folder) == []
+    assert card["metrics"]["provenance"]["run"] == card["training"]["provenance"]["run"] == name
+    for fmt in ("md", "html"):
+        assert broken_links(files[fmt]) == []
+    assert sorted(LINK.findall(files["md"].read_text())) == sorted(linked_files(card))
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_front_matter_uses_a_hub_task_id(name, cards):
+    card, files = cards[name]
+    meta = front_matter(files["md"].read_text())
+    assert meta["pipeline_tag"] in HUB_TASK_IDS
+    assert meta["pipeline_tag"] == EXPECTED_HUB_TASK[get_model(name).task]
+    assert meta["model-index"][0]["results"][0]["task"]["type"] == meta["pipeline_tag"]
+
+
+def test_augmentation_sentence_follows_the_run_config(runs, cards):
+    """The core states the augmentation from the run's resolved config, never from a plugin's text."""
+    shifted, plain = cards["cnn-digits"], cards["lstm-digits"]
+    assert runs["cnn-digits"].config["shift"] == 1 and runs["lstm-digits"].config["shift"] == 0
+    assert shifted[0]["training_data"]["augmentation"].startswith("random shifts of up to 1 pixel in each direction")
+    assert "**Training data preprocessing** (from the run's config): random shifts of up to 1 pixel" in \
+        shifted[1]["md"].read_text()
+    assert plain[0]["training_data"]["augmentation"].startswith("none")
+    assert "**Training data preprocessing** (from the run's config): none" in plain[1]["md"].read_text()
+    for name in ("ae-digits", "cgan-digits"):  # no core recipe augments them: the card says nothing
+        assert cards[name][0]["training_data"]["augmentation"] is None
+        assert "Training data preprocessing" not in cards[name][1]["md"].read_text()
+    assert augmentation("classification", "sequence", {"shift": 2}).startswith(
+        "random shifts of up to 2 steps in time and in features")
+    assert augmentation("classification", "image", {}).startswith("none")
+
+
+AUGMENTATION_CLAIM = re.compile(r"no augmentation|random shifts?|shifted by|as augmentation|fed as they are", re.I)
+
+
+def _texts(value) -> list[str]:
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _texts(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_card_text_restates_no_config_value():
+    """A plugin's hand-written text names config keys (`shift`), never their values or their effect."""
+    for spec in list_models():
+        text = " ".join(_texts(call_model_hook("zoo_model_card", spec)))
+        assert not AUGMENTATION_CLAIM.search(text), f"{spec.name}: {AUGMENTATION_CLAIM.search(text).group(0)!r}"
+        values = {v for value in spec.default_config.values()
+                  for v in (value if isinstance(value, list) else [value])
+                  if isinstance(v, (int, float)) and not isinstance(v, bool) and v not in (0, 1)}
+        for value in values:
+            assert not re.search(rf"(?<![\w.,-]){re.escape(str(value))}(?![\w,]|\.\d)", text), \
+                f"{spec.name}: the card text restates the config value {value}"
 
 
 @pytest.mark.parametrize("name", list(TINY))
@@ -126,8 +241,10 @@ def test_card_of_a_bundle_quotes_its_files_and_graphs(runs, tmp_path):
     assert card["bundle"]["onnx_bytes"] == (bundle / "model.onnx").stat().st_size
     onnx_graph, model_graph = card["bundle"]["graphs"][0], card["model_details"]["graphs"][0]
     assert onnx_graph["inputs"] == model_graph["inputs"] and onnx_graph["outputs"] == model_graph["outputs"]
-    assert card["metrics"]["provenance"]["run"] == str(runs["cnn-digits"].path.resolve())
+    assert card["metrics"]["provenance"]["run"] == runs["cnn-digits"].path.name
+    assert card["bundle"]["name"] == "bundle" and card["bundle"]["model"] == "cnn-digits"
     assert card["parity"]["status"] == "not verified"
+    assert absolute_paths(bundle / "card", bundle, runs["cnn-digits"].path) == []
 
 
 def test_card_command_errors_are_one_line(tmp_path):
@@ -253,5 +370,32 @@ def test_published_cards_match_the_plugins_today():
         assert card["caveats_and_recommendations"] == static["limitations"]
         markdown = path.with_suffix(".md").read_text()
         assert front_matter(markdown)["model-index"][0]["name"] == path.stem
-        for figure in card["figures"]:
-            assert (path.parent / figure["file"]).is_file() and f"]({figure['file']})" in markdown
+        assert front_matter(markdown)["pipeline_tag"] in HUB_TASK_IDS
+        for file in linked_files(card):
+            assert (path.parent / file).is_file() and f"]({file})" in markdown
+
+
+def _published() -> Path:
+    folder = ROOT / "cards"
+    if not any(folder.glob("*.md")):
+        pytest.skip("cards/ is empty: run `zoo publish` to publish the built-in models' cards")
+    return folder
+
+
+def test_published_cards_name_no_machine_path():
+    """Nothing under cards/ (Markdown, JSON, figures, reports) names a path of the machine that wrote it."""
+    assert absolute_paths(_published()) == []
+
+
+def test_published_cards_link_only_files_in_the_repository():
+    """Every relative link of cards/*.md opens a file of the repository that git does not ignore."""
+    folder = _published()
+    for card in sorted(folder.glob("*.md")):
+        assert broken_links(card) == [], card.name
+        for target in LINK.findall(card.read_text()):
+            if not URL.match(target):
+                resolved = (card.parent / target).resolve()
+                assert ROOT in resolved.parents, f"{card.name}: {target} is outside the repository"
+                if shutil.which("git") and (ROOT / ".git").exists():
+                    ignored = subprocess.run(["git", "check-ignore", "-q", str(resolved)], cwd=ROOT)
+                    assert ignored.returncode == 1, f"{card.name}: {target} is ignored by git"

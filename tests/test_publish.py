@@ -5,6 +5,8 @@ import json
 import re
 
 from conftest import run_zoo
+from test_cards import HUB_TASK_IDS, LINK, absolute_paths, broken_links, front_matter
+from zoo.cards import linked_files
 
 
 def test_publish_one_model_end_to_end(tmp_path):
@@ -30,6 +32,18 @@ def test_publish_one_model_end_to_end(tmp_path):
     for figure in card["figures"]:
         assert (cards / figure["file"]).is_file() and (bundle_card / figure["file"]).is_file()
         assert f"]({figure['file']})" in markdown
+
+    # Portable: the card names the run by its id and links its own copy of the verification report.
+    assert card["metrics"]["provenance"]["run"] == "cnn-digits"
+    report = card["parity"]["provenance"]["report"]
+    assert report == "figures/cnn-digits/verification.json" and f"]({report})" in markdown
+    copied = json.loads((cards / report).read_text())
+    assert copied["passed"] is True and copied["bundle"] == "cnn-digits"
+    assert sorted(LINK.findall(markdown)) == sorted(linked_files(card))
+    assert broken_links(cards / "cnn-digits.md") == [] and broken_links(bundle_card / "card.md") == []
+    assert broken_links(bundle_card / "card.html") == []
+    assert absolute_paths(cards, tmp_path, runs, exports) == []
+    assert front_matter(markdown)["pipeline_tag"] in HUB_TASK_IDS
 
 
 def test_publish_unknown_model_is_one_line_exit_2(tmp_path):

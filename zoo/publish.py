@@ -1,8 +1,9 @@
 """Writing cards to disk, and `zoo publish`: train, evaluate, export, card, for every model in turn.
 
-A card is made once and rendered to each format asked for; its figures sit beside it under
-``figures/<model>/``, which is where the Markdown's relative links point. In a bundle the card
-lives in the bundle's ``card/`` folder.
+A card is made once and rendered to each format asked for; the files it links (its figures and
+its copy of the verification report, ``zoo.cards.linked_files``) sit beside it under
+``figures/<model>/``, which is where its relative links point, so copying a card means copying
+those files with it. In a bundle the card lives in the bundle's ``card/`` folder.
 """
 from __future__ import annotations
 
@@ -52,9 +53,12 @@ def available_providers() -> list[str]:
     return ["cpu"] + (["cuda"] if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else [])
 
 
-def copy_figures(card: Mapping[str, Any], source_dir: Path, target_dir: Path) -> None:
-    for figure in card["figures"]:
-        atomic_write_bytes(target_dir / figure["file"], (source_dir / figure["file"]).read_bytes())
+def copy_linked_files(card: Mapping[str, Any], source_dir: Path, target_dir: Path) -> None:
+    """Copy every file ``card`` links from beside its copy in ``source_dir`` to beside one in ``target_dir``."""
+    from zoo.cards import linked_files
+
+    for name in linked_files(card):
+        atomic_write_bytes(target_dir / name, (source_dir / name).read_bytes())
 
 
 class PublishError(WorkFailed):
@@ -103,7 +107,7 @@ def publish_one(name: str, cards: Path, runs: Path, exports: Path, overrides: Ma
     card, written = write_card(bundle, FORMATS)
     for path in written[:2]:  # the Markdown card and its JSON twin; HTML stays in the bundle
         atomic_write_bytes(cards / f"{name}{path.suffix}", path.read_bytes())
-    copy_figures(card, written[0].parent, cards)
+    copy_linked_files(card, written[0].parent, cards)
     result.card = str(cards / f"{name}.md")
     metrics = card["metrics"]
     result.key_metric, result.value = metrics["key"], metrics["values"][metrics["key"]]

@@ -108,16 +108,15 @@ def zoo_onnx_graphs(spec, model, info, config):
 @hookimpl
 def zoo_model_card(spec):
     """The hand-written part of the card; zoo measures and adds every number."""
-    sparse = spec.default_config["sparsity_weight"] > 0
-    code = ("a sigmoid code whose mean activation is pushed toward `sparsity_target` by a KL penalty weighted "
-            "by `sparsity_weight`" if sparse else "a linear code")
     return {
         "description": (
             "A fully connected autoencoder: the encoder flattens the image and maps it through ReLU layers "
-            f"(`hidden`) to {code} of `code_size` numbers; the decoder mirrors it and ends in a sigmoid, so "
-            "pixels come back in [0, 1]. Trained with AdamW and cosine learning-rate decay on the mean "
-            "squared reconstruction error. Its test error is reported beside PCA with the same number of "
-            "components, the linear baseline it has to beat."),
+            "(`hidden`) to a code of `code_size` numbers (`code_activation`: linear or sigmoid); the decoder "
+            "mirrors it and ends in a sigmoid, so pixels come back in [0, 1]. Trained with AdamW and cosine "
+            "learning-rate decay on the mean squared reconstruction error, plus a KL penalty weighted by "
+            "`sparsity_weight` (0: none) that pulls the mean code activation toward `sparsity_target`. Its "
+            "test error is reported beside PCA with the same number of components, the linear baseline it "
+            "has to beat."),
         "intended_use": (
             "Teaching and testing: learning compact codes of 8x8 digits, comparing a nonlinear autoencoder "
             "with PCA, and exercising the export of several graphs (model, encoder, decoder) from one model."),
@@ -141,7 +140,7 @@ def zoo_model_card(spec):
                        "trusted detector of fraud or anomalies in real data."),
         },
         "limitations": (
-            "Trained on about 1,300 images of 8x8 pixels from a few writers; small codes blur strokes; the "
+            "Trained on a small set of 8x8 digit images from a few writers; small codes blur strokes; the "
             "error is measured on the same writers as training. Compare with the PCA baseline before "
             "drawing conclusions, and retrain and re-measure on your own data before any other use."),
     }

@@ -40,8 +40,7 @@ def zoo_model_card(spec):
             "A small VGG-style convolutional network: stages of two 3x3 convolution + batch-norm + ReLU "
             "layers (channels per stage from the config), 2x2 max-pooling between stages, adaptive average "
             "pooling to 2x2, then dropout and a fully connected head to one logit per class. Trained with "
-            "AdamW, cosine learning-rate decay and cross-entropy, with random shifts of up to `shift` pixels "
-            "as augmentation."),
+            "AdamW, cosine learning-rate decay and cross-entropy (the core's classifier recipe)."),
         "intended_use": (
             "Teaching and testing: a reference classifier for the zoo's tooling (training, ONNX export, "
             "parity checks, model cards) and a baseline to compare other digit classifiers against on the "
@@ -55,8 +54,9 @@ def zoo_model_card(spec):
             "Results are disaggregated by digit class. The writer, the most important factor for handwriting, "
             "is not recorded in the data, so per-writer performance cannot be measured."),
         "data_notes": {
-            "preprocessing": ("During training only, each image is shifted by up to `shift` pixels in each "
-                              "direction (zero fill); evaluation uses the images as they are."),
+            "preprocessing": ("The network takes the dataset's images as they are, one grey channel each; "
+                              "augmentation during training, if any, is the core's (`shift`) and is stated "
+                              "below from the run's config."),
         },
         "explainability": (
             "Integrated gradients (captum) of each class's logit with respect to the input pixels, from an "
@@ -70,7 +70,7 @@ def zoo_model_card(spec):
                        "as evidence that it works on real handwriting."),
         },
         "limitations": (
-            "8x8 inputs only by default (other sizes need retraining on other data); about 1,800 samples "
+            "Inputs of the trained size only (other sizes need retraining on other data); a small dataset "
             "from a few writers; no calibration, no rejection option. Before any use beyond teaching, "
             "evaluate on data from new writers and add an out-of-distribution check."),
     }

@@ -175,10 +175,11 @@ def zoo_model_card(spec):
         "description": (
             f"A generative adversarial network with multilayer-perceptron generator and discriminator, {kind}. "
             "The generator maps Gaussian noise of `noise_dim` numbers through LeakyReLU layers to an 8x8 "
-            "image with a sigmoid output; the discriminator (LeakyReLU, dropout) scores real against "
-            "generated images with non-saturating binary cross-entropy losses and one-sided label "
-            "smoothing (`real_label`). Samples, metrics and the ONNX graph come from an exponential moving "
-            "average of the generator's weights (`ema_decay`). Samples are scored by the Frechet "
+            "image with a sigmoid output; the discriminator (LeakyReLU layers, dropout `dropout`) scores real "
+            "against generated images with non-saturating binary cross-entropy losses, the real images' "
+            "target being `real_label` (below 1: one-sided label smoothing). Samples, metrics and the ONNX "
+            "graph come from an exponential moving average of the generator's weights (`ema_decay`). "
+            "Samples are scored by the Frechet "
             "distance in the feature space of a reference MLP classifier trained on the training split, "
             "beside the distance of a naive per-pixel Gaussian baseline and of real training images."),
         "intended_use": (
@@ -192,11 +193,12 @@ def zoo_model_card(spec):
             "is a small in-house measure, not comparable with published FID scores."),
         "factors": (("Label accuracy of conditional samples is the share the reference classifier assigns to "
                      "the requested class. " if conditional else "")
-                    + "Sample quality varies by class and by noise draw; only averages over 1,000 seeded "
+                    + f"Sample quality varies by class and by noise draw; only averages over {SAMPLES:,} seeded "
                       "samples are reported."),
         "data_notes": {
-            "preprocessing": ("Labels are used only to condition the generator and discriminator"
-                              if conditional else "Labels are not used for training") + "; pixels are as given.",
+            "preprocessing": ("Labels are used only to condition the generator and discriminator."
+                              if conditional else "Labels are not used for training: the model sees only the "
+                                                  "pixels."),
         },
         "explainability": (
             "A grid of samples drawn with a fixed seed, " + ("one row per requested digit class, " if conditional
@@ -209,8 +211,8 @@ def zoo_model_card(spec):
             "misuse": ("Passing generated samples off as collected data, or as handwriting of a real person."),
         },
         "limitations": (
-            "GAN training is unstable: results depend on the seed and can collapse to a few modes. About "
-            "1,300 training images of 8x8 pixels from a few writers. The reference classifier that scores "
+            "GAN training is unstable: results depend on the seed and can collapse to a few modes. A small "
+            "training split of 8x8 digit images from a few writers. The reference classifier that scores "
             "samples is itself imperfect (its test accuracy is reported). Inspect the sample grid, not only "
             "the numbers."),
     }

@@ -69,10 +69,11 @@ def zoo_model_card(spec):
     cell = spec.default_config["cell"]
     return {
         "description": (
-            f"A recurrent classifier built on {_CELL_TEXT[cell]}: it reads an 8x8 digit as a sequence of 8 "
-            "rows (time steps) of 8 pixels, in both directions when `bidirectional` is set, averages the "
-            "top layer's outputs over time and maps the mean to one logit per class with a linear layer. "
-            "Trained with AdamW, cosine learning-rate decay, cross-entropy and gradient clipping."),
+            f"A recurrent classifier built on {_CELL_TEXT[cell]}: it reads a digit image as a sequence of its "
+            "rows (time steps) of pixels (features), in both directions when `bidirectional` is set, averages "
+            "the top layer's outputs over time and maps the mean to one logit per class with a linear layer. "
+            "Trained with AdamW, cosine learning-rate decay and cross-entropy (the core's classifier recipe), "
+            "the gradient norm clipped at `grad_clip` (0: no clipping)."),
         "intended_use": (
             "Teaching and testing: showing how a recurrent network classifies images read as sequences, "
             "comparing RNN, LSTM and GRU cells on the same fixed split, and exercising ONNX export with a "
@@ -80,12 +81,15 @@ def zoo_model_card(spec):
         "out_of_scope_use": (
             "Reading digits in real documents, any decision about a person, and any input that is not a "
             "sequence of 8-pixel rows of one handwritten digit in [0, 1]. The graph accepts other sequence "
-            "lengths, but the model was only trained on 8 rows: longer or shorter inputs are unvalidated."),
+            "lengths, but the model was only trained on the dataset's number of rows: longer or shorter "
+            "inputs are unvalidated."),
         "factors": (
             "Results are disaggregated by digit class. The writer is not recorded in the data, so "
             "per-writer performance cannot be measured."),
         "data_notes": {
-            "preprocessing": "No augmentation: the rows are fed as they are.",
+            "preprocessing": ("The network takes the dataset's sequences as they are, top row first (and also "
+                              "bottom row first when `bidirectional` is set); augmentation during training, "
+                              "if any, is the core's (`shift`) and is stated below from the run's config."),
         },
         "explainability": (
             "Integrated gradients (captum) of each class's logit with respect to the input sequence, from "
@@ -99,7 +103,8 @@ def zoo_model_card(spec):
                        "the model works on real handwriting or on other sequence data."),
         },
         "limitations": (
-            "Rows of 8 pixels only; about 1,800 samples from a few writers; no calibration and no rejection "
-            "option. A recurrent model is a roundabout way to classify images: use the CNN as the baseline "
+            "Rows of the trained width only; a small dataset from a few writers; no calibration and no "
+            "rejection option. A recurrent model is a roundabout way to classify images: use the CNN as the "
+            "baseline "
             "and treat this model as a study of recurrent cells."),
     }

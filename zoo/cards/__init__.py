@@ -8,16 +8,23 @@ A card has three kinds of content, kept apart so that no number is ever typed in
 * measurements read from the run (``metrics.json``, history, config) and the bundle's
   verification report, each with its provenance.
 
+A card is portable: it names runs by run id and bundles by name, never by a path of the machine
+that made it, and links only files that sit beside it (its figures and its copy of the
+verification report, listed by ``linked_files``).
+
 Validation of the static part needs no torch, so ``zoo plugins`` can report incomplete cards.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from zoo import __version__
 from zoo.errors import ZooError
 from zoo.specs import DatasetSpec, ModelSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zoo.bundle import Bundle
 
 SCHEMA_ID = "zoo.card/1"
 DATA_NOTES = ("source", "license", "collection", "preprocessing", "known_gaps", "biases")
@@ -184,9 +191,11 @@ def _quantitative(metrics: Mapping[str, Any]) -> dict[str, Any]:
 def assemble(*, spec: ModelSpec, static: Mapping[str, Any], run, facts: Mapping[str, Any],
              bundle: Mapping[str, Any], parity: Mapping[str, Any], figures: list[dict[str, str]]) -> dict[str, Any]:
     """The whole card from its three sources; pure, so a test can check every field's origin."""
+    from zoo.cards.facts import augmentation, run_id
+
     measured = run.metrics()
     metrics, record, history = measured["metrics"], run.record, run.history()
-    provenance = {"run": str(run.path), "split": measured["split"], "seed": measured["seed"],
+    provenance = {"run": run_id(run.path), "split": measured["split"], "seed": measured["seed"],
                   "zoo_version": measured["zoo_version"], "data_sha256": record["data"]["sha256"],
                   "created": record.get("created"), "world_size": measured.get("world_size", 1)}
     splits = record["data"]["splits"]
@@ -205,9 +214,11 @@ def assemble(*, spec: ModelSpec, static: Mapping[str, Any], run, facts: Mapping[
                             "size": int(splits[measured["split"]]), "sha256": record["data"]["sha256"],
                             "source": record["data"]["source"]},
         "training_data": {"notes": dict(static["data_notes"]), "splits": splits, "sha256": record["data"]["sha256"],
-                          "sample_shape": record["data"]["sample_shape"], "num_classes": record["data"]["num_classes"]},
+                          "layout": record["data"]["layout"], "sample_shape": record["data"]["sample_shape"],
+                          "num_classes": record["data"]["num_classes"],
+                          "augmentation": augmentation(spec.task, record["data"]["layout"], record["config"])},
         "training": {"config": record["config"], "seconds": measured["train_seconds"], "epochs": len(history),
-                     "history": history, "provenance": {"run": str(run.path)}},
+                     "history": history, "provenance": {"run": provenance["run"]}},
         "quantitative_analyses": _quantitative(metrics),
         "explainability": {"method": static["explainability"],
                            "figures": [f["file"] for f in figures if f.get("explains")]},
@@ -219,30 +230,48 @@ def assemble(*, spec: ModelSpec, static: Mapping[str, Any], run, facts: Mapping[
     }
 
 
-def source_paths(path: str | Path) -> tuple[Path, Path | None]:
-    """A run directory, or an export bundle (its manifest names the run): (run, bundle or None)."""
+def source_paths(path: str | Path) -> tuple[Path, Bundle | None]:
+    """A run directory, or an export bundle (opened: checksums checked; its manifest names the run):
+    (run directory, ``zoo.bundle.Bundle`` or None)."""
+    from zoo.bundle import MANIFEST, open_bundle
     from zoo.cards.facts import bundle_run
+    from zoo.runs import CONFIG
 
     path = Path(path)
-    if (path / "manifest.json").exists():
-        return bundle_run(path), path
-    if (path / "config.json").exists():
+    if (path / MANIFEST).exists():
+        bundle = open_bundle(path)
+        return bundle_run(bundle), bundle
+    if (path / CONFIG).exists():
         return path, None
-    raise CardError(f"{path}: neither a run directory (config.json) nor an export bundle (manifest.json)")
+    raise CardError(f"{path}: neither a run directory ({CONFIG}) nor an export bundle ({MANIFEST})")
+
+
+def linked_files(card: Mapping[str, Any]) -> list[str]:
+    """Every file the card links, relative to the card: its figures and its verification report's copy.
+
+    They are written beside the card when it is made; whoever copies a card copies these with it.
+    """
+    report = card["parity"].get("provenance", {}).get("report")
+    return [f["file"] for f in card["figures"]] + ([report] if report else [])
 
 
 def make_card(source: str | Path, card_dir: Path) -> dict[str, Any]:
-    """The schema-checked card of a run or bundle; its figures are drawn under ``card_dir/figures/``."""
+    """The schema-checked card of a run or bundle; the files it links are written under ``card_dir``
+    (figures and the verification report's copy in ``figures/<model>/``), and it names no path of
+    this machine (``facts.portable``)."""
     from zoo.cards import facts as measured
     from zoo.api import load_trained
-    from zoo.cards.figures import make_figures
+    from zoo.cards.figures import files_folder, make_figures
 
+    card_dir = Path(card_dir)
     run_path, bundle = source_paths(source)
     spec, model, data, config, run = load_trained(run_path)
     static = require_static(spec)
     card = assemble(spec=spec, static=static, run=run, facts=measured.model_facts(spec, model, data.info, config),
-                    bundle=measured.bundle_facts(bundle), parity=measured.parity(bundle),
-                    figures=make_figures(spec, model, data, run, Path(card_dir)))
+                    bundle=measured.bundle_facts(bundle),
+                    parity=measured.parity(bundle, card_dir, files_folder(spec.name) / measured.REPORT),
+                    figures=make_figures(spec, model, data, run, card_dir))
+    card = measured.portable(card)
     found = validate_card(card)
     if found:
         raise CardError(f"the card of {spec.name!r} does not follow the schema: {'; '.join(found)}")

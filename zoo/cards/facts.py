@@ -1,22 +1,54 @@
-"""The facts and measurements a card quotes that do not come from the run: the built model and the bundle.
+"""The facts and measurements a card quotes beside the run's metrics: the built model, the run's
+training data treatment, the bundle and its verification report.
 
 Facts about the model are computed from the module the family builds (the same graphs the
-exporter writes), never taken from a plugin's text; facts about a bundle are read from its
-files (ONNX graphs, sizes, SHA-256) and its verification report.
+exporter writes), never taken from a plugin's text; facts about a bundle are read through
+``zoo.bundle.open_bundle``, which checks every checksum first, so a card never quotes a damaged
+bundle. A card is read on other machines, so it names no path of the machine that made it: a
+run goes by its run id (the run directory's name), a bundle by its folder's name, a report by
+its copy beside the card, and ``portable`` rewrites any absolute path left in quoted text.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
+from zoo.bundle import MANIFEST, Bundle
 from zoo.errors import ZooError
-from zoo.fsutil import read_json
+from zoo.fsutil import atomic_write_json, read_json
+from zoo.runs import CONFIG
 
-MANIFEST = "manifest.json"
-CARD_DIR = "card"  # inside a bundle: card.md/.json/.html, figures/ and the verification report
-VERIFICATION = f"{CARD_DIR}/verification.json"
+CARD_DIR = "card"  # inside a bundle: card.md/.json/.html and the card's files (figures/, the report's copy)
+VERIFICATION = f"{CARD_DIR}/verification.json"  # inside a bundle: the `zoo verify` report `zoo publish` stores
+REPORT = "verification.json"  # the card's portable copy of that report, beside the card's figures
 NOT_EXPORTED = {"status": "not exported"}
 NOT_VERIFIED = {"status": "not verified"}
+
+# An absolute POSIX path of at least two parts (/home/me/runs/x, /tmp/y/z), not the path of a URL
+# (preceded by ':' or '/') nor a part of a word or of base64 text (rows/features, a+/b).
+_ABSOLUTE = re.compile(r"(?<![\w.:/+~-])/(?:[\w.@+-]+/)+[\w.@+-]*")
+
+
+def portable(value: Any) -> Any:
+    """``value`` with every absolute path in its strings replaced by the path's last part.
+
+    The one rule that keeps a card free of the paths of the machine that made it; the card's own
+    fields already name runs and bundles without paths, so this catches the text it quotes
+    (a verification report's notes, a user's data file, a plugin's config values).
+    """
+    if isinstance(value, str):
+        return _ABSOLUTE.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1], value)
+    if isinstance(value, Mapping):
+        return {key: portable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable(item) for item in value]
+    return value
+
+
+def run_id(path: str | Path) -> str:
+    """The name a card gives a run: its directory's name (``runs/cnn-digits`` -> ``cnn-digits``)."""
+    return Path(path).resolve().name
 
 
 def parameter_count(module) -> int:
@@ -28,7 +60,7 @@ def _shape(shape, axes: Mapping[int, str]) -> list[int | str]:
 
 
 def model_facts(spec, model, info, config: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameter count, and each export graph's inputs and outputs with their dynamic axes named."""
+    """Parameter count, and each export graph's role, inputs and outputs with their dynamic axes named."""
     import torch
 
     from zoo.api import onnx_graphs
@@ -43,6 +75,7 @@ def model_facts(spec, model, info, config: Mapping[str, Any]) -> dict[str, Any]:
         axes = graph.dynamic_axes()
         described.append({
             "name": graph.name,
+            "role": graph.role,
             "parameters": parameter_count(graph.module),
             "inputs": [{"name": i.name, "shape": _shape(i.example.shape, axes[i.name])} for i in graph.inputs],
             "outputs": [{"name": n, "shape": _shape(t.shape, axes[n])} for n, t in zip(graph.outputs, results)],
@@ -50,26 +83,37 @@ def model_facts(spec, model, info, config: Mapping[str, Any]) -> dict[str, Any]:
     return {"parameters": parameter_count(model), "graphs": described}
 
 
-def bundle_facts(bundle: Path | None) -> dict[str, Any]:
-    """The bundle's graphs, ONNX sizes and the SHA-256 of each file, as its manifest records them.
+def augmentation(task: str, layout: str, config: Mapping[str, Any]) -> str | None:
+    """What training did to the samples, from the run's resolved config; None where the core cannot say.
 
-    Every recorded checksum is checked against the file first: a card never quotes a damaged bundle.
+    The key is the core's (``zoo.config.CORE_KEYS['shift']``) and its reader is the classifier
+    recipe (``zoo.recipes.train_classifier`` -> ``random_shift``), so the sentence is the core's
+    to write, for classifiers, and a plugin's card text never restates it.
     """
-    from zoo.bundle import sha256_file
+    if task != "classification":
+        return None
+    shift = int(config.get("shift", 0))
+    if shift <= 0:
+        return "none: training uses the samples as they are (`shift` = 0)"
+    plural = "" if shift == 1 else "s"
+    moved = (f"{shift} step{plural} in time and in features" if layout == "sequence"
+             else f"{shift} pixel{plural}")
+    return (f"random shifts of up to {moved} in each direction, zero-filled, drawn anew for each training batch "
+            f"(`shift` = {shift}); during training only: validation and test samples are used as they are")
 
+
+def bundle_facts(bundle: Bundle | None) -> dict[str, Any]:
+    """The bundle's graphs, ONNX sizes and the SHA-256 of each file, as its (checked) manifest records them."""
     if bundle is None:
         return dict(NOT_EXPORTED)
-    manifest = _read(bundle / MANIFEST, "bundle manifest")
-    for name, digest in manifest["files"].items():
-        if not (bundle / name).is_file() or sha256_file(bundle / name) != digest:
-            raise ZooError(f"{bundle / name}: missing or checksum mismatch (damaged since export)")
-    sizes = {name: (bundle / name).stat().st_size for name in manifest["files"]}
-    graphs = [{"name": g["name"], "file": g["file"], "bytes": sizes[g["file"]],
+    manifest, root = bundle.manifest, bundle.path
+    sizes = {name: (root / name).stat().st_size for name in manifest["files"]}
+    graphs = [{"name": g["name"], "role": g.get("role"), "file": g["file"], "bytes": sizes[g["file"]],
                "inputs": [{"name": i["name"], "shape": i["shape"]} for i in g["inputs"]],
                "outputs": [{"name": o["name"], "shape": o["shape"]} for o in g["outputs"]]}
               for g in manifest["graphs"]]
     return {
-        "status": "exported", "path": str(bundle), "format": manifest["format"],
+        "status": "exported", "name": root.resolve().name, "model": manifest["model"], "format": manifest["format"],
         "opset": manifest.get("opset"), "exporter": manifest.get("exporter"),
         "onnx_bytes": sum(g["bytes"] for g in graphs), "graphs": graphs,
         "files": [{"file": name, "bytes": sizes[name], "sha256": digest} for name, digest in manifest["files"].items()],
@@ -77,24 +121,16 @@ def bundle_facts(bundle: Path | None) -> dict[str, Any]:
     }
 
 
-def _read(path: Path, what: str) -> Any:
-    try:
-        return read_json(path)
-    except (OSError, ValueError) as exc:
-        raise ZooError(f"{path}: unreadable {what} ({exc})") from None
-
-
-def bundle_run(bundle: Path) -> Path:
+def bundle_run(bundle: Bundle) -> Path:
     """The run a bundle was exported from, as its manifest records it."""
-    manifest = _read(bundle / MANIFEST, "bundle manifest")
-    run = manifest.get("run") if isinstance(manifest, dict) else None
+    run = bundle.manifest.get("run")
     run = run.get("path") if isinstance(run, dict) else run
     if not isinstance(run, str) or not run:
-        raise ZooError(f"{bundle / MANIFEST}: names no run to take the metrics from")
-    for candidate in (Path(run), bundle / run):
-        if (candidate / "config.json").exists():
+        raise ZooError(f"{bundle.path / MANIFEST}: names no run to take the metrics from")
+    for candidate in (Path(run), bundle.path / run):
+        if (candidate / CONFIG).exists():
             return candidate
-    raise ZooError(f"{bundle / MANIFEST}: its run {run} is not there any more")
+    raise ZooError(f"{bundle.path / MANIFEST}: its run {run} is not there any more")
 
 
 def _provider_result(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -105,14 +141,24 @@ def _provider_result(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "max_abs_diff": max((d for d in diffs if d is not None), default=None)}
 
 
-def parity(bundle: Path | None) -> dict[str, Any]:
-    """The ``zoo verify`` report stored in the bundle, summarised per provider; else 'not verified'."""
-    if bundle is None or not (bundle / VERIFICATION).exists():
+def parity(bundle: Bundle | None, card_dir: Path, copy: Path) -> dict[str, Any]:
+    """The bundle's ``zoo verify`` report summarised per provider, else 'not verified'.
+
+    The card links the report, so a portable copy of it (no paths of this machine) is written to
+    ``card_dir / copy`` and the card names it by that relative path: the link opens wherever the
+    card's folder goes (a bundle's ``card/``, the repository's ``cards/``).
+    """
+    if bundle is None or not (bundle.path / VERIFICATION).exists():
         return dict(NOT_VERIFIED)
-    report = _read(bundle / VERIFICATION, "verification report")
+    try:
+        report = read_json(bundle.path / VERIFICATION)
+    except (OSError, ValueError) as exc:
+        raise ZooError(f"{bundle.path / VERIFICATION}: unreadable verification report ({exc})") from None
+    report = portable({**report, "bundle": bundle.path.resolve().name})
+    atomic_write_json(Path(card_dir) / copy, report)
     rows = report["checks"] + report["task"]
     providers = {mode: {**_provider_result([r for r in rows if r["provider"] == mode]), "session": info["status"]}
                  for mode, info in report["providers"].items()}
     return {"status": "verified" if report["passed"] else "failed", "providers": providers,
-            "provenance": {"report": str(bundle / VERIFICATION), "reference": report["reference"],
+            "provenance": {"report": Path(copy).as_posix(), "reference": report["reference"],
                            "checksums": report["checksums"]}}

@@ -170,9 +170,14 @@ def samples(spec, model, info, config: Mapping[str, Any], path: Path) -> str:
     return f"Samples from the '{graph.name}' graph, {kind} (seed {config['seed']}, not cherry-picked)."
 
 
+def files_folder(model: str) -> Path:
+    """Where a card's files go, relative to the card: ``figures/<model>/`` (figures, the report's copy)."""
+    return Path("figures") / model
+
+
 def make_figures(spec, model, data, run, card_dir: Path) -> list[dict[str, Any]]:
     """Draw the model's figures under ``card_dir/figures/<name>/``; entries give paths relative to card_dir."""
-    folder = Path("figures") / spec.name
+    folder = files_folder(spec.name)
     made: list[dict[str, Any]] = []
 
     def add(name: str, explains: bool, draw, *args) -> None:

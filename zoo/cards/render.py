@@ -16,7 +16,21 @@ import yaml
 from zoo.bundle import shape_text
 
 FORMATS = ("md", "json", "html")
-PIPELINE_TAGS = {("classification", 4): "image-classification", ("reconstruction", 4): "image-to-image"}
+# The Hugging Face Hub's task ids (its pipeline types: huggingface.js packages/tasks/src/pipelines.ts),
+# by zoo task and data layout; the front matter's pipeline_tag and the model-index task.type use them,
+# as the Hub lists and filters models by these ids only. Why each:
+HUB_TASKS = {
+    ("classification", "image"): "image-classification",
+    # zoo's sequence layout holds images read row by row (digits-rows: 8 time steps of 8 pixels):
+    # the RNN family still answers which digit an image shows.
+    ("classification", "sequence"): "image-classification",
+    # the primary graph maps an image to its reconstruction (encoder and decoder are component graphs).
+    ("reconstruction", "image"): "image-to-image",
+    # noise in, image out. A class-conditional GAN also takes an integer class label: the Hub has no
+    # class-conditional task, and text-to-image would promise a text prompt, so both GANs take this id.
+    ("generation", "image"): "unconditional-image-generation",
+}
+OTHER_TASK = "other"  # the Hub's catch-all id, for a task and layout not listed above
 Block = tuple  # ("p", text) | ("table", headers, rows) | ("figure", file, caption)
 
 
@@ -36,16 +50,15 @@ def scalar_metrics(card: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in card["metrics"]["values"].items() if _number(v)}
 
 
-def _rank(card: Mapping[str, Any]) -> int:
-    graphs = card["model_details"]["graphs"]
-    return len(graphs[0]["inputs"][0]["shape"]) if graphs and graphs[0]["inputs"] else 0
+def hub_task(card: Mapping[str, Any]) -> str:
+    """The Hub task id of the card's model (``HUB_TASKS``), from its task and its data's layout."""
+    return HUB_TASKS.get((card["model_details"]["task"], card["training_data"].get("layout")), OTHER_TASK)
 
 
 def front_matter(card: Mapping[str, Any]) -> dict[str, Any]:
     """Hugging Face model card metadata: license, datasets, tags and ``model-index`` with the results."""
     details, metrics = card["model_details"], card["metrics"]
-    task = details["task"]
-    tag = PIPELINE_TAGS.get((task, _rank(card)))
+    task, tag = details["task"], hub_task(card)
     results = [{"type": k, "name": k, "value": v, "verified": False} for k, v in scalar_metrics(card).items()]
     meta: dict[str, Any] = {
         "license": details["license"],
@@ -54,10 +67,9 @@ def front_matter(card: Mapping[str, Any]) -> dict[str, Any]:
         "datasets": [details["dataset"]],
         "metrics": [r["type"] for r in results],
     }
-    if tag:
-        meta["pipeline_tag"] = tag
+    meta["pipeline_tag"] = tag
     meta["model-index"] = [{"name": details["name"], "results": [{
-        "task": {"type": tag or task, "name": task},
+        "task": {"type": tag, "name": task},
         "dataset": {"name": card["evaluation_data"]["name"], "type": details["dataset"],
                     "split": metrics["provenance"]["split"]},
         "metrics": results,
@@ -80,7 +92,7 @@ def _graph_rows(card: Mapping[str, Any]) -> list[list[str]]:
     def shapes(items):
         return ", ".join(f"{i['name']} {shape_text(i['shape'])}" for i in items)
 
-    return [[g["name"], f"{g['parameters']:,}", shapes(g["inputs"]), shapes(g["outputs"])]
+    return [[g["name"], g.get("role", "-"), f"{g['parameters']:,}", shapes(g["inputs"]), shapes(g["outputs"])]
             for g in card["model_details"]["graphs"]]
 
 
@@ -90,14 +102,18 @@ def _figures(card: Mapping[str, Any], *names: str) -> list[Block]:
 
 def _parity_blocks(card: Mapping[str, Any]) -> list[Block]:
     parity, bundle = card["parity"], card["bundle"]
+    report = parity.get("provenance", {}).get("report")
     blocks: list[Block] = [("p", f"ONNX parity: **{parity['status']}**." + (
-        f" Report: `{parity['provenance']['report']}`." if "provenance" in parity else ""))]
+        f" Full report of `zoo verify`: [{Path(report).name}]({report})." if report else ""))]
     if parity.get("providers"):
         blocks.append(("table", ["provider", "result", "details"],
                        [[name, p["result"], ", ".join(f"{k}={_fmt(v)}" for k, v in p.items() if k != "result")]
                         for name, p in parity["providers"].items()]))
     if bundle["status"] == "exported":
-        blocks.append(("p", f"Bundle `{bundle['path']}`: ONNX files {bundle['onnx_bytes']:,} bytes."))
+        folder = f" (folder `{bundle['name']}`)" if bundle["name"] != bundle["model"] else ""
+        blocks.append(("p", f"ONNX bundle of `{bundle['model']}`{folder}: {bundle['format']}, opset {bundle['opset']}, "
+                            f"{bundle['exporter']} exporter; ONNX files {bundle['onnx_bytes']:,} bytes. Every "
+                            f"checksum below was checked against the files."))
         blocks.append(("table", ["file", "bytes", "sha256"],
                        [[f["file"], f"{f['bytes']:,}", f["sha256"]] for f in bundle["files"]]))
     else:
@@ -116,6 +132,11 @@ def _per_class(card: Mapping[str, Any]) -> list[Block]:
             *_figures(card, "confusion_matrix")]
 
 
+def _augmentation(card: Mapping[str, Any]) -> list[Block]:
+    text = card["training_data"].get("augmentation")
+    return [("p", f"**Training data preprocessing** (from the run's config): {text}.")] if text else []
+
+
 def sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
     """The card laid out once, in the Model Cards for Model Reporting order."""
     details, metrics, training = card["model_details"], card["metrics"], card["training"]
@@ -130,7 +151,7 @@ def sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
                 ["ONNX size", f"{card['bundle']['onnx_bytes']:,} bytes" if "onnx_bytes" in card["bundle"]
                  else "not exported"],
                 ["zoo version", details["zoo_version"]]]),
-            ("table", ["graph", "parameters", "inputs", "outputs"], _graph_rows(card)),
+            ("table", ["graph", "role", "parameters", "inputs", "outputs"], _graph_rows(card)),
             ("p", "Parameter counts and shapes are computed from the model as built by the family's "
                   "zoo_build hook; named axes are dynamic.")]),
         ("Intended use", [("p", card["intended_use"]["primary"]),
@@ -139,15 +160,17 @@ def sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
         ("Metrics", [
             ("table", ["metric", "value", "95% interval"], _metric_rows(card)),
             ("p", f"Measured by zoo {prov['zoo_version']} on the {prov['split']} split, seed {prov['seed']}, "
-                  f"run `{prov['run']}`, data sha256 `{prov['data_sha256'][:16]}...`.")]),
+                  f"run id `{prov['run']}`, data sha256 `{prov['data_sha256'][:16]}...`.")]),
         ("Evaluation data", [("p", f"The {card['evaluation_data']['split']} split of "
                                    f"{card['evaluation_data']['name']}: {card['evaluation_data']['size']} "
                                    f"samples, held out from training and model selection.")]),
         ("Training data", [
             ("table", ["note", "text"], [[k.replace("_", " "), v] for k, v in notes.items()]),
+            *_augmentation(card),
             ("table", ["split", "samples"], [[k, str(v)] for k, v in card["training_data"]["splits"].items()])]),
         ("Training", [
-            ("p", f"{training['epochs']} epochs in {training['seconds']:.1f} s (run `{training['provenance']['run']}`)."),
+            ("p", f"{training['epochs']} epoch{'' if training['epochs'] == 1 else 's'} in "
+                  f"{training['seconds']:.1f} s (run id `{training['provenance']['run']}`)."),
             ("table", ["config", "value"], [[k, _fmt(v)] for k, v in training["config"].items()]),
             *_figures(card, "training_curves")]),
         ("Quantitative analyses", _per_class(card)),
@@ -185,11 +208,12 @@ def to_json(card: Mapping[str, Any]) -> str:
 
 
 def _inline(text: str) -> str:
-    """Markdown's `code` and **bold** in an escaped paragraph."""
+    """Markdown's `code`, **bold** and [links](file) in an escaped paragraph."""
     import re
 
     escaped = html.escape(text)
     escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+    escaped = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', escaped)
     return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
 
 

@@ -32,12 +32,12 @@ def zoo_build(spec, config, info):
 @hookimpl
 def zoo_model_card(spec):
     return {
-        "description": "A two-layer perceptron: flatten, one hidden ReLU layer, linear logits.",
+        "description": "A two-layer perceptron: flatten, one hidden ReLU layer of `hidden` units, linear logits.",
         "intended_use": "Showing how to write a zoo plugin; a baseline for the digits task.",
         "out_of_scope_use": "Any decision about people; images unlike 8x8 centred digits.",
         # Source, license, collection, gaps and biases come from the dataset's own notes;
         # a family adds only what it does to the data.
-        "data_notes": {"preprocessing": "Each 8x8 image is flattened to 64 inputs."},
+        "data_notes": {"preprocessing": "Each image is flattened to one vector of its pixels."},
         "explainability": "Integrated-gradients attributions computed by zoo for classifiers.",
         "safety": {
             "risks": "Confident wrong answers on inputs unlike 8x8 centred digits; scores are not calibrated.",
