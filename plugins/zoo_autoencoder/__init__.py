@@ -19,7 +19,7 @@ HELP = {
 def zoo_models():
     return [
         ModelSpec(name="ae-digits", family=FAMILY, task="reconstruction", dataset="digits",
-                  summary="Dense autoencoder, 64 pixels to a 16-number code and back",
+                  summary="Dense autoencoder: image to a short linear code and back",
                   default_config={**_COMMON, "hidden": [256, 128], "code_size": 16, "code_activation": "linear",
                                   "sparsity_weight": 0.0, "sparsity_target": 0.05}, config_help=HELP),
         ModelSpec(name="sparse-ae-digits", family=FAMILY, task="reconstruction", dataset="digits",

@@ -19,7 +19,7 @@ HELP = {
 @hookimpl
 def zoo_models():
     return [ModelSpec(name="cnn-digits", family=FAMILY, task="classification", dataset="digits",
-                      summary="Two-stage conv net (conv-BN-ReLU x2, max-pool) for 8x8 digits",
+                      summary="VGG-style conv net (conv-BN-ReLU pairs, max-pool stages) for digit images",
                       default_config=DEFAULTS, config_help=HELP)]
 
 
