@@ -7,20 +7,40 @@ A bundle is what `zoo export` writes and what `zoo verify` / `zoo predict` read:
     test_data/<graph>.npz   inputs and PyTorch's outputs, arrays named ``input.<name>`` / ``output.<name>``
     export.log              what the exporter printed
 
-Deployers read bundles with numpy and onnxruntime only, so this module imports neither
-torch nor any zoo module that does; arrays are always loaded with ``allow_pickle=False``.
+Deployers read bundles with numpy, onnx (to read a graph's declared external data without
+loading it) and onnxruntime, so this package's reader and ``predict`` import neither torch nor
+any zoo module that does; arrays are always loaded with ``allow_pickle=False``.
+
+What ``open_bundle`` refuses before onnxruntime or numpy is given any file (``BundleError``, one
+line, exit 2); the path checks run before any file but the manifest is even read:
+
+- a path in the manifest (a graph's ``file`` or ``test_data``, a key of the ``files``
+  checksum map) that is absolute, has a drive, contains ``..``, or resolves (symlinks
+  followed) outside the bundle; a graph file that is not ``.onnx``, or whose file or test
+  data is not covered by the checksums;
+- any file whose sha256 differs from the manifest's;
+- a graph whose tensors name external data (``TensorProto.external_data`` ``location``)
+  outside the bundle, or in a file the manifest's checksums do not cover: otherwise the
+  weights could be swapped without touching a checksummed file.
+
+External data is listed with ``onnx.load(..., load_external_data=False)``, walking every
+place a tensor can sit (initializers, sparse initializers, node attributes, subgraphs of control
+flow, functions, training info); a file that is not an ONNX protobuf is refused. ONNX Runtime
+is the second line: 1.32 itself refuses external data that escapes the model's folder, and
+``zoo verify`` reports a graph that ONNX Runtime will not load as a failure.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Mapping, Sequence
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, one_line
 from zoo.graphs import GraphRoleError, primary
 
 FORMAT = "zoo-onnx-bundle/2"  # /2: every graph states its role
@@ -163,22 +183,130 @@ class Bundle:
         return by_name[name]
 
 
-def verify_checksums(path: Path, manifest: Mapping[str, Any]) -> None:
-    """Every file the manifest lists exists with its recorded sha256.
+def _relative(root: Path, name: Any, what: str) -> str:
+    """``name`` as a normalised POSIX path, refused if it is absolute, has a drive or contains ``..``."""
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise BundleError(f"{root}: {what} {name!r} is not a file name")
+    if name.startswith(("/", "\\")) or PureWindowsPath(name).drive or ".." in re.split(r"[\\/]", name):
+        raise BundleError(f"{root}: {what} {name!r} is outside the bundle (bundle paths are relative, "
+                          f"without '..')")
+    return PurePosixPath(name).as_posix()
+
+
+def inside(root: Path, name: Any, what: str) -> str:
+    """``name`` as a normalised POSIX path relative to ``root``, refused unless it stays inside ``root``.
+
+    Bundle paths are relative and use ``/``; absolute paths, drives, ``..`` (with either slash)
+    and symlinks that lead out of the bundle are refused with one line naming the path.
+    """
+    name = _relative(root, name, what)
+    real = (root / name).resolve()
+    if not real.is_relative_to(root.resolve()):
+        raise BundleError(f"{root}: {what} {name!r} is outside the bundle (it resolves to {real})")
+    return name
+
+
+def check_paths(path: Path, manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Every path the manifest names stays inside the bundle, and every file a graph reads is checksummed.
+
+    Returns the checksum map keyed by normalised relative path. Nothing is read but the manifest.
+    """
+    recorded, graphs = manifest.get("files"), manifest.get("graphs")
+    if not isinstance(recorded, dict) or not isinstance(graphs, list) or not graphs:
+        raise BundleError(f"{path / MANIFEST}: damaged manifest (needs a 'files' map and a list of 'graphs')")
+    files = {inside(path, name, "checksummed file"): digest for name, digest in recorded.items()}
+    for entry in graphs:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise BundleError(f"{path / MANIFEST}: damaged manifest (a graph entry without a name)")
+        for key in ("file", "test_data"):
+            what = f"graph {entry['name']!r} {key}"
+            name = inside(path, entry.get(key), what)
+            if key == "file" and not name.endswith(".onnx"):
+                raise BundleError(f"{path}: {what} {name!r} is not an .onnx file")
+            if name not in files:
+                raise BundleError(f"{path}: {what} {name!r} is not covered by the manifest's checksums")
+    return files
+
+
+def verify_checksums(path: Path, manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Every path is inside the bundle and every file the manifest lists exists with its recorded sha256.
 
     Files added later (the model card in ``card/``) are allowed: nothing unlisted is ever loaded.
+    Returns the checksum map by normalised relative path.
     """
-    recorded = manifest["files"]
-    for name, digest in recorded.items():
+    files = check_paths(path, manifest)
+    for name, digest in files.items():
         file = path / name
         if not file.is_file():
             raise BundleError(f"{file}: missing from the bundle")
         if sha256_file(file) != digest:
             raise BundleError(f"{file}: checksum mismatch (tampered with or damaged since export)")
+    return files
+
+
+def _attribute_tensors(attribute) -> Iterator[Any]:
+    if attribute.HasField("t"):
+        yield attribute.t
+    yield from attribute.tensors
+    for sparse in [attribute.sparse_tensor] * attribute.HasField("sparse_tensor") + list(attribute.sparse_tensors):
+        yield from (sparse.values, sparse.indices)
+    for graph in [attribute.g] * attribute.HasField("g") + list(attribute.graphs):
+        yield from _graph_tensors(graph)
+
+
+def _node_tensors(nodes) -> Iterator[Any]:
+    for node in nodes:
+        for attribute in node.attribute:
+            yield from _attribute_tensors(attribute)
+
+
+def _graph_tensors(graph) -> Iterator[Any]:
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    yield from _node_tensors(graph.node)
+
+
+def external_data_locations(graph_file: Path) -> list[str]:
+    """Every external-data ``location`` any tensor of an ONNX file names: initializers (sparse too),
+    node attributes, control-flow subgraphs, functions and training info. No data is loaded.
+
+    Raises ValueError when the file is not an ONNX protobuf.
+    """
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        model = onnx.load(str(graph_file), load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise ValueError(one_line(exc)) from None
+    tensors = [*_graph_tensors(model.graph)]
+    for function in model.functions:
+        tensors += [*_node_tensors(function.node)]
+        tensors += [t for attribute in function.attribute_proto for t in _attribute_tensors(attribute)]
+    for training in model.training_info:
+        tensors += [*_graph_tensors(training.initialization), *_graph_tensors(training.algorithm)]
+    return [entry.value for tensor in tensors for entry in tensor.external_data if entry.key == "location"]
+
+
+def check_external_data(path: Path, graph: Graph, files: Mapping[str, str]) -> None:
+    """Every external-data file ``graph`` reads lies inside the bundle and is covered by the checksums."""
+    try:
+        locations = external_data_locations(graph.path)
+    except ValueError as exc:
+        raise BundleError(f"{graph.path}: not an ONNX protobuf ({exc})") from None
+    folder = PurePosixPath(graph.entry["file"]).parent  # onnxruntime reads it relative to the graph's folder
+    for location in dict.fromkeys(locations):
+        what = f"graph {graph.name!r} external data"
+        if location.startswith("*/_ORT_MEM_ADDR_/*"):  # onnxruntime's tag for in-memory data
+            raise BundleError(f"{path}: {what} {location!r} names process memory, not a file")
+        name = inside(path, (folder / _relative(path, location, what)).as_posix(), what)
+        if name not in files:
+            raise BundleError(f"{path}: {what} {location!r} is not covered by the manifest's checksums")
 
 
 def open_bundle(path: str | Path) -> Bundle:
-    """Read a bundle's manifest and check every file's checksum before anything is loaded."""
+    """Read a bundle's manifest and check every path and checksum before anything is loaded."""
     path = Path(path)
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
@@ -192,5 +320,8 @@ def open_bundle(path: str | Path) -> Bundle:
     if manifest["format"] != FORMAT:
         raise BundleError(f"{manifest_path}: bundle format {manifest['format']}, this zoo reads {FORMAT}: "
                           f"export the run again")
-    verify_checksums(path, manifest)
-    return Bundle(path, manifest)
+    files = verify_checksums(path, manifest)
+    bundle = Bundle(path, manifest)
+    for graph in bundle.graphs:
+        check_external_data(path, graph, files)
+    return bundle

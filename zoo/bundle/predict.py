@@ -2,7 +2,8 @@
 
 This is the deployer's path: it must work where torch is not installed, so it imports
 only numpy, onnxruntime and zoo.bundle (itself numpy-only). A test runs it with torch
-made unimportable.
+made unimportable. A graph that onnxruntime will not load or run is one ``BundleError``
+(one ``error:`` line, exit 2), never a traceback.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from zoo.bundle import BundleError, Graph, load_arrays, open_bundle
+from zoo.errors import one_line
 
 
 def read_inputs(graph: Graph, path: Path) -> dict[str, np.ndarray]:
@@ -30,8 +32,17 @@ def predict(bundle_path: str | Path, input_path: str | Path, graph_name: str | N
     """The graph's outputs for the arrays in ``input_path``, after the bundle's checksums pass."""
     graph = open_bundle(bundle_path).graph(graph_name)
     inputs = read_inputs(graph, Path(input_path))
-    session = ort.InferenceSession(str(graph.path), providers=["CPUExecutionProvider"])
-    return dict(zip(graph.output_names, session.run(graph.output_names, inputs)))
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # the reason reaches the one error line, not a log on stderr
+    try:
+        session = ort.InferenceSession(str(graph.path), options, providers=["CPUExecutionProvider"],
+                                       enable_fallback=0)
+    except Exception as exc:
+        raise BundleError(f"{graph.path}: onnxruntime cannot load graph {graph.name!r} ({one_line(exc)})") from None
+    try:
+        return dict(zip(graph.output_names, session.run(graph.output_names, inputs)))
+    except Exception as exc:
+        raise BundleError(f"{graph.path}: onnxruntime failed to run graph {graph.name!r} ({one_line(exc)})") from None
 
 
 def save_outputs(outputs: dict[str, np.ndarray], path: str | Path) -> None:

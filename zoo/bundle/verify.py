@@ -6,8 +6,13 @@ requested execution provider, the stored test vectors, fresh random inputs at ea
 run's weights are at hand, and the providers against each other. Last, the task-level effect
 on the dataset's test split, which is what a deployer cares about.
 
-Every tolerance failure is a failure. A provider that cannot run is ``skipped: <why>``, never
-passed; a session that silently fell back to CPU counts as skipped too.
+Every tolerance failure is a failure. A provider that is not installed in this onnxruntime,
+or whose session silently fell back to CPU (the GPU build on a machine without a usable GPU),
+is ``skipped: <why>``, never passed. A provider that is installed but cannot start a session
+on a graph is a failure, its reason in the report: the CPU provider is always installed, so a
+graph that ONNX Runtime will not load fails (it does not skip). A report passes only when at
+least one check ran and none failed (and every ``--require``'d provider ran): a report in which
+nothing ran is not a pass.
 """
 from __future__ import annotations
 
@@ -57,17 +62,21 @@ def modes(providers: Sequence[str]) -> list[Mode]:
 
 
 def open_session(graph: Graph, mode: Mode) -> tuple[ort.InferenceSession | None, str]:
-    """A session on exactly ``mode.provider``, or None and why not (missing, failed, fell back)."""
+    """A session on exactly ``mode.provider``, or None and why not.
+
+    The note is ``ran on <provider>``, ``skipped: <why>`` (not installed, fell back to CPU) or
+    ``failed: <why>`` (installed, but the session could not start on this graph).
+    """
     if mode.provider not in ort.get_available_providers():
         return None, (f"skipped: {mode.provider} not available in onnxruntime {ort.__version__} "
                       f"(install onnxruntime-gpu and run on a machine with a GPU)")
     options = ort.SessionOptions()
     options.log_severity_level = 4  # errors reach the report, not stderr
     chain = [(mode.provider, mode.options)] + ([("CPUExecutionProvider", {})] if mode.provider != "CPUExecutionProvider" else [])
-    try:
-        session = ort.InferenceSession(str(graph.path), options, providers=chain)
+    try:  # enable_fallback=0: no retry on CPU behind our back (ORT would print a banner on stdout)
+        session = ort.InferenceSession(str(graph.path), options, providers=chain, enable_fallback=0)
     except Exception as exc:
-        return None, f"skipped: {mode.provider} failed to start ({one_line(exc)})"
+        return None, f"failed: {mode.provider} could not load graph {graph.name!r} ({one_line(exc)})"
     if session.get_providers()[0] != mode.provider:
         return None, f"skipped: the session fell back to {session.get_providers()[0]}"
     return session, f"ran on {mode.provider}"
@@ -158,9 +167,16 @@ def load_reference(bundle: Bundle) -> tuple[TorchReference | None, str]:
         return None, f"skipped: {exc}"
 
 
-def _skip_rows(graph: Graph, mode: Mode, label: str, reference: str, reason: str) -> list[dict[str, Any]]:
+def status_of(note: str) -> str:
+    """A session note's row status: ``fail`` for a provider that failed to start, else ``skipped``."""
+    return "fail" if note.startswith("failed:") else "skipped"
+
+
+def _skip_rows(graph: Graph, mode: Mode, label: str, reference: str, reason: str,
+               status: str = "skipped") -> list[dict[str, Any]]:
     return [{"graph": graph.name, "output": o, "provider": mode.name, "case": label, "reference": reference,
-             "tf32": mode.tf32, "status": "skipped", "reason": reason} for o in graph.output_names]
+             "tf32": mode.tf32, "status": status, "reason": reason.removeprefix("failed: ")}
+            for o in graph.output_names]
 
 
 def graph_checks(graph: Graph, mode_list: list[Mode], sessions: dict, reference: TorchReference | None,
@@ -174,7 +190,7 @@ def graph_checks(graph: Graph, mode_list: list[Mode], sessions: dict, reference:
         for mode in mode_list:
             session, note = sessions[(graph.name, mode.name)]
             if session is None:
-                rows += _skip_rows(graph, mode, label, ref_name, note)
+                rows += _skip_rows(graph, mode, label, ref_name, note, status_of(note))
                 continue
             try:
                 got = run_session(session, graph, inputs)
@@ -207,8 +223,11 @@ def task_checks(bundle: Bundle, mode_list: list[Mode], sessions: dict, reference
     for mode in mode_list:
         session, note = sessions[(graph.name, mode.name)]
         row = {"task": task, "graph": graph.name, "provider": mode.name, "tf32": mode.tf32}
-        if reference is None or session is None:
-            rows.append({**row, "status": "skipped", "reason": (note if session is None else reference_note)})
+        if session is None:
+            rows.append({**row, "status": status_of(note), "reason": note.removeprefix("failed: ")})
+            continue
+        if reference is None:
+            rows.append({**row, "status": "skipped", "reason": reference_note})
             continue
         if task == "generation":
             inputs = random_inputs(graph.inputs, TASK_SAMPLES, {}, seed=0)
@@ -258,13 +277,22 @@ def verify(path: str | Path, providers: Sequence[str] = ("cpu",), batch_sizes: S
     checks = [row for g in bundle.graphs for row in graph_checks(g, mode_list, sessions, reference, note, batch_sizes)]
     task = task_checks(bundle, mode_list, sessions, reference, note)
     provider_status = {m.name: {"provider": m.provider, "options": m.options, "tf32": m.tf32,
-                                "status": sessions[(bundle.graphs[0].name, m.name)][1]} for m in mode_list}
-    failures = [r for r in checks + task if r["status"] == "fail"]
+                                "status": _worst([sessions[(g.name, m.name)][1] for g in bundle.graphs])}
+                       for m in mode_list}
+    ran = [r for r in checks + task if r["status"] != "skipped"]
+    failures = [r for r in ran if r["status"] == "fail"]
     missing = [m for m in mode_list if m.name.split("-")[0] in require and provider_status[m.name]["status"].startswith("skipped")]
     return {"bundle": str(bundle.path), "model": bundle.manifest["model"], "checksums": "ok",
             "reference": note, "providers": provider_status, "checks": checks, "task": task,
-            "failures": len(failures), "required_missing": [m.name for m in missing],
-            "passed": not failures and not missing}
+            "ran": len(ran), "failures": len(failures), "required_missing": [m.name for m in missing],
+            "passed": bool(ran) and not failures and not missing}
+
+
+def _worst(notes: list[str]) -> str:
+    """A provider's status over all graphs: the first failure, else the first skip, else how it ran."""
+    failed = [n for n in notes if n.startswith("failed:")]
+    skipped = [n for n in notes if n.startswith("skipped:")]
+    return (failed or skipped or notes)[0]
 
 
 def _with_tolerance(bundle: Bundle, atol: float | None, rtol: float | None) -> Bundle:
@@ -284,7 +312,13 @@ def summary(report: dict[str, Any]) -> str:
     if report["passed"]:
         return f"verified: {len(ran)} checks passed ({report['model']}, reference {report['reference']})"
     first = next((r for r in report["checks"] + report["task"] if r["status"] == "fail"), None)
-    parts = [f"{report['failures']} of {len(ran)} checks failed"]
+    if ran:
+        parts = [f"{report['failures']} of {len(ran)} checks failed"]
+    else:
+        why: dict[str, list[str]] = {}
+        for name, provider in report["providers"].items():
+            why.setdefault(provider["status"], []).append(name)
+        parts = ["no check ran"] + [f"{', '.join(names)} {status}" for status, names in why.items()]
     if first is not None:
         what = first.get("output") or f"{first['task']} task"
         if first.get("max_abs") is not None:
