@@ -180,6 +180,20 @@ def test_a_graph_onnxruntime_cannot_load_fails_verify_with_the_reason(zoo_cli, t
                            "(test vectors): CPUExecutionProvider could not load graph 'model' (")
 
 
+def test_the_card_of_a_bundle_that_failed_verification_says_not_verified(tmp_path):
+    from zoo.cards.facts import VERIFICATION
+    from zoo.fsutil import atomic_write_json
+    from zoo.publish import write_card
+
+    copy = broken_graph_bundle(tmp_path)
+    report = verify(copy, batch_sizes=[2])
+    assert not report["passed"]
+    atomic_write_json(copy / VERIFICATION, report)  # where zoo publish keeps the bundle's report
+    card, written = write_card(copy, ["md"], tmp_path / "card" / "card.md")
+    assert card["parity"]["status"] == "not verified"
+    assert "ONNX parity: **not verified** (verification failed:" in written[0].read_text()
+
+
 def test_predict_on_a_graph_onnxruntime_cannot_load_is_one_error_line(zoo_cli, tmp_path, blocked_imports):
     copy = broken_graph_bundle(tmp_path)
     np.save(tmp_path / "x.npy", np.zeros((2, 1, 8, 8), np.float32))

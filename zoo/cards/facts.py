@@ -159,6 +159,9 @@ def parity(bundle: Bundle | None, card_dir: Path, copy: Path) -> dict[str, Any]:
     rows = report["checks"] + report["task"]
     providers = {mode: {**_provider_result([r for r in rows if r["provider"] == mode]), "session": info["status"]}
                  for mode, info in report["providers"].items()}
-    return {"status": "verified" if report["passed"] else "failed", "providers": providers,
+    from zoo.bundle.verify import summary
+
+    return {"status": "verified" if report["passed"] else "not verified", "summary": summary(report),
+            "providers": providers,
             "provenance": {"report": Path(copy).as_posix(), "reference": report["reference"],
                            "checksums": report["checksums"]}}

@@ -103,7 +103,8 @@ def _figures(card: Mapping[str, Any], *names: str) -> list[Block]:
 def _parity_blocks(card: Mapping[str, Any]) -> list[Block]:
     parity, bundle = card["parity"], card["bundle"]
     report = parity.get("provenance", {}).get("report")
-    blocks: list[Block] = [("p", f"ONNX parity: **{parity['status']}**." + (
+    said = f" ({parity['summary']})" if parity.get("summary") else ""
+    blocks: list[Block] = [("p", f"ONNX parity: **{parity['status']}**{said}." + (
         f" Full report of `zoo verify`: [{Path(report).name}]({report})." if report else ""))]
     if parity.get("providers"):
         blocks.append(("table", ["provider", "result", "details"],
