@@ -1,44 +1,24 @@
-"""Tiny trained runs and their ONNX bundles, made once per test session and shared by the ONNX tests."""
+"""The session's tiny runs and ONNX bundles as plain functions (conftest's ``TINY_RUNS``; the fixtures
+``tiny_run`` and ``tiny_bundle`` give the same). Call them from tests, not at import time."""
 from __future__ import annotations
 
-import atexit
-import functools
-import shutil
-import tempfile
 from pathlib import Path
 
-import pytest
+from conftest import TINY, TINY_RUNS
 
-ROOT = Path(tempfile.mkdtemp(prefix="zoo-onnx-tests-"))
-atexit.register(shutil.rmtree, ROOT, ignore_errors=True)
-
-TINY = {
-    "cnn-digits": {"channels": "8,16", "hidden": 32},
-    "rnn-digits": {"hidden_size": 8},
-    "ae-digits": {"hidden": "32", "code_size": 4},
-    "cgan-digits": {"generator_hidden": "32", "discriminator_hidden": "32"},
-}
+__all__ = ["TINY", "copy_bundle", "exported", "trained"]
 
 
-@functools.cache
 def trained(name: str) -> Path:
-    """One epoch of ``name`` at a tiny size; the GAN skips its slow sample-quality evaluation."""
-    import zoo.api
-    from zoo.api import train
-
-    with pytest.MonkeyPatch.context() as patch:
-        if name == "cgan-digits":
-            patch.setattr(zoo.api, "evaluate_model", lambda *args: {})
-        return train(name, epochs=1, overrides=TINY[name], out=ROOT / "runs" / name).path
+    """The folder of the tiny run of ``name`` (``TINY[name]``), trained once per session."""
+    return TINY_RUNS.run(name).path
 
 
-@functools.cache
 def exported(name: str) -> Path:
-    from zoo.bundle.export import export_run
-
-    return export_run(trained(name), ROOT / "exports" / name)
+    """Its ONNX bundle, exported once per session."""
+    return TINY_RUNS.bundle(name)
 
 
 def copy_bundle(name: str, dest: Path) -> Path:
     """A private copy of a shared bundle, for tests that damage it."""
-    return Path(shutil.copytree(exported(name), dest))
+    return TINY_RUNS.copy_bundle(name, dest)

@@ -6,35 +6,20 @@ import pytest
 import torch
 
 import zoo
+from conftest import TINY
 from zoo.api import load_trained
 
-TINY = {
-    "cnn-digits": {"channels": "8,16", "hidden": 32},
-    "rnn-digits": {"hidden_size": 32},
-    "lstm-digits": {"hidden_size": 32, "batch_size": 32, "num_layers": 1, "dropout": 0.0, "shift": 0, "lr": 0.01},
-    "gru-digits": {"hidden_size": 32, "batch_size": 32, "num_layers": 1, "dropout": 0.0, "shift": 0, "lr": 0.01},
-    "ae-digits": {"hidden": "64", "code_size": 8},
-    "sparse-ae-digits": {"hidden": "64", "code_size": 8},
-    "gan-digits": {"generator_hidden": "64", "discriminator_hidden": "64"},
-    "cgan-digits": {"generator_hidden": "64", "discriminator_hidden": "64"},
-}
 CLASSIFIER_KEYS = {"accuracy", "precision_macro", "recall_macro", "f1_macro", "confusion_matrix", "per_class",
                    "confidence_intervals"}
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("families")
-    return {name: zoo.train(name, epochs=3, overrides=overrides, out=root / name) for name, overrides in TINY.items()}
 
 
 def test_every_builtin_model_is_covered():
     assert {s.name for s in zoo.list_models() if s.plugin in {"cnn", "rnn", "autoencoder", "gan"}} == set(TINY)
 
 
-@pytest.mark.parametrize("name", ["cnn-digits", "rnn-digits", "lstm-digits", "gru-digits"])
-def test_classifiers_learn_and_report_full_metrics(trained, name):
-    metrics = trained[name].metrics()["metrics"]
+@pytest.mark.parametrize("name", ["cnn-digits", "cnn-tiny-digits", "rnn-digits", "lstm-digits", "gru-digits"])
+def test_classifiers_learn_and_report_full_metrics(tiny_run, name):
+    metrics = tiny_run(name).metrics()["metrics"]
     assert CLASSIFIER_KEYS <= set(metrics)
     assert metrics["accuracy"] > 0.3, "three tiny epochs already beat chance (0.1) by far"
     matrix = np.array(metrics["confusion_matrix"])
@@ -42,7 +27,7 @@ def test_classifiers_learn_and_report_full_metrics(trained, name):
     assert np.isclose(np.trace(matrix) / 360, metrics["accuracy"])
     low, high = metrics["confidence_intervals"]["accuracy"]
     assert low <= metrics["accuracy"] <= high
-    history = trained[name].history()
+    history = tiny_run(name).history()
     assert history[-1]["loss"] < history[0]["loss"]
 
 
@@ -54,17 +39,17 @@ def test_sequence_models_take_batched_sequences_of_any_length(cell, module):
         assert model(torch.rand(5, length, 8)).shape == (5, 10)
 
 
-def test_autoencoders_report_mse_psnr_and_pca_baseline(trained):
-    dense = trained["ae-digits"].metrics()["metrics"]
-    sparse = trained["sparse-ae-digits"].metrics()["metrics"]
+def test_autoencoders_report_mse_psnr_and_pca_baseline(tiny_run):
+    dense = tiny_run("ae-digits").metrics()["metrics"]
+    sparse = tiny_run("sparse-ae-digits").metrics()["metrics"]
     for metrics in (dense, sparse):
         assert {"mse", "psnr", "baseline_pca_mse", "mean_code_activation"} <= set(metrics)
         assert np.isclose(metrics["psnr"], 10 * np.log10(1 / metrics["mse"]))
         assert 0 < metrics["baseline_pca_mse"] < 0.06
-    spec, model, data, _, _ = load_trained(trained["ae-digits"].path)
+    spec, model, data, _, _ = load_trained(tiny_run("ae-digits").path)
     x = torch.from_numpy(data.test.x[:4])
     code = model.encoder(x)
-    assert code.shape == (4, 8) and model.decoder(code).shape == x.shape
+    assert code.shape == (4, TINY["ae-digits"]["code_size"]) and model.decoder(code).shape == x.shape
     assert torch.allclose(model(x), model.decoder(code))
 
 
@@ -77,7 +62,7 @@ def test_kl_sparsity_penalty():
 
 
 def test_sparsity_penalty_lowers_code_activation(tmp_path):
-    common = {"hidden": "64", "code_size": 8, "code_activation": "sigmoid"}
+    common = {**TINY["ae-digits"], "code_activation": "sigmoid"}
     free = zoo.train("ae-digits", epochs=4, overrides={**common, "sparsity_weight": 0.0}, out=tmp_path / "a")
     sparse = zoo.train("ae-digits", epochs=4, overrides={**common, "sparsity_weight": 0.5}, out=tmp_path / "b")
     assert (sparse.metrics()["metrics"]["mean_code_activation"]
@@ -85,14 +70,21 @@ def test_sparsity_penalty_lowers_code_activation(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["gan-digits", "cgan-digits"])
-def test_gans_train_both_networks_and_report_frechet_distances(trained, name):
-    metrics = trained[name].metrics()["metrics"]
+def test_gans_train_both_networks_and_report_frechet_distances(tiny_run, name):
+    """The tiny GAN's own samples beat the naive baseline (per-pixel Gaussian noise with the data's mean
+    and spread) by a margin: measured 0.42-0.53 of its Frechet distance on seeds 0-2 (see conftest.TINY)."""
+    metrics = tiny_run(name).metrics()["metrics"]
     assert {"frechet_distance", "frechet_distance_baseline", "frechet_distance_real"} <= set(metrics)
-    assert metrics["frechet_distance_real"] < metrics["frechet_distance_baseline"]
+    assert metrics["frechet_distance_real"] < metrics["frechet_distance_baseline"], "the yardstick itself works"
+    assert metrics["frechet_distance"] < 0.75 * metrics["frechet_distance_baseline"], metrics
+    assert metrics["frechet_ratio_to_baseline"] == pytest.approx(
+        metrics["frechet_distance"] / metrics["frechet_distance_baseline"])
     assert ("label_accuracy" in metrics) == (name == "cgan-digits")
-    history = trained[name].history()
+    if name == "cgan-digits":
+        assert metrics["label_accuracy"] > 0.75, "samples are the digits asked for (chance: 0.1)"
+    history = tiny_run(name).history()
     assert {"d_loss", "g_loss"} <= set(history[0])
-    spec, model, _, config, _ = load_trained(trained[name].path)
+    spec, model, _, config, _ = load_trained(tiny_run(name).path)
     fresh = zoo.create_model(name, **TINY[name])
     for part in ("generator", "discriminator"):
         moved = [not torch.equal(a, b) for a, b in zip(getattr(model, part).parameters(),
@@ -114,9 +106,9 @@ def test_conditional_generator_and_discriminator_shapes():
         model.generator(torch.randn(3, model.generator.noise_dim))
 
 
-def test_evaluation_is_deterministic(trained):
+def test_evaluation_is_deterministic(tiny_run):
     for name in ("cgan-digits", "sparse-ae-digits", "gru-digits"):
-        assert zoo.evaluate(trained[name].path) == trained[name].metrics()["metrics"]
+        assert zoo.evaluate(tiny_run(name).path) == tiny_run(name).metrics()["metrics"]
 
 
 def test_families_fit_user_data_shapes(tmp_path):

@@ -7,40 +7,42 @@ import pickle
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
 import zoo
-from conftest import run_zoo
+from conftest import TINY, TINY_RUNS, invoke_zoo, one_error_line, pausing_plugin, run_zoo, tiny_args, wait_for
 from zoo.runs import RunError, load_checkpoint
 
-SMALL = ["--set", "channels=8,16", "--set", "hidden=32"]
+CNN = TINY["cnn-digits"]
 
 
 def _scalars(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if isinstance(v, float)}
 
 
-def test_train_writes_a_complete_run_and_is_deterministic(tmp_path):
-    first = run_zoo("train", "cnn-digits", "--epochs", "2", *SMALL, "--out", str(tmp_path / "a"), "--json")
+@pytest.mark.slow
+def test_train_writes_a_complete_run_and_is_deterministic(tmp_path, tiny_run):
+    """`zoo train` in its own process gives exactly the metrics of the same config trained here."""
+    first = run_zoo("train", "cnn-digits", *tiny_args("cnn-digits"), "--out", str(tmp_path / "a"), "--json")
     assert first.code == 0, first.err
     run = tmp_path / "a"
     assert {"config.json", "checkpoint.pt", "weights.safetensors", "history.jsonl", "metrics.json",
             "state.json"} <= {p.name for p in run.iterdir()}
     record = json.loads((run / "config.json").read_text())
-    assert record["config"]["epochs"] == 2 and record["config"]["channels"] == [8, 16]
+    assert record["config"]["epochs"] == CNN["epochs"] == 3 and record["config"]["channels"] == [8, 16]
     assert record["world_size"] == 1 and record["data"]["splits"]["test"] == 360
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
-    assert [h["epoch"] for h in history] == [1, 2] and {"loss", "val_accuracy"} <= set(history[0])
+    assert [h["epoch"] for h in history] == [1, 2, 3] and {"loss", "val_accuracy"} <= set(history[0])
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["split"] == "test" and 0.3 < metrics["metrics"]["accuracy"] <= 1.0
     assert len(metrics["metrics"]["confusion_matrix"]) == 10
-    second = zoo.train("cnn-digits", epochs=2, overrides={"channels": "8,16", "hidden": 32}, out=tmp_path / "b")
+    assert json.loads(first.out)["metrics"] == metrics["metrics"]
+    second = tiny_run("cnn-digits")
     assert _scalars(second.metrics()["metrics"]) == _scalars(metrics["metrics"])
-    evaluated = run_zoo("evaluate", str(run), "--json")
+    evaluated = invoke_zoo("evaluate", str(run), "--json")
     assert evaluated.code == 0 and json.loads(evaluated.out)["matches_recorded"] is True
 
 
@@ -48,8 +50,8 @@ def test_existing_run_is_not_overwritten_without_force(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    result = run_zoo("train", "cnn-digits", "--epochs", "1", *SMALL, "--out", str(out))
-    assert result.code == 2 and "--force" in result.err and "Traceback" not in result.err
+    result = invoke_zoo("train", "cnn-digits", *tiny_args("cnn-digits"), "--out", str(out))
+    assert result.code == 2 and "--force" in one_error_line(result.err)
     assert (out / "notes.txt").read_text() == "mine" and not (out / "config.json").exists()
 
 
@@ -61,32 +63,41 @@ def test_existing_run_is_not_overwritten_without_force(tmp_path):
     (["--data", "/no/such/file.npz"], "no such file or folder"),
 ])
 def test_bad_training_input_is_one_line_exit_2(tmp_path, args, message):
-    result = run_zoo("train", "cnn-digits", *args, "--out", str(tmp_path / "r"))
+    result = invoke_zoo("train", "cnn-digits", *args, "--out", str(tmp_path / "r"))
     assert result.code == 2, result.err
-    assert result.err.strip() == result.err.strip().splitlines()[-1] and message in result.err
+    assert message in one_error_line(result.err)
     assert not (tmp_path / "r").exists()
 
 
-def test_ctrl_c_leaves_a_resumable_run_that_matches_an_uninterrupted_one(tmp_path):
-    straight = zoo.train("cnn-digits", epochs=6, out=tmp_path / "straight")
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_ctrl_c_leaves_a_resumable_run_that_matches_an_uninterrupted_one(tmp_path, plugin_site, tiny_run):
+    """SIGINT lands mid-epoch 2 (a plugin holds the run there); the resumed run equals the straight one."""
+    ready = tmp_path / "paused"
+    plugin_site.add("zoo-pause", "zoo_pause", pausing_plugin(ready, epoch=1, step=3))
     out = tmp_path / "interrupted"
-    proc = subprocess.Popen([sys.executable, "-m", "zoo", "train", "cnn-digits", "--epochs", "6", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    history = out / "history.jsonl"
-    deadline = time.time() + 300
-    while time.time() < deadline and not (history.exists() and history.read_text().strip()):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    proc = subprocess.Popen([sys.executable, "-m", "zoo", "train", "cnn-digits", *tiny_args("cnn-digits"),
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **plugin_site.env})
+    try:
+        wait_for(ready, proc)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
     assert proc.returncode == 130, err
     assert "resume" in err and "Traceback" not in err
     state = json.loads((out / "state.json").read_text())
-    assert state["status"] == "interrupted" and 1 <= state["epochs_done"] < 6
-    assert load_checkpoint(out / "checkpoint.pt")["epoch"] == state["epochs_done"]
-    resumed = run_zoo("train", "--resume", str(out), "--json")
+    assert state["status"] == "interrupted" and state["epochs_done"] == 1
+    assert load_checkpoint(out / "checkpoint.pt")["epoch"] == 1
+    history = out / "history.jsonl"
+    assert [h["epoch"] for h in map(json.loads, history.read_text().splitlines())] == [1]
+    resumed = invoke_zoo("train", "--resume", str(out), "--json")
     assert resumed.code == 0, resumed.err
+    straight = tiny_run("cnn-digits")
     assert _scalars(json.loads(resumed.out)["metrics"]) == _scalars(straight.metrics()["metrics"])
-    assert [h["epoch"] for h in map(json.loads, history.read_text().splitlines())] == [1, 2, 3, 4, 5, 6]
+    assert [h["epoch"] for h in map(json.loads, history.read_text().splitlines())] == [1, 2, 3]
+    assert json.loads((out / "state.json").read_text())["status"] == "complete"
 
 
 class _Exploit:
@@ -98,30 +109,34 @@ class _Exploit:
 
 
 def test_checkpoint_that_would_run_code_is_refused(tmp_path):
-    run = zoo.train("cnn-digits", epochs=1, overrides={"channels": "8,16", "hidden": 32}, out=tmp_path / "run")
+    run = TINY_RUNS.copy_run("cnn-digits", tmp_path / "run")
     marker = tmp_path / "pwned"
-    with open(run.path / "checkpoint.pt", "wb") as handle:
+    with open(run / "checkpoint.pt", "wb") as handle:
         pickle.dump({"epoch": 1, "model": _Exploit(marker)}, handle)
-    (run.path / "state.json").write_text(json.dumps({"status": "interrupted", "epochs_done": 1}))
-    result = run_zoo("train", "--resume", str(run.path))
-    assert result.code == 2 and "refused" in result.err and "Traceback" not in result.err
+    (run / "state.json").write_text(json.dumps({"status": "interrupted", "epochs_done": 1}))
+    result = invoke_zoo("train", "--resume", str(run))
+    assert result.code == 2 and "refused" in one_error_line(result.err)
     assert not marker.exists(), "the pickle's code must never run"
     with pytest.raises(RunError, match="refused"):
-        load_checkpoint(run.path / "checkpoint.pt")
+        load_checkpoint(run / "checkpoint.pt")
+    assert not marker.exists()
 
 
 def test_truncated_or_missing_files_are_clear_errors(tmp_path):
-    run = zoo.train("cnn-digits", epochs=1, overrides={"channels": "8,16", "hidden": 32}, out=tmp_path / "run")
-    weights = run.path / "weights.safetensors"
+    run = TINY_RUNS.copy_run("cnn-digits", tmp_path / "run")
+    weights = run / "weights.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
-    result = run_zoo("evaluate", str(run.path))
-    assert result.code == 2 and "truncated" in result.err and "Traceback" not in result.err
-    checkpoint = run.path / "checkpoint.pt"
+    result = invoke_zoo("evaluate", str(run))
+    assert result.code == 2 and "truncated" in one_error_line(result.err)
+    checkpoint = run / "checkpoint.pt"
     checkpoint.write_bytes(checkpoint.read_bytes()[:200])
-    assert "truncated or not a zoo checkpoint" in run_zoo("train", "--resume", str(run.path)).err
+    resumed = invoke_zoo("train", "--resume", str(run))
+    assert resumed.code == 2 and "truncated or not a zoo checkpoint" in one_error_line(resumed.err)
     weights.unlink()
-    assert "no weights" in run_zoo("evaluate", str(run.path)).err
-    assert run_zoo("evaluate", str(tmp_path / "nothing")).code == 2
+    missing = invoke_zoo("evaluate", str(run))
+    assert missing.code == 2 and "no weights" in one_error_line(missing.err)
+    nothing = invoke_zoo("evaluate", str(tmp_path / "nothing"))
+    assert nothing.code == 2 and one_error_line(nothing.err)
 
 
 def test_python_api_create_model():

@@ -8,6 +8,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from conftest import invoke_zoo, one_error_line
 from onnx_support import copy_bundle, exported
 
 from zoo import bundle
@@ -51,37 +52,54 @@ def test_gan_task_check_compares_generated_images():
     assert task["graph"] == "generator" and task["status"] == "pass" and task["max_abs_diff"] < 1e-5
 
 
-def test_cli_reports_cuda_as_skipped_and_require_cuda_fails(zoo_cli):
+def test_cli_reports_cuda_as_skipped_and_require_cuda_fails():
     path = str(exported("cnn-digits"))
-    result = zoo_cli("verify", path, "--providers", "cpu,cuda", "--batch-sizes", "2", "--json")
+    result = invoke_zoo("verify", path, "--providers", "cpu,cuda", "--batch-sizes", "2", "--json")
     assert result.code == 0, result.err
     report = json.loads(result.out)
     for mode in ("cuda-strict", "cuda-tf32"):
         assert report["providers"][mode]["status"].startswith("skipped: CUDAExecutionProvider not available")
         assert {r["status"] for r in report["checks"] + report["task"] if r["provider"] == mode} == {"skipped"}
     assert report["providers"]["cuda-strict"]["tf32"] is False and report["providers"]["cuda-tf32"]["tf32"] is True
-    required = zoo_cli("verify", path, "--providers", "cpu,cuda", "--batch-sizes", "2", "--require", "cuda")
+    required = invoke_zoo("verify", path, "--providers", "cpu,cuda", "--batch-sizes", "2", "--require", "cuda")
     assert required.code == 1
-    assert required.err.splitlines() == [
-        "error: verification failed: 0 of 3 checks failed; required but skipped: cuda-strict, cuda-tf32"]
+    assert one_error_line(required.err) == (
+        "error: verification failed: 0 of 3 checks failed; required but skipped: cuda-strict, cuda-tf32")
 
 
+@pytest.mark.filterwarnings("ignore:Specified provider 'CUDAExecutionProvider' is not in available provider names")
 def test_a_session_that_falls_back_to_cpu_counts_as_skipped(monkeypatch):
+    """onnxruntime lists CUDA but, asked for it, quietly runs on the CPU: a fallback is skipped (no CUDA
+    result), and told apart from a provider that could not start (next test), which fails."""
     graph = bundle.open_bundle(exported("cnn-digits")).graph()
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     session, note = open_session(graph, modes(["cuda"])[0])
-    assert session is None and note.startswith("skipped:")
+    assert session is None and note == "skipped: the session fell back to CPUExecutionProvider"
 
 
-def test_a_tampered_weight_file_fails_with_one_line_naming_it(zoo_cli, tmp_path):
+def test_a_provider_that_cannot_start_fails_with_the_reason(monkeypatch):
+    graph = bundle.open_bundle(exported("cnn-digits")).graph()
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("CUDA driver version is insufficient for CUDA runtime version\nmore detail")
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession", refuse)
+    session, note = open_session(graph, modes(["cuda"])[0])
+    assert session is None and note == ("failed: CUDAExecutionProvider could not load graph 'model' (RuntimeError: "
+                                        "CUDA driver version is insufficient for CUDA runtime version)")
+
+
+def test_a_tampered_weight_file_fails_with_one_line_naming_it(tmp_path):
     copy = copy_bundle("cnn-digits", tmp_path / "b")
     original = (copy / "model.onnx").read_bytes()
     data = bytearray(original)
     data[-100] ^= 0xFF
     (copy / "model.onnx").write_bytes(bytes(data))
-    result = zoo_cli("verify", str(copy))
+    result = invoke_zoo("verify", str(copy))
     assert result.code == 2 and result.out == ""
-    assert result.err.splitlines() == [f"error: {copy / 'model.onnx'}: checksum mismatch (tampered with or damaged since export)"]
+    assert one_error_line(result.err) == (
+        f"error: {copy / 'model.onnx'}: checksum mismatch (tampered with or damaged since export)")
     (copy / "model.onnx").write_bytes(original)
     (copy / "test_data" / "model.npz").unlink()
     with pytest.raises(BundleError, match="model.npz: missing from the bundle"):
@@ -100,17 +118,17 @@ def _alter_graph(path):
     (path / bundle.MANIFEST).write_text(json.dumps(manifest))
 
 
-def test_a_graph_with_altered_outputs_fails_every_comparison(zoo_cli, tmp_path):
+def test_a_graph_with_altered_outputs_fails_every_comparison(tmp_path):
     copy = copy_bundle("cnn-digits", tmp_path / "b")
     _alter_graph(copy)
     report = verify(copy, batch_sizes=(5,))
     assert not report["passed"]
     assert {(r["case"], r["status"]) for r in report["checks"]} == {("test vectors", "fail"), ("random b=5", "fail")}
     assert all(r["max_abs"] > 0.1 for r in report["checks"])
-    result = zoo_cli("verify", str(copy), "--batch-sizes", "5")
+    result = invoke_zoo("verify", str(copy), "--batch-sizes", "5")
     assert result.code == 1
     assert re.fullmatch(r"error: verification failed: [23] of 3 checks failed; first: model/output on cpu "
-                        r"\(test vectors\): max abs error \S+, needs atol \S+ > 1e-05", result.err.strip())
+                        r"\(test vectors\): max abs error \S+, needs atol \S+ > 1e-05", one_error_line(result.err))
 
 
 def test_a_too_tight_tolerance_fails_and_says_what_would_have_passed():
