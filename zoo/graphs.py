@@ -29,6 +29,36 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class VariantTolerance:
+    """How far a reduced-precision variant (int8, fp16) may move the task from the FP32 graph.
+
+    Elementwise tolerances mean little for int8, so a variant is judged where a deployer feels it:
+    on the dataset's test split, against the FP32 graph's own result. Each task reads its fields:
+    classifiers ``max_accuracy_drop`` (a fraction: 0.005 is half a point) and
+    ``min_argmax_agreement``; autoencoders ``max_mse_increase`` (relative to FP32's reconstruction
+    MSE); generators ``max_frechet_increase`` (relative to FP32's Frechet distance, on pixels, to
+    the test split).
+    """
+
+    max_accuracy_drop: float = 0.005
+    min_argmax_agreement: float = 0.99
+    max_mse_increase: float = 0.05
+    max_frechet_increase: float = 0.10
+
+    def to_dict(self) -> dict[str, float]:
+        return dict(self.__dict__)
+
+
+# What a graph promises when its family names nothing (``OnnxGraph.variant_tolerances``): within
+# half a point of accuracy (the ONNX model zoo's int8 MNIST and ResNet50 stay within 0.2 points);
+# fp16, which only rounds, agrees more often and moves MSE and Frechet distance less.
+VARIANT_TOLERANCES = {
+    "int8": VariantTolerance(),
+    "fp16": VariantTolerance(min_argmax_agreement=0.995, max_mse_increase=0.01, max_frechet_increase=0.02),
+}
+
+
+@dataclass(frozen=True)
 class GraphInput:
     """One named graph input: an example tensor, its dynamic axes, and how to draw fresh values.
 
@@ -53,6 +83,9 @@ class OnnxGraph:
     ``tolerances`` is what ONNX Runtime must meet against PyTorch in FP32 (CPU, and CUDA in
     strict mode); ``deployment_tolerances`` is the looser promise for CUDA with TF32 on.
     Outputs absent from either mapping get ``Tolerance()`` and ``Tolerance(1e-3, 1e-3)``.
+    ``variant_tolerances`` is what an int8 or fp16 variant must keep on the test split against
+    FP32 (``VariantTolerance``, by variant name; ``VARIANT_TOLERANCES`` where absent); only the
+    primary graph's are checked, as task-level checks run on it.
     """
 
     name: str
@@ -63,11 +96,15 @@ class OnnxGraph:
     output_dynamic_axes: dict[str, dict[int, str]] = field(default_factory=dict)
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
     deployment_tolerances: dict[str, Tolerance] = field(default_factory=dict)
+    variant_tolerances: dict[str, VariantTolerance] = field(default_factory=dict)
 
     def tolerance(self, output: str, deployment: bool = False) -> Tolerance:
         if deployment:
             return self.deployment_tolerances.get(output, Tolerance(1e-3, 1e-3))
         return self.tolerances.get(output, Tolerance())
+
+    def variant_tolerance(self, variant: str) -> VariantTolerance:
+        return self.variant_tolerances.get(variant, VARIANT_TOLERANCES[variant])
 
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
         """All dynamic axes by tensor name; outputs default to a dynamic batch axis."""

@@ -106,6 +106,12 @@ def zoo_onnx_graphs(
     Names are unique. The core's own implementation (tried last) exports the whole model
     as one graph with one input shaped ``(batch, *info.sample_shape)``; implement this
     hook for several graphs, other inputs, dynamic time axes or looser tolerances.
+
+    A graph also declares what its int8 and fp16 variants (``zoo export --variants``) must keep
+    on the test split against FP32 (``OnnxGraph.variant_tolerances``: accuracy drop and argmax
+    agreement, reconstruction-MSE increase or Frechet-distance increase, by task); where it names
+    none, the core's ``zoo.graphs.VARIANT_TOLERANCES`` apply. ``zoo verify`` fails a variant
+    beyond them.
     """
 
 

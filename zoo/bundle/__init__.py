@@ -4,8 +4,10 @@ A bundle is what `zoo export` writes and what `zoo verify` / `zoo predict` read:
 
     manifest.json           model, family, plugin, opset, exporter, versions, run, graphs, sha256 of every file
     <graph>.onnx            one file per graph (``model``; ``encoder``/``decoder``; ``generator`` ...)
+    <graph>.<variant>.onnx  reduced-precision variants (``int8``, ``fp16``) when asked for (``zoo.bundle.variants``)
     test_data/<graph>.npz   inputs and PyTorch's outputs, arrays named ``input.<name>`` / ``output.<name>``
     export.log              what the exporter printed
+    bundle.sig              a signature over every file, when signed (``zoo.bundle.signing``)
 
 Deployers read bundles with numpy, onnx (to read a graph's declared external data without
 loading it) and onnxruntime, so this package's reader and ``predict`` import neither torch nor
@@ -14,8 +16,8 @@ any zoo module that does; arrays are always loaded with ``allow_pickle=False``.
 What ``open_bundle`` refuses before onnxruntime or numpy is given any file (``BundleError``, one
 line, exit 2); the path checks run before any file but the manifest is even read:
 
-- a path in the manifest (a graph's ``file`` or ``test_data``, a key of the ``files``
-  checksum map) that is absolute, has a drive, contains ``..``, or resolves (symlinks
+- a path in the manifest (a graph's ``file``, a variant's ``file`` or ``test_data``, a key of
+  the ``files`` checksum map) that is absolute, has a drive, contains ``..``, or resolves (symlinks
   followed) outside the bundle; a graph file that is not ``.onnx``, or whose file or test
   data is not covered by the checksums;
 - any file whose sha256 differs from the manifest's;
@@ -43,8 +45,9 @@ import numpy as np
 from zoo.errors import ZooError, one_line
 from zoo.graphs import GraphRoleError, primary
 
-FORMAT = "zoo-onnx-bundle/2"  # /2: every graph states its role
+FORMAT = "zoo-onnx-bundle/2"  # /2: every graph states its role; variants are optional entries (absent: FP32 only)
 MANIFEST = "manifest.json"
+FP32 = "fp32"
 TEST_DATA = "test_data"
 LOG = "export.log"
 INPUT_PREFIX, OUTPUT_PREFIX = "input.", "output."
@@ -120,6 +123,33 @@ class Graph:
     def output_names(self) -> list[str]:
         return [o["name"] for o in self.entry["outputs"]]
 
+    @property
+    def variant_name(self) -> str:
+        """``fp32`` for the exported graph, else the variant this ``Graph`` stands for."""
+        return self.entry.get("variant", FP32)
+
+    @property
+    def variants(self) -> dict[str, dict[str, Any]]:
+        """The graph's reduced-precision variants by name, as the manifest describes them (FP32 not included)."""
+        return self.entry.get("variants") or {}
+
+    def variant(self, name: str | None) -> Graph:
+        """The same graph in precision ``name`` (``None`` or ``fp32``: this one); same inputs and outputs."""
+        if name in (None, FP32):
+            return self
+        if name not in self.variants:
+            have = ", ".join([FP32, *self.variants])
+            raise BundleError(f"{self.root}: graph {self.name!r} has no {name} variant (it has {have}; "
+                              f"zoo export --variants makes them)")
+        return Graph(self.root, {**self.entry, "file": self.variants[name]["file"], "variant": name})
+
+    def variant_tolerance(self, name: str) -> dict[str, float]:
+        """What variant ``name`` must keep on the test split against FP32 (``zoo.graphs.VariantTolerance``)."""
+        from zoo.graphs import VARIANT_TOLERANCES
+
+        declared = self.entry.get("variant_tolerances", {}).get(name)
+        return dict(declared) if declared else VARIANT_TOLERANCES[name].to_dict()
+
     def tolerance(self, output: str, deployment: bool = False) -> tuple[float, float]:
         """(atol, rtol) promised for ``output``: FP32, or the looser deployment promise (CUDA, TF32)."""
         found = self.entry["deployment_tolerances" if deployment else "tolerances"][output]
@@ -170,6 +200,11 @@ class Bundle:
     def graphs(self) -> list[Graph]:
         return [Graph(self.path, entry) for entry in self.manifest["graphs"]]
 
+    @property
+    def variants(self) -> list[str]:
+        """The precisions the bundle holds, FP32 first (a bundle exported without --variants holds FP32 only)."""
+        return list(self.manifest.get("variants") or [FP32])
+
     def graph(self, name: str | None = None) -> Graph:
         """The graph called ``name``; without a name, the bundle's primary graph."""
         by_name = {g.name: g for g in self.graphs}
@@ -218,10 +253,14 @@ def check_paths(path: Path, manifest: Mapping[str, Any]) -> dict[str, str]:
     for entry in graphs:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise BundleError(f"{path / MANIFEST}: damaged manifest (a graph entry without a name)")
-        for key in ("file", "test_data"):
-            what = f"graph {entry['name']!r} {key}"
-            name = inside(path, entry.get(key), what)
-            if key == "file" and not name.endswith(".onnx"):
+        variants = entry.get("variants") or {}
+        if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
+            raise BundleError(f"{path / MANIFEST}: damaged manifest (graph {entry['name']!r} variants)")
+        named = [(f"graph {entry['name']!r} {key}", entry.get(key), key == "file") for key in ("file", "test_data")]
+        named += [(f"graph {entry['name']!r} {v} variant file", variants[v].get("file"), True) for v in variants]
+        for what, value, graph_file in named:
+            name = inside(path, value, what)
+            if graph_file and not name.endswith(".onnx"):
                 raise BundleError(f"{path}: {what} {name!r} is not an .onnx file")
             if name not in files:
                 raise BundleError(f"{path}: {what} {name!r} is not covered by the manifest's checksums")
@@ -297,7 +336,7 @@ def check_external_data(path: Path, graph: Graph, files: Mapping[str, str]) -> N
         raise BundleError(f"{graph.path}: not an ONNX protobuf ({exc})") from None
     folder = PurePosixPath(graph.entry["file"]).parent  # onnxruntime reads it relative to the graph's folder
     for location in dict.fromkeys(locations):
-        what = f"graph {graph.name!r} external data"
+        what = f"graph {graph.name!r}{'' if graph.variant_name == FP32 else ' ' + graph.variant_name} external data"
         if location.startswith("*/_ORT_MEM_ADDR_/*"):  # onnxruntime's tag for in-memory data
             raise BundleError(f"{path}: {what} {location!r} names process memory, not a file")
         name = inside(path, (folder / _relative(path, location, what)).as_posix(), what)
@@ -323,5 +362,6 @@ def open_bundle(path: str | Path) -> Bundle:
     files = verify_checksums(path, manifest)
     bundle = Bundle(path, manifest)
     for graph in bundle.graphs:
-        check_external_data(path, graph, files)
+        for variant in [None, *graph.variants]:
+            check_external_data(path, graph.variant(variant), files)
     return bundle

@@ -4,6 +4,9 @@ The bundle is written into a temporary folder beside the destination and renamed
 only once every graph passed ``onnx.checker`` (full check): an interrupted export leaves
 nothing at the destination. Everything the exporters print (Python warnings and C++ lines
 alike) goes to the bundle's ``export.log``, never to the terminal.
+
+``--variants`` adds reduced-precision copies of every graph (``zoo.bundle.variants``), made from
+the checked FP32 file and calibrated on the run's training samples; the default is FP32 alone.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import torch
 
 from zoo import bundle
 from zoo.api import load_trained, onnx_graphs
+from zoo.bundle import variants as precision
 from zoo.errors import ZooError, one_line
 from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, usual_permissions
 from zoo.graphs import OnnxGraph
@@ -147,6 +151,22 @@ def write_graph(graph: OnnxGraph, root: Path, opset: int, exporter: str) -> dict
     return entry
 
 
+def write_variants(graph: OnnxGraph, entry: dict[str, Any], root: Path, names: list[str],
+                   samples: np.ndarray) -> None:
+    """Add each reduced-precision variant of one written graph to ``root`` and to its manifest ``entry``."""
+    wanted = [v for v in names if v != precision.FP32]
+    if not wanted:
+        return
+    batches, calibrated_on = precision.calibration(bundle.Graph(root, entry), samples)
+    entry["variants"] = {}
+    with captured_output(root / bundle.LOG):
+        for variant in wanted:
+            entry["variants"][variant] = precision.make(variant, root / entry["file"],
+                                                        root / precision.file_name(graph.name, variant),
+                                                        batches, calibrated_on, graph.name)
+    entry["variant_tolerances"] = {v: graph.variant_tolerance(v).to_dict() for v in wanted}
+
+
 def _plugin(spec) -> dict[str, str]:
     info = next(p for p in plugin_set().plugins if p.name == spec.plugin)
     return {"name": info.name, "distribution": info.distribution, "version": info.version}
@@ -174,11 +194,16 @@ def _move_into_place(tmp: Path, dest: Path) -> None:
 
 
 def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: int | None = None,
-               exporter: str | None = None, force: bool = False) -> Path:
-    """Export every graph the model's family names into a bundle; returns the bundle's path."""
+               exporter: str | None = None, force: bool = False, variants: str | list[str] | None = None) -> Path:
+    """Export every graph the model's family names into a bundle; returns the bundle's path.
+
+    ``variants`` (``"fp32,int8,fp16"``; default ``precision.EXPORT_DEFAULT``) adds those precisions of
+    every graph beside FP32, which is always there.
+    """
     opset, exporter = opset or DEFAULT_OPSET, exporter or DEFAULT_EXPORTER
     if exporter not in EXPORTERS:
         raise ExportError(f"unknown exporter {exporter!r} (choose {' or '.join(EXPORTERS)})")
+    names = precision.parse(variants)
     run = run if isinstance(run, Run) else open_run(run)
     dest = destination(run.model, out, force)
     spec, model, data, config, run = load_trained(run)
@@ -190,12 +215,14 @@ def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: i
     try:
         with disk_space(f"the bundle {dest}"):
             entries = [write_graph(g, tmp, opset, exporter) for g in graphs]
+            for graph, entry in zip(graphs, entries):
+                write_variants(graph, entry, tmp, names, data.train.x)
         manifest = {
             "format": bundle.FORMAT, "model": spec.name, "family": spec.family, "task": spec.task,
             "plugin": _plugin(spec), "opset": opset, "exporter": exporter, "versions": versions(),
             "run": {"path": str(run.path.resolve()), "created": run.record.get("created"),
                     "weights_sha256": bundle.sha256_file(run.path / WEIGHTS)},
-            "graphs": entries, "files": bundle.checksums(tmp),
+            "variants": names, "graphs": entries, "files": bundle.checksums(tmp),
         }
         atomic_write_json(tmp / bundle.MANIFEST, manifest)
         _move_into_place(tmp, dest)

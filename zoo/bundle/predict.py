@@ -1,7 +1,8 @@
 """`zoo predict`: run a bundle on the user's arrays with onnxruntime and numpy alone.
 
 This is the deployer's path: it must work where torch is not installed, so it imports
-only numpy, onnxruntime and zoo.bundle (itself numpy-only). A test runs it with torch
+only numpy, onnxruntime and zoo.bundle (itself numpy-only), and, with ``public_key``, the
+signature checker (model-signing, which imports no torch either). A test runs it with torch
 made unimportable. A graph that onnxruntime will not load or run is one ``BundleError``
 (one ``error:`` line, exit 2), never a traceback.
 """
@@ -28,9 +29,18 @@ def read_inputs(graph: Graph, path: Path) -> dict[str, np.ndarray]:
     return graph.check_inputs(arrays)
 
 
-def predict(bundle_path: str | Path, input_path: str | Path, graph_name: str | None = None) -> dict[str, np.ndarray]:
-    """The graph's outputs for the arrays in ``input_path``, after the bundle's checksums pass."""
-    graph = open_bundle(bundle_path).graph(graph_name)
+def predict(bundle_path: str | Path, input_path: str | Path, graph_name: str | None = None,
+            variant: str | None = None, public_key: str | Path | None = None) -> dict[str, np.ndarray]:
+    """The graph's outputs for the arrays in ``input_path``, after the bundle's checksums pass.
+
+    ``variant``: run that precision of the graph (``int8``, ``fp16``; default FP32).
+    ``public_key``: first check the bundle's signature with it; nothing else is read before that passes.
+    """
+    if public_key is not None:
+        from zoo.bundle.signing import verify_signature
+
+        verify_signature(bundle_path, public_key)
+    graph = open_bundle(bundle_path).graph(graph_name).variant(variant)
     inputs = read_inputs(graph, Path(input_path))
     options = ort.SessionOptions()
     options.log_severity_level = 4  # the reason reaches the one error line, not a log on stderr

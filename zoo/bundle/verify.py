@@ -6,6 +6,15 @@ requested execution provider, the stored test vectors, fresh random inputs at ea
 run's weights are at hand, and the providers against each other. Last, the task-level effect
 on the dataset's test split, which is what a deployer cares about.
 
+Variants (``int8``, ``fp16``) are checked against the FP32 graph on ONNX Runtime CPU, not against
+PyTorch: per provider, every case runs and gives finite outputs of the right shape (the numeric
+error is recorded, not judged: int8 is not meant to match elementwise), and on the test split the
+primary graph's variant keeps the task within the family's ``VariantTolerance`` (accuracy drop and
+argmax agreement, reconstruction-MSE increase, or the increase of the Frechet distance of generated
+images to the test images, on pixels). ``latency=True`` also times every variant for the card's
+Deployment table (``zoo.bundle.deployment``). With ``public_key`` the bundle's signature is checked
+before anything else (``zoo.bundle.signing``).
+
 Every tolerance failure is a failure. A provider that is not installed in this onnxruntime,
 or whose session silently fell back to CPU (the GPU build on a machine without a usable GPU),
 is ``skipped: <why>``, never passed. A provider that is installed but cannot start a session
@@ -27,6 +36,10 @@ from zoo.bundle import Bundle, Graph, open_bundle
 from zoo.errors import CheckFailed, ZooError, one_line
 
 TASK_SAMPLES = 256            # generated images compared for a generator
+FRECHET_SAMPLES = 1024        # generated images per variant for the Frechet distance to the test images
+FP32_CPU = "onnxruntime fp32 cpu"  # what a variant is compared with
+VARIANT_LIMITS = {"classification": ("max_accuracy_drop", "min_argmax_agreement"),  # the VariantTolerance
+                  "reconstruction": ("max_mse_increase",), "generation": ("max_frechet_increase",)}  # fields per task
 MIN_ARGMAX_AGREEMENT = 0.99   # classifiers: fraction of test samples with the same predicted class
 MAX_ACCURACY_DELTA = 0.005    # classifiers: |accuracy(onnx) - accuracy(pytorch)|
 MAX_MSE_DELTA_RATIO = 0.01    # autoencoders: |mse(onnx) - mse(pytorch)| / mse(pytorch)
@@ -260,12 +273,128 @@ def _reconstruction(want: np.ndarray, got: np.ndarray, x: np.ndarray) -> dict[st
             "status": "pass" if ok else "fail"}
 
 
+def _fp32_cpu(graph: Graph, cache: dict) -> tuple[ort.InferenceSession | None, str]:
+    """The FP32 graph on ONNX Runtime CPU, the reference its variants are compared with (or None and why)."""
+    if graph.name not in cache:
+        cache[graph.name] = open_session(graph, Mode("cpu", "CPUExecutionProvider"))
+    return cache[graph.name]
+
+
+def _numeric(got: np.ndarray, want: np.ndarray) -> dict[str, Any]:
+    """A variant's distance from FP32: recorded, not judged; only a wrong shape or a non-finite output fails."""
+    if got.shape != want.shape:
+        return {"max_abs": None, "mean_abs": None, "status": "fail", "reason": f"shape {got.shape}, expected {want.shape}"}
+    if got.dtype.kind == "f" and not np.isfinite(got).all():
+        return {"max_abs": None, "mean_abs": None, "status": "fail", "reason": "non-finite outputs"}
+    diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    return {"max_abs": float(diff.max(initial=0.0)), "mean_abs": float(diff.mean()) if diff.size else 0.0,
+            "status": "pass"}
+
+
+def variant_checks(bundle: Bundle, mode_list: list[Mode], sessions: dict, batch_sizes: Sequence[int],
+                   fp32_sessions: dict) -> list[dict[str, Any]]:
+    """Every case of every variant of every graph, on every mode, against the FP32 graph on CPU."""
+    rows = []
+    for graph in bundle.graphs:
+        fp32, fp32_note = _fp32_cpu(graph, fp32_sessions)
+        for variant in graph.variants:
+            for label, inputs, _ in cases(graph, batch_sizes):
+                want = run_session(fp32, graph, inputs) if fp32 is not None else None
+                for mode in mode_list:
+                    base = {"graph": graph.name, "variant": variant, "provider": mode.name, "case": label,
+                            "reference": FP32_CPU, "tf32": mode.tf32}
+                    session, note = sessions[(graph.name, variant, mode.name)]
+                    if want is None:
+                        session, note = None, f"failed: no FP32 reference ({fp32_note.removeprefix('failed: ')})"
+                    if session is None:
+                        rows += [{**base, "output": o, "status": status_of(note), "reason": note.removeprefix("failed: ")}
+                                 for o in graph.output_names]
+                        continue
+                    try:
+                        got = run_session(session, graph, inputs)
+                    except Exception as exc:
+                        rows += [{**base, "output": o, "status": "fail", "reason": f"onnxruntime failed: {one_line(exc)}"}
+                                 for o in graph.output_names]
+                        continue
+                    rows += [{**base, "output": o, **_numeric(got[o], want[o])} for o in graph.output_names]
+    return rows
+
+
+def task_metric(task: str, graph: Graph, session: ort.InferenceSession, data: Any) -> tuple[str, float, np.ndarray]:
+    """The task's own measure of one graph on the test split: (name, value, the outputs it came from).
+
+    Classifiers: accuracy. Autoencoders: reconstruction MSE. Generators: the Frechet distance between
+    ``FRECHET_SAMPLES`` images generated from seeded inputs and the test images, on pixels (the
+    family's own Frechet distance uses its reference classifier's features, which the core does not
+    have: the two are not on one scale).
+    """
+    from zoo.metrics import frechet_distance
+
+    if task == "generation":
+        images = run_session(session, graph, random_inputs(graph.inputs, FRECHET_SAMPLES, {}, seed=0))
+        images = images[graph.output_names[0]]
+        flat = lambda a: a.reshape(len(a), -1)  # noqa: E731
+        return "frechet_distance_pixels", frechet_distance(flat(images), flat(data.test.x)), images
+    x = data.test.x
+    out = run_session(session, graph, {graph.inputs[0]["name"]: x})[graph.output_names[0]]
+    if task == "classification":
+        return "accuracy", float((out.argmax(1) == data.test.y).mean()), out
+    return "mse", float(((out.astype(np.float64) - x) ** 2).mean()), out
+
+
+def _judge(task: str, fp32: float, value: float, agreement: float | None, limits: dict[str, float]) -> bool:
+    """Whether a variant's task metric stays within the family's ``VariantTolerance``."""
+    if task == "classification":
+        return fp32 - value <= limits["max_accuracy_drop"] + 1e-12 and agreement >= limits["min_argmax_agreement"]
+    [increase] = limits.values()  # relative: MSE or Frechet distance may grow by this fraction of FP32's
+    return value - fp32 <= increase * abs(fp32) + 1e-12
+
+
+def variant_task_checks(bundle: Bundle, mode_list: list[Mode], sessions: dict, reference: TorchReference | None,
+                        reference_note: str, fp32_sessions: dict) -> list[dict[str, Any]]:
+    """Each variant of the primary graph against FP32 on the test split, judged by the family's tolerances."""
+    task, graph = bundle.manifest["task"], bundle.graph()
+    rows = []
+    fp32 = None
+    keys = VARIANT_LIMITS.get(task, VARIANT_LIMITS["reconstruction"])  # task_checks' rule: else reconstruction
+    for variant in graph.variants:
+        limits = {k: v for k, v in graph.variant_tolerance(variant).items() if k in keys}
+        for mode in mode_list:
+            session, note = sessions[(graph.name, variant, mode.name)]
+            row = {"task": task, "graph": graph.name, "variant": variant, "provider": mode.name, "tf32": mode.tf32}
+            reference_session, reference_note_cpu = _fp32_cpu(graph, fp32_sessions)
+            if reference_session is None:
+                session, note = None, f"failed: no FP32 reference ({reference_note_cpu.removeprefix('failed: ')})"
+            if session is None or reference is None:
+                why = note if session is None else reference_note
+                rows.append({**row, "status": status_of(why) if session is None else "skipped",
+                             "reason": why.removeprefix("failed: ")})
+                continue
+            if fp32 is None:
+                fp32 = task_metric(task, graph, reference_session, reference.data)
+            name, value, out = task_metric(task, graph.variant(variant), session, reference.data)
+            agreement = float((out.argmax(1) == fp32[2].argmax(1)).mean()) if task == "classification" else None
+            rows.append({**row, "reference": FP32_CPU, "samples": len(out), "metric": name, "fp32": fp32[1],
+                         "value": value, "change": value - fp32[1],
+                         **({"argmax_agreement": agreement} if agreement is not None else {}),
+                         "limits": limits, "status": "pass" if _judge(task, fp32[1], value, agreement, limits) else "fail"})
+    return rows
+
+
 def verify(path: str | Path, providers: Sequence[str] = ("cpu",), batch_sizes: Sequence[int] = (1, 7, 64),
-           require: Sequence[str] = (), tolerance: tuple[float | None, float | None] = (None, None)) -> dict[str, Any]:
+           require: Sequence[str] = (), tolerance: tuple[float | None, float | None] = (None, None),
+           public_key: str | Path | None = None, latency: bool = False) -> dict[str, Any]:
     """Check a bundle and return the report; ``report['passed']`` is True only if every required check passed.
 
-    ``tolerance`` (atol, rtol) overrides the bundle's declared tolerances for every output.
+    ``tolerance`` (atol, rtol) overrides the bundle's declared tolerances for every output (FP32).
+    ``public_key``: check the bundle's signature first (``SignatureError``, exit 2, on any mismatch).
+    ``latency``: also measure the Deployment table (``report['deployment']``).
     """
+    signature = None
+    if public_key is not None:
+        from zoo.bundle.signing import verify_signature
+
+        signature = verify_signature(path, public_key)
     bundle = open_bundle(path)
     if tolerance != (None, None):
         bundle = _with_tolerance(bundle, *tolerance)
@@ -276,16 +405,29 @@ def verify(path: str | Path, providers: Sequence[str] = ("cpu",), batch_sizes: S
     reference, note = load_reference(bundle)
     checks = [row for g in bundle.graphs for row in graph_checks(g, mode_list, sessions, reference, note, batch_sizes)]
     task = task_checks(bundle, mode_list, sessions, reference, note)
+    variant_sessions = {(g.name, v, m.name): open_session(g.variant(v), m)
+                        for g in bundle.graphs for v in g.variants for m in mode_list}
+    fp32_cpu: dict[str, ort.InferenceSession] = {}
+    checks += variant_checks(bundle, mode_list, variant_sessions, batch_sizes, fp32_cpu)
+    task += variant_task_checks(bundle, mode_list, variant_sessions, reference, note, fp32_cpu)
     provider_status = {m.name: {"provider": m.provider, "options": m.options, "tf32": m.tf32,
-                                "status": _worst([sessions[(g.name, m.name)][1] for g in bundle.graphs])}
+                                "status": _worst([sessions[(g.name, m.name)][1] for g in bundle.graphs]
+                                                 + [n for (_, _, mode), (_, n) in variant_sessions.items()
+                                                    if mode == m.name])}
                        for m in mode_list}
     ran = [r for r in checks + task if r["status"] != "skipped"]
     failures = [r for r in ran if r["status"] == "fail"]
     missing = [m for m in mode_list if m.name.split("-")[0] in require and provider_status[m.name]["status"].startswith("skipped")]
-    return {"bundle": str(bundle.path), "model": bundle.manifest["model"], "checksums": "ok",
-            "reference": note, "providers": provider_status, "checks": checks, "task": task,
-            "ran": len(ran), "failures": len(failures), "required_missing": [m.name for m in missing],
-            "passed": bool(ran) and not failures and not missing}
+    report = {"bundle": str(bundle.path), "model": bundle.manifest["model"], "checksums": "ok",
+              "signature": signature or {"status": "not checked (no --public-key)"},
+              "reference": note, "variants": bundle.variants, "providers": provider_status, "checks": checks,
+              "task": task, "ran": len(ran), "failures": len(failures), "required_missing": [m.name for m in missing],
+              "passed": bool(ran) and not failures and not missing}
+    if latency:
+        from zoo.bundle.deployment import measure
+
+        report["deployment"] = measure(bundle, mode_list, report)
+    return report
 
 
 def _worst(notes: list[str]) -> str:
@@ -321,11 +463,22 @@ def summary(report: dict[str, Any]) -> str:
         parts = ["no check ran"] + [f"{', '.join(names)} {status}" for status, names in why.items()]
     if first is not None:
         what = first.get("output") or f"{first['task']} task"
-        if first.get("max_abs") is not None:
+        if first.get("needed_atol") is not None:
             detail = f"max abs error {first['max_abs']:.3g}, needs atol {first['needed_atol']:.3g} > {first['atol']:.3g}"
+        elif first.get("metric") is not None:
+            detail = variant_effect(first) + " beyond its limits " + ", ".join(
+                f"{k} {v:g}" for k, v in first["limits"].items())
         else:
             detail = first.get("reason", "task-level effect beyond its limit")
-        parts.append(f"first: {first['graph']}/{what} on {first['provider']} ({first.get('case', 'test split')}): {detail}")
+        variant = f" ({first['variant']})" if first.get("variant") else ""
+        parts.append(f"first: {first['graph']}{variant}/{what} on {first['provider']} "
+                     f"({first.get('case', 'test split')}): {detail}")
     if report["required_missing"]:
         parts.append(f"required but skipped: {', '.join(report['required_missing'])}")
     return "verification failed: " + "; ".join(parts)
+
+
+def variant_effect(row: dict[str, Any]) -> str:
+    """A variant's task row in words: ``accuracy 0.9944 -> 0.9917 (-0.0028), argmax agreement 0.997``."""
+    text = f"{row['metric']} {row['fp32']:.4g} -> {row['value']:.4g} ({row['change']:+.2g})"
+    return text + (f", argmax agreement {row['argmax_agreement']:.4g}" if "argmax_agreement" in row else "")
