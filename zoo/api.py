@@ -7,10 +7,10 @@ from typing import Any, Mapping
 
 import torch
 
-from zoo import __version__, runs
-from zoo.config import resolve
+from zoo import __version__, distill, privacy, runs
+from zoo.config import REQUIRED_KEYS, resolve
 from zoo.data import Data, DataInfo, load_data
-from zoo.errors import Interrupted, ZooError, one_line
+from zoo.errors import Interrupted, WorkFailed, ZooError, one_line
 from zoo.graphs import GraphRoleError, OnnxGraph, check_graphs
 from zoo.plugins import PluginError, call_model_hook
 from zoo.registry import get_dataset, get_model
@@ -23,10 +23,26 @@ def load_model_data(spec: ModelSpec, path: str | Path | None = None) -> Data:
     return load_data(get_dataset(spec.dataset), spec.requires_labels, path)
 
 
-def build(spec: ModelSpec, config: Mapping[str, Any], info: DataInfo) -> torch.nn.Module:
-    """A fresh model for ``spec``, initialised from ``config['seed']``."""
+# The options of a new run beside --set: the required keys and the differential-privacy budget.
+TRAIN_OPTIONS = (*REQUIRED_KEYS, "dp_epsilon", "dp_delta", "dp_max_grad_norm")
+
+
+def _build_plain(spec: ModelSpec, config: Mapping[str, Any], info: DataInfo) -> torch.nn.Module:
     torch.manual_seed(int(config["seed"]))
     return call_model_hook("zoo_build", spec, config=dict(config), info=info)
+
+
+def _build_recorded(spec: ModelSpec, config: Mapping[str, Any], info: DataInfo) -> tuple[torch.nn.Module, list[str]]:
+    """``build``, and the layers changed for differential privacy (none unless the config is private)."""
+    model = _build_plain(spec, config, info)
+    return privacy.compatible(model) if privacy.is_private(config) else (model, [])
+
+
+def build(spec: ModelSpec, config: Mapping[str, Any], info: DataInfo) -> torch.nn.Module:
+    """A fresh model for ``spec``, initialised from ``config['seed']``; for a private config, the network
+    Opacus trains (``zoo.privacy.compatible``: GroupNorm for BatchNorm), so that a private run's weights
+    load into what export, evaluation and cards build."""
+    return _build_recorded(spec, config, info)[0]
 
 
 def onnx_graphs(spec: ModelSpec, model: torch.nn.Module, info: DataInfo, config: Mapping[str, Any]) -> list[OnnxGraph]:
@@ -77,15 +93,29 @@ def _record(spec: ModelSpec, config: dict[str, Any], data: Data, data_path, worl
 
 
 def check_new_run(name: str | None, overrides: Mapping[str, Any] | None, options: Mapping[str, Any],
-                  data: str | Path | None) -> tuple[ModelSpec, dict[str, Any], Data]:
+                  data: str | Path | None, teacher: str | Path | None = None) -> tuple[ModelSpec, dict[str, Any], Data]:
     """What every new run is checked for before anything is written: a known model, its config
-    with the user's overrides and options (``epochs`` ...), and data it can read."""
+    with the user's overrides and options (``epochs``, ``dp_epsilon`` ...), data it can read, and
+    that differential privacy or a teacher, when asked for, can train it."""
     if name is None:
         raise ZooError("name a model to train, or --resume a run")
     spec = get_model(name)
+    overrides = dict(overrides or {})
     chosen = {key: value for key, value in options.items() if value is not None}
-    config = resolve(spec.default_config, {**dict(overrides or {}), **chosen})
-    return spec, config, load_model_data(spec, data)
+    defaults = {**spec.default_config, **privacy.config_defaults(chosen, overrides),
+                **distill.config_defaults(teacher, overrides)}
+    config = resolve(defaults, {**overrides, **chosen})
+    loaded = load_model_data(spec, data)
+    privacy.finish_config(config, {**overrides, **chosen}, len(loaded.train))
+    distill.finish_config(config)
+    if privacy.is_private(config):
+        if teacher is not None:
+            raise distill.DistillError("--teacher and --dp-epsilon do not combine: the teacher saw the training "
+                                       "data without privacy, so the student's epsilon would bound nothing")
+        privacy.require_support(spec, _build_plain(spec, config, loaded.info))
+    if teacher is not None:
+        distill.describe_teacher(teacher, spec, loaded)
+    return spec, config, loaded
 
 
 def train(
@@ -102,26 +132,40 @@ def train(
     force: bool = False,
     progress: Progress | None = None,
     world: World | None = None,
+    dp_epsilon: float | None = None,
+    dp_delta: float | None = None,
+    dp_max_grad_norm: float | None = None,
+    teacher: str | Path | None = None,
+    baseline: str | Path | None = None,
 ) -> runs.Run:
     """Train a model by name (or resume a run) and evaluate it; returns the run directory.
 
     Same seed, same machine: same metrics. Every epoch leaves a resumable checkpoint; an
-    interrupted run (Ctrl-C) is continued with ``resume=run_dir``.
+    interrupted run (Ctrl-C) is continued with ``resume=run_dir``. ``dp_epsilon`` trains with
+    differential privacy (``zoo.privacy``); ``teacher`` (a classifier run on the same data)
+    distils into the model (``zoo.distill``); ``baseline``, a run of the same model trained without
+    either, is measured and recorded beside it (``zoo.baseline``).
     """
     world = world or World()
-    common = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
+    common = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "dp_epsilon": dp_epsilon,
+              "dp_delta": dp_delta, "dp_max_grad_norm": dp_max_grad_norm}
     owner = world.world_size == 1  # under torchrun the launcher has claimed the run directory
     if resume is not None:
         previous = runs.open_run(resume)
         if name is not None and name != previous.model:
             raise ZooError(f"{resume} is a run of {previous.model!r}, not {name!r}")
-        if overrides or data is not None or any(v is not None for v in common.values()):
+        if overrides or data is not None or teacher is not None or baseline is not None or any(
+                v is not None for v in common.values()):
             raise ZooError("--resume continues a run with its own config and data; drop the other options")
+        privacy.check_processes(previous.config, world.world_size)
         path = previous.path
         if owner:
             runs.claim(path)
     else:
-        spec, config, loaded = check_new_run(name, overrides, common, data)
+        spec, config, loaded = check_new_run(name, overrides, common, data, teacher)
+        privacy.check_processes(config, world.world_size)
+        related = {"teacher": distill.describe_teacher(teacher, spec, loaded) if teacher is not None else None,
+                   "baseline": _baseline(baseline, spec, loaded, config, teacher)}
         if owner:
             path = runs.new_run_dir(spec.name, out, force)
         else:
@@ -133,36 +177,56 @@ def train(
             state = previous.load_checkpoint(world.device)
             loaded = load_model_data(spec, data)
             _check_same_data(previous, loaded)
+            related = {key: previous.record.get(key) for key in ("teacher", "baseline")}
         else:
             state = None
-        return _train_run(spec, config, loaded, data, path, state, world, progress or SilentProgress())
+        return _train_run(spec, config, loaded, data, path, state, world, progress or SilentProgress(), related)
     finally:
         if owner:
             runs.release(path)
 
 
+def _baseline(path, spec: ModelSpec, data: Data, config: Mapping[str, Any], teacher) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    from zoo.baseline import describe
+
+    return describe(path, spec, data, config, teacher)
+
+
 def _train_run(spec: ModelSpec, config: dict[str, Any], loaded: Data, data_path, path: Path,
-               state: dict[str, Any] | None, world: World, progress: Progress) -> runs.Run:
-    """Train in the claimed run directory ``path``, evaluate on rank 0, and record every step."""
+               state: dict[str, Any] | None, world: World, progress: Progress,
+               related: Mapping[str, dict[str, Any] | None]) -> runs.Run:
+    """Train in the claimed run directory ``path``, evaluate on rank 0, and record every step.
+
+    ``related``: the ``teacher`` run and the ``baseline`` run as the record keeps them (or None)."""
     record = _record(spec, config, loaded, data_path, world)
+    teacher = related.get("teacher")
     history: list[dict[str, Any]] = list(state["history"]) if state else []
 
     def epoch_done(entry: dict[str, Any]) -> None:
         history.append(entry)
         runs.write_history(path, history)
 
+    model, replaced = _build_recorded(spec, config, loaded.info)
+    if privacy.is_private(config):
+        record["privacy"] = {"layers_changed": replaced}
+    record.update({key: value for key, value in related.items() if value is not None})
     if world.is_main:
         runs.write_record(path, record)
         runs.write_state(path, "running", len(history))
         runs.write_history(path, history)
-    model = build(spec, config, loaded.info).to(world.device)
+    model = model.to(world.device)
     context = TrainContext(
         seed=int(config["seed"]), epochs=int(config["epochs"]), batch_size=int(config["batch_size"]),
         world=world, progress=progress, checkpoint_path=path / runs.CHECKPOINT,
         resume=state, on_epoch_end=epoch_done,
+        privacy=privacy.PrivateTraining(config) if privacy.is_private(config) else None,
+        teacher=distill.load_teacher(teacher, loaded, config, world.device) if teacher is not None else None,
     )
     try:
         call_model_hook("zoo_train", spec, model=model, data=loaded, config=config, context=context)
+        _check_recipe_used(spec, context)
     except KeyboardInterrupt:
         if world.is_main:
             runs.write_state(path, "interrupted", len(history))
@@ -174,12 +238,30 @@ def _train_run(spec: ModelSpec, config: dict[str, Any], loaded: Data, data_path,
     seconds = sum(float(r.get("seconds", 0.0)) for r in history)
     if world.is_main:
         runs.write_weights(path, model)
-        metrics = evaluate_model(spec, model.cpu(), loaded, config)
-        runs.write_metrics(path, {"metrics": metrics, "split": "test", "seed": config["seed"],
-                                  "train_seconds": round(seconds, 3), "zoo_version": __version__,
-                                  "world_size": world.world_size})
+        model = model.cpu()
+        metrics = evaluate_model(spec, model, loaded, config)
+        payload = {"metrics": metrics, "split": "test", "seed": config["seed"],
+                   "train_seconds": round(seconds, 3), "zoo_version": __version__, "world_size": world.world_size}
+        if context.privacy is not None:
+            from zoo.membership import loss_attack
+
+            payload["privacy"] = {**context.privacy.summary(), "membership_inference": loss_attack(model, loaded)}
+        if context.teacher is not None:
+            payload["distillation"] = context.teacher.summary()
+        if related.get("baseline") is not None:
+            payload["baseline"] = related["baseline"]
+        runs.write_metrics(path, payload)
         runs.write_state(path, "complete", len(history))
     return runs.Run(path, record)
+
+
+def _check_recipe_used(spec: ModelSpec, context: TrainContext) -> None:
+    """A run asked for privacy or a teacher must have been trained with them: never claim what was not done."""
+    remaining = context.epochs - (int(context.resume["epoch"]) if context.resume else 0)
+    if context.privacy is not None and not context.privacy.attached:
+        raise WorkFailed(f"{spec.name} was trained without the core's private recipe; no privacy guarantee holds")
+    if context.teacher is not None and remaining > 0 and not context.teacher.used:
+        raise WorkFailed(f"{spec.name} was trained without the loss of its teacher")
 
 
 def evaluate_model(spec: ModelSpec, model: torch.nn.Module, data: Data, config: Mapping[str, Any]) -> dict[str, Any]:

@@ -120,12 +120,15 @@ def info_command(name: str, as_json: bool) -> None:
     payload = spec.to_dict()
     payload["dataset_info"] = dataset.to_dict() if dataset else None
     payload["plugin_info"] = plugin.to_dict()
+    payload["training_options"] = _training_options(spec) if dataset else {}
     if as_json:
         emit_json(payload)
         return
     rows = [["name", spec.name], ["family", spec.family], ["task", spec.task],
             ["dataset", spec.dataset + (f" - {dataset.summary}" if dataset else " (not installed)")],
             ["plugin", f"{plugin.name} ({plugin.distribution} {plugin.version})"], ["summary", spec.summary]]
+    rows += [[option, f"supported ({how['how']})" if how["supported"] else f"not supported: {how['reason']}"]
+             for option, how in payload["training_options"].items()]
     click.echo(table(["FIELD", "VALUE"], rows))
     click.echo("\nDefault config (change with zoo train --set KEY=VALUE):")
     click.echo(table(["KEY", "DEFAULT", "TYPE", "DESCRIPTION"],
@@ -164,6 +167,21 @@ def plugins_command(as_json: bool) -> None:
         click.echo(f"conflict: {conflict.message()}")
 
 
+def _training_options(spec) -> dict[str, dict[str, Any]]:
+    """Whether --dp-epsilon and --teacher can train ``spec``, and why not (zoo.privacy, zoo.distill)."""
+    from zoo import distill, privacy
+
+    found = {}
+    for option, check, how in (("differential privacy", privacy.support, "--dp-epsilon, Opacus"),
+                               ("distillation", distill.support, "--teacher RUN")):
+        try:
+            reason = check(spec)
+        except ZooError as exc:  # the model cannot even be built: say so here, not as this command's error
+            reason = f"the model could not be built ({exc})"
+        found[option] = {"supported": True, "how": how} if reason is None else {"supported": False, "reason": reason}
+    return found
+
+
 def _print_metrics(metrics: dict[str, Any]) -> None:
     scalars = [[k, f"{v:.6g}" if isinstance(v, float) else v] for k, v in metrics.items()
                if isinstance(v, (int, float, str)) and not isinstance(v, bool)]
@@ -181,6 +199,14 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
 @click.option("--out", type=click.Path(), help="Run directory (default runs/<name>-<time>).")
 @click.option("--resume", type=click.Path(), help="Continue an interrupted run from its checkpoint.")
 @click.option("--force", is_flag=True, help="Replace the files of an existing run directory.")
+@click.option("--dp-epsilon", type=float, metavar="E",
+              help="Train with differential privacy (DP-SGD, Opacus), spending at most epsilon E over all epochs.")
+@click.option("--dp-delta", type=float, metavar="D", help="The guarantee's delta (default min(1e-5, 1/(10 N))).")
+@click.option("--dp-max-grad-norm", type=float, metavar="C", help="Clip each sample's gradient to norm C (default 1).")
+@click.option("--teacher", type=click.Path(), metavar="RUN",
+              help="Distil a classifier run on the same data into this model (--set kd_temperature=T kd_alpha=A).")
+@click.option("--baseline", type=click.Path(), metavar="RUN",
+              help="With --dp-epsilon or --teacher: a run of this model trained without them, measured for the card.")
 @click.option("--nproc-per-node", type=click.IntRange(min=1), default=1,
               help="Training processes on this machine (torch.distributed; one per GPU on GPUs).")
 @click.option("--nnodes", type=click.IntRange(min=1), default=1, help="Machines taking part; each runs this command.")
@@ -189,8 +215,9 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
 @click.option("--rdzv-timeout", type=click.IntRange(min=1), default=600, show_default=True,
               help="Seconds to wait for every machine to join.")
 @json_option
-def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, resume, force, nproc_per_node, nnodes,
-                  node_rank, rdzv_endpoint, rdzv_timeout, as_json) -> None:
+def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, resume, force, dp_epsilon, dp_delta,
+                  dp_max_grad_norm, teacher, baseline, nproc_per_node, nnodes, node_rank, rdzv_endpoint, rdzv_timeout,
+                  as_json) -> None:
     """Train a model, evaluate it on the test split and save a run directory.
 
     \b
@@ -200,6 +227,8 @@ def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, re
       zoo train cnn-digits --data mnist/ --out runs/cnn-mnist
       zoo train --resume runs/lstm
       zoo train cnn-digits --nproc-per-node 2
+      zoo train cnn-digits --dp-epsilon 8 --epochs 40 --batch-size 256 --lr 0.02 --set shift=0
+      zoo train cnn-tiny-digits --teacher runs/cnn-digits --set kd_temperature=2
     """
     from zoo.api import train
     from zoo.config import parse_assignments
@@ -208,7 +237,9 @@ def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, re
     from zoo.training import BarProgress
 
     request = dict(name=name, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                   overrides=parse_assignments(assignments), data=data, out=out, resume=resume)
+                   overrides=parse_assignments(assignments), data=data, out=out, resume=resume,
+                   dp_epsilon=dp_epsilon, dp_delta=dp_delta, dp_max_grad_norm=dp_max_grad_norm, teacher=teacher,
+                   baseline=baseline)
     topology = Topology(nproc_per_node, nnodes, node_rank, rdzv_endpoint, rdzv_timeout)
     if topology.distributed:
         path = launch(request, topology, force)
@@ -224,6 +255,15 @@ def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, re
         return
     click.echo(f"run: {run.path}  ({metrics['train_seconds']:.1f} s of training)")
     _print_metrics(metrics["metrics"])
+    if "privacy" in metrics:
+        spent = metrics["privacy"]
+        click.echo(f"privacy: epsilon {spent['epsilon']:.4g} spent of {spent['target_epsilon']:.4g} at delta "
+                   f"{spent['delta']:.3g} ({spent['accountant']} accountant); membership-inference AUROC "
+                   f"{spent['membership_inference']['auroc']:.4g}")
+    if "distillation" in metrics:
+        taught = metrics["distillation"]
+        click.echo(f"distilled from run {taught['teacher']['run']} (temperature {taught['temperature']:.4g}, "
+                   f"alpha {taught['alpha']:.4g})")
 
 
 @cli.command("evaluate")
@@ -273,21 +313,27 @@ def _names(texts: Iterable[str]) -> list[str]:
 @click.option("--exporter", type=click.Choice(["torchscript", "dynamo"]),
               help="torch.onnx exporter (default torchscript: faster graphs, dynamic RNN time axes).")
 @click.option("--force", is_flag=True, help="Replace an existing bundle.")
+@click.option("--variants", metavar="LIST",
+              help="Precisions to add beside FP32 (always there): int8, fp16 (comma-separated; default fp32 only).")
 @json_option
 def export_command(run: str, out: str | None, opset: int | None, exporter: str | None, force: bool,
-                   as_json: bool) -> None:
+                   variants: str | None, as_json: bool) -> None:
     """Export a trained run to an ONNX bundle: graphs, manifest, checksums, test vectors.
+
+    int8 uses ONNX Runtime's quantization (static QDQ calibrated on training samples; dynamic for
+    recurrent graphs); fp16 keeps float32 inputs and outputs and is meant for GPUs.
 
     \b
     Examples:
       zoo export runs/cnn-digits-20260101-120000
       zoo export runs/lstm --out bundles/lstm --opset 17
       zoo export runs/ae --exporter dynamo --force
+      zoo export runs/cnn-digits --variants fp32,int8,fp16 --out bundles/cnn
     """
     from zoo.bundle import open_bundle, shape_text
     from zoo.bundle.export import export_run
 
-    path = export_run(run, out, opset=opset, exporter=exporter, force=force)
+    path = export_run(run, out, opset=opset, exporter=exporter, force=force, variants=variants)
     manifest = open_bundle(path).manifest
     if as_json:
         emit_json({"bundle": str(path), **manifest})
@@ -297,6 +343,11 @@ def export_command(run: str, out: str | None, opset: int | None, exporter: str |
         [g["name"], ", ".join(f"{i['name']} {i['dtype']}{shape_text(i['shape'])}" for i in g["inputs"]),
          ", ".join(f"{o['name']} {o['dtype']}{shape_text(o['shape'])}" for o in g["outputs"])]
         for g in manifest["graphs"]]))
+    made = [(g, v, e) for g in manifest["graphs"] for v, e in (g.get("variants") or {}).items()]
+    if made:
+        sizes = {name: (path / name).stat().st_size for name in manifest["files"]}
+        click.echo("\n" + table(["GRAPH", "VARIANT", "FILE", "SIZE", "HOLDS"], [
+            [g["name"], v, e["file"], f"{sizes[e['file']] / sizes[g['file']]:.2f}x", e["note"]] for g, v, e in made]))
 
 
 def _number(value: Any) -> str:
@@ -304,20 +355,36 @@ def _number(value: Any) -> str:
 
 
 def _print_report(report: dict[str, Any]) -> None:
+    from zoo.bundle.verify import variant_effect
+
     click.echo(f"bundle: {report['bundle']}  checksums: {report['checksums']}  reference: {report['reference']}")
     click.echo(table(["PROVIDER", "TF32", "STATUS"],
                      [[m, _number(p["tf32"]), p["status"]] for m, p in report["providers"].items()]))
     ran = [r for r in report["checks"] if r["status"] != "skipped" or r["provider"] == "cpu"]
     click.echo("\n" + table(
-        ["GRAPH", "OUTPUT", "PROVIDER", "CASE", "REFERENCE", "MAX_ABS", "MAX_REL", "NEEDED_ATOL", "ATOL", "RTOL", "STATUS"],
-        [[r["graph"], r["output"], r["provider"], r["case"], r["reference"], _number(r.get("max_abs")),
-          _number(r.get("max_rel")), _number(r.get("needed_atol")), _number(r.get("atol")), _number(r.get("rtol")),
-          r["status"] + (f": {r['reason']}" if r.get("reason") and r["status"] == "fail" else "")] for r in ran]))
+        ["GRAPH", "VARIANT", "OUTPUT", "PROVIDER", "CASE", "REFERENCE", "MAX_ABS", "MAX_REL", "NEEDED_ATOL", "ATOL",
+         "RTOL", "STATUS"],
+        [[r["graph"], r.get("variant", "fp32"), r["output"], r["provider"], r["case"], r["reference"],
+          _number(r.get("max_abs")), _number(r.get("max_rel")), _number(r.get("needed_atol")), _number(r.get("atol")),
+          _number(r.get("rtol")), r["status"] + (f": {r['reason']}" if r.get("reason") and r["status"] == "fail" else "")]
+         for r in ran]))
     keys = ("argmax_agreement", "accuracy_delta", "mse_delta", "max_abs_diff")
-    click.echo("\n" + table(["TASK", "PROVIDER", "SAMPLES", "EFFECT", "STATUS"], [
-        [r["task"], r["provider"], _number(r.get("samples")),
-         ", ".join(f"{k} {_number(r[k])}" for k in keys if k in r) or "-",
+    click.echo("\n" + table(["TASK", "VARIANT", "PROVIDER", "SAMPLES", "EFFECT", "STATUS"], [
+        [r["task"], r.get("variant", "fp32"), r["provider"], _number(r.get("samples")),
+         variant_effect(r) if "metric" in r else ", ".join(f"{k} {_number(r[k])}" for k in keys if k in r) or "-",
          r["status"] if r["status"] != "skipped" else r["reason"]] for r in report["task"]]))
+    if report.get("deployment"):
+        rows = report["deployment"]["rows"]
+        cuda = any("cuda" in r["latency_ms"] for r in rows)
+        ms = lambda r, p: " / ".join(_number(v) for v in r["latency_ms"].get(p, {}).values()) or "-"  # noqa: E731
+        click.echo("\n" + table(["VARIANT", "BYTES", "SIZE", "CPU_MS_B1/B64", *(["CUDA_MS_B1/B64"] if cuda else []),
+                                 "METRIC", "PARITY", "FITS"], [
+            [r["variant"], r["bytes"], f"{r['size_ratio']:.2f}x", ms(r, "cpu"), *([ms(r, "cuda")] if cuda else []),
+             f"{r['metric']['name']} {_number(r['metric']['value'])}" if r["metric"] else "-", r["parity"], r["fits"]]
+            for r in rows]))
+    signature = report.get("signature", {})
+    if signature.get("status") == "verified":
+        click.echo(f"\nsignature: verified ({signature['algorithm']}, key {signature['fingerprint']})")
 
 
 @cli.command("verify")
@@ -327,23 +394,36 @@ def _print_report(report: dict[str, Any]) -> None:
 @click.option("--atol", type=float, help="Absolute tolerance for every output (default: the bundle's declared).")
 @click.option("--rtol", type=float, help="Relative tolerance for every output (default: the bundle's declared).")
 @click.option("--require", multiple=True, metavar="P", help="Fail unless provider P ran (repeatable or comma-separated).")
+@click.option("--public-key", type=click.Path(), metavar="KEY",
+              help="Check the bundle's signature with this PEM public key first; any mismatch is exit 2.")
+@click.option("--latency", is_flag=True, help="Also time every variant at batch 1 and 64 (the card's Deployment table).")
+@click.option("--save", is_flag=True,
+              help="Write the report into the bundle (card/verification.json), where zoo card reads it; times too.")
 @json_option
 def verify_command(bundle: str, providers: str, batch_sizes: str, atol: float | None, rtol: float | None,
-                   require: tuple[str, ...], as_json: bool) -> None:
-    """Check a bundle's checksums, then ONNX Runtime against PyTorch per graph, output, provider and batch.
+                   require: tuple[str, ...], public_key: str | None, latency: bool, save: bool, as_json: bool) -> None:
+    """Check a bundle's checksums, then ONNX Runtime against PyTorch per graph, output, provider and batch,
+    and every int8/fp16 variant against FP32 on the test split within the family's tolerances.
 
-    Exit status 0 only when every check passed and every --require'd provider ran.
+    Exit status 0 only when every check passed and every --require'd provider ran. With --public-key
+    the signature is checked before anything else.
 
     \b
     Examples:
       zoo verify exports/cnn-digits
       zoo verify exports/lstm-digits --providers cpu,cuda --require cuda
       zoo verify exports/ae-digits --batch-sizes 1,256 --atol 1e-6 --json
+      zoo verify exports/cnn-digits --public-key publisher.pub --latency
     """
     from zoo.bundle.verify import VerificationFailed, summary, verify
 
     report = verify(bundle, providers=_names([providers]), batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
-                    require=_names(require), tolerance=(atol, rtol))
+                    require=_names(require), tolerance=(atol, rtol), public_key=public_key, latency=latency or save)
+    if save:
+        from zoo.cards.facts import VERIFICATION
+        from zoo.fsutil import atomic_write_json
+
+        atomic_write_json(Path(bundle) / VERIFICATION, report)
     if as_json:
         emit_json(report)
     else:
@@ -358,9 +438,13 @@ def verify_command(bundle: str, providers: str, batch_sizes: str, atol: float | 
 @click.argument("bundle", type=click.Path())
 @click.argument("input_file", metavar="INPUT.npy|.npz", type=click.Path())
 @click.option("--graph", "graph_name", help="Graph to run (default: the model's primary graph).")
+@click.option("--variant", help="Precision to run: fp32 (default), or int8 / fp16 where the bundle has them.")
+@click.option("--public-key", type=click.Path(), metavar="KEY",
+              help="Check the bundle's signature with this PEM public key before anything else.")
 @click.option("--out", type=click.Path(), help="Write the outputs: .npy (one output) or .npz (by name).")
 @json_option
-def predict_command(bundle: str, input_file: str, graph_name: str | None, out: str | None, as_json: bool) -> None:
+def predict_command(bundle: str, input_file: str, graph_name: str | None, variant: str | None,
+                    public_key: str | None, out: str | None, as_json: bool) -> None:
     """Run a bundle on your arrays with onnxruntime and numpy only (no torch).
 
     An .npy feeds a one-input graph; an .npz holds one array per input, named as the manifest says.
@@ -370,11 +454,12 @@ def predict_command(bundle: str, input_file: str, graph_name: str | None, out: s
       zoo predict exports/cnn-digits images.npy --out logits.npy
       zoo predict exports/cgan-digits z.npz --graph generator --out images.npz
       zoo predict exports/ae-digits codes.npy --graph decoder --json
+      zoo predict exports/cnn-digits images.npy --variant int8 --public-key publisher.pub
     """
     from zoo.bundle import shape_text
     from zoo.bundle.predict import predict, save_outputs
 
-    outputs = predict(bundle, input_file, graph_name)
+    outputs = predict(bundle, input_file, graph_name, variant, public_key)
     if out is not None:
         save_outputs(outputs, out)
     if as_json:
@@ -413,15 +498,21 @@ def card_command(source: str, fmt: str, out: str | None) -> None:
               help="Bundles go to EXPORTS/NAME, with their card in EXPORTS/NAME/card/.")
 @click.option("--epochs", type=int, help="Train every model for this many epochs instead of its default.")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a config key (repeatable).")
+@click.option("--variants", metavar="LIST",
+              help="Precisions each bundle holds (default: fp32,int8,fp16; FP32 always), verified and timed for "
+                   "the card's Deployment table.")
+@click.option("--sign-key", type=click.Path(), metavar="KEY",
+              help="Sign each bundle, card included, with this PEM EC private key (P-256/384/521).")
 @json_option
-def publish_command(names, out, runs, exports, epochs, assignments, as_json) -> None:
-    """Train, evaluate, export and write the card of each model (default: every registered model).
+def publish_command(names, out, runs, exports, epochs, assignments, variants, sign_key, as_json) -> None:
+    """Train, evaluate, export, verify and write the card of each model (default: every registered model).
 
     \b
     Examples:
       zoo publish
       zoo publish cnn-digits lstm-digits --out /tmp/cards
       zoo publish cnn-digits --epochs 2 --set channels=8,16 --out /tmp/cards --runs /tmp/runs --exports /tmp/exports
+      zoo publish cnn-digits --variants fp32,int8 --sign-key key.pem
     """
     from zoo.config import parse_assignments
     from zoo.publish import PublishError, publish
@@ -429,7 +520,8 @@ def publish_command(names, out, runs, exports, epochs, assignments, as_json) -> 
     def step(name: str, what: str) -> None:
         click.echo(f"{name}: {what}", err=True)
 
-    results = publish(names, Path(out), Path(runs), Path(exports), parse_assignments(assignments), epochs, step)
+    results = publish(names, Path(out), Path(runs), Path(exports), parse_assignments(assignments), epochs, step,
+                      variants=variants, sign_key=sign_key)
     if as_json:
         emit_json([r.to_dict() for r in results])
     else:
@@ -439,6 +531,32 @@ def publish_command(names, out, runs, exports, epochs, assignments, as_json) -> 
     failed = [r.model for r in results if r.error]
     if failed:
         raise PublishError(f"{len(failed)} of {len(results)} models failed: {', '.join(failed)}")
+
+
+@cli.command("sign")
+@click.argument("bundle", type=click.Path())
+@click.option("--key", required=True, type=click.Path(), metavar="KEY",
+              help="PEM elliptic-curve private key (P-256, P-384 or P-521); it never leaves this machine.")
+@json_option
+def sign_command(bundle: str, key: str, as_json: bool) -> None:
+    """Sign every file of a bundle, its card included (OpenSSF model-signing, offline), into BUNDLE/bundle.sig.
+
+    The bundle's checksums must hold; its card (when there is one) first gets the key's fingerprint.
+    Deployers check with the public key: zoo verify BUNDLE --public-key KEY.
+
+    \b
+    Examples:
+      openssl ecparam -name prime256v1 -genkey -noout -out key.pem
+      openssl ec -in key.pem -pubout -out publisher.pub
+      zoo sign exports/cnn-digits --key key.pem
+    """
+    from zoo.publish import sign_bundle
+
+    signed = sign_bundle(bundle, key)
+    if as_json:
+        emit_json({"bundle": bundle, **signed})
+        return
+    click.echo(f"signed: {Path(bundle) / signed['signature']}  ({signed['algorithm']}, key {signed['fingerprint']})")
 
 
 def main() -> None:

@@ -126,17 +126,22 @@ def _failure(log: Path, topology: Topology, path: Path) -> ZooError:
 def _prepare(request: dict[str, Any], topology: Topology, force: bool) -> Path:
     """Check the request here, where it is quick, and make and claim the run directory before any
     worker starts (the workers write it under this process's claim)."""
+    from zoo.privacy import check_processes
+
+    processes = topology.nproc_per_node * topology.nnodes
     if request.get("resume"):
-        path = runs.open_run(request["resume"]).path
-        runs.claim(path)
-        return path
-    from zoo.api import check_new_run
-    from zoo.config import REQUIRED_KEYS
+        previous = runs.open_run(request["resume"])
+        check_processes(previous.config, processes)
+        runs.claim(previous.path)
+        return previous.path
+    from zoo.api import TRAIN_OPTIONS, check_new_run
 
     if topology.nnodes > 1 and not request.get("out"):
         raise ZooError("--nnodes above 1 needs --out: the same run directory path on every machine")
-    spec, _, _ = check_new_run(request.get("name"), request.get("overrides"),
-                               {key: request.get(key) for key in REQUIRED_KEYS}, request.get("data"))
+    spec, config, _ = check_new_run(request.get("name"), request.get("overrides"),
+                                    {key: request.get(key) for key in TRAIN_OPTIONS}, request.get("data"),
+                                    request.get("teacher"))
+    check_processes(config, processes)
     if topology.node_rank > 0:
         return Path(request["out"])
     return runs.new_run_dir(spec.name, request.get("out"), force)

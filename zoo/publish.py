@@ -4,6 +4,9 @@ A card is made once and rendered to each format asked for; the files it links (i
 its copy of the verification report, ``zoo.cards.linked_files``) sit beside it under
 ``figures/<model>/``, which is where its relative links point, so copying a card means copying
 those files with it. In a bundle the card lives in the bundle's ``card/`` folder.
+
+A signed bundle's signature covers its card, so the card is written first, naming the key about
+to sign (its fingerprint), and the bundle signed last (``sign_bundle``).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 from zoo.errors import WorkFailed, ZooError
 from zoo.fsutil import atomic_write_bytes, atomic_write_json
 from zoo.cards.render import FORMATS
+from zoo.bundle.variants import PUBLISH_DEFAULT as PUBLISH_VARIANTS
 
 DEFAULT_CARDS = Path("cards")
 DEFAULT_RUNS = Path("runs")
@@ -28,22 +32,57 @@ def default_card_path(source: str | Path, fmt: str) -> Path:
     return Path(source) / CARD_DIR / f"card.{fmt}"
 
 
-def write_card(source: str | Path, formats: Sequence[str], out: str | Path | None = None) -> tuple[dict, list[Path]]:
+def write_card(source: str | Path, formats: Sequence[str], out: str | Path | None = None,
+               signer: Mapping[str, Any] | None = None) -> tuple[dict, list[Path]]:
     """Make the card of a run or bundle and write it in each format; returns it and the files written.
 
     ``out`` names the file of the first format; the others take its name with their own suffix.
+    ``signer`` (``zoo.bundle.signing.key_facts``) is the key that will sign the bundle after this card.
     """
     from zoo.cards import make_card
-    from zoo.cards.render import render
 
     first = Path(out) if out is not None else default_card_path(source, formats[0])
     card = make_card(source, first.parent)
+    if card["bundle"]["status"] == "exported":
+        from zoo.bundle import open_bundle
+        from zoo.cards.facts import signature_facts
+
+        card["bundle"]["signature"] = signature_facts(open_bundle(source), signer)
+    return card, _render_all(card, formats, first)
+
+
+def _render_all(card: Mapping[str, Any], formats: Sequence[str], first: Path) -> list[Path]:
+    from zoo.cards.render import render
+
     written = []
     for fmt in formats:
         path = first if fmt == formats[0] else first.with_suffix(f".{fmt}")
         atomic_write_bytes(path, render(card, fmt, first.parent).encode("utf-8"))
         written.append(path)
-    return card, written
+    return written
+
+
+def sign_bundle(bundle: str | Path, key: str | Path) -> dict[str, Any]:
+    """Sign a bundle, card included: the card in the bundle (when there is one) first gets the signature
+    line for ``key``, re-rendered from its own JSON (no run, no torch; made again from the run when only
+    another format is there), then every file is signed."""
+    import json
+
+    from zoo.bundle import open_bundle
+    from zoo.bundle.signing import key_facts, sign
+    from zoo.cards.facts import signature_facts
+
+    signer = key_facts(key, private=True)
+    opened = open_bundle(bundle)
+    cards = [f for f in FORMATS if default_card_path(bundle, f).is_file()]
+    if "json" in cards:
+        card = json.loads(default_card_path(bundle, "json").read_text(encoding="utf-8"))
+        card.pop("front_matter", None)
+        card["bundle"]["signature"] = signature_facts(opened, signer)
+        _render_all(card, cards, default_card_path(bundle, cards[0]))
+    elif cards:  # a card without its JSON twin is made again (from the run) to carry the signature line
+        write_card(bundle, cards, signer=signer)
+    return sign(bundle, key)
 
 
 def available_providers() -> list[str]:
@@ -77,6 +116,7 @@ class Published:
     card: str | None = None
     bundle: str | None = None
     run: str | None = None
+    signature: str | None = None
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,8 +124,10 @@ class Published:
 
 
 def publish_one(name: str, cards: Path, runs: Path, exports: Path, overrides: Mapping[str, Any],
-                epochs: int | None, progress: Callable[[str, str], Any]) -> Published:
-    """Train with defaults (plus overrides), export, card into the bundle and into ``cards/<name>.md``."""
+                epochs: int | None, progress: Callable[[str, str], Any], variants: Sequence[str] | None = None,
+                sign_key: str | Path | None = None) -> Published:
+    """Train with defaults (plus overrides), export with ``variants``, verify and time them, card into the
+    bundle and into ``cards/<name>.md``, and sign the bundle with ``sign_key`` when given."""
     from zoo.api import train
     from zoo.bundle.export import export_run
     from zoo.cards.facts import VERIFICATION
@@ -99,12 +141,18 @@ def publish_one(name: str, cards: Path, runs: Path, exports: Path, overrides: Ma
                 progress=BarProgress(f"{name} train"))
     result.run = str(run.path)
     progress(name, "export")
-    bundle = export_run(run, exports / name, force=True)
+    bundle = export_run(run, exports / name, force=True, variants=list(variants or PUBLISH_VARIANTS))
     result.bundle = str(bundle)
     progress(name, "verify")
-    atomic_write_json(bundle / VERIFICATION, verify(bundle, providers=available_providers()))
+    atomic_write_json(bundle / VERIFICATION, verify(bundle, providers=available_providers(), latency=True))
     progress(name, "card")
-    card, written = write_card(bundle, FORMATS)
+    from zoo.bundle.signing import key_facts, sign
+
+    signer = key_facts(sign_key, private=True) if sign_key is not None else None
+    card, written = write_card(bundle, FORMATS, signer=signer)
+    if sign_key is not None:
+        progress(name, "sign")
+        result.signature = sign(bundle, sign_key)["fingerprint"]
     for path in written[:2]:  # the Markdown card and its JSON twin; HTML stays in the bundle
         atomic_write_bytes(cards / f"{name}{path.suffix}", path.read_bytes())
     copy_linked_files(card, written[0].parent, cards)
@@ -118,17 +166,28 @@ def publish_one(name: str, cards: Path, runs: Path, exports: Path, overrides: Ma
 
 def publish(names: Sequence[str], cards: Path = DEFAULT_CARDS, runs: Path = DEFAULT_RUNS,
             exports: Path = DEFAULT_EXPORTS, overrides: Mapping[str, Any] | None = None, epochs: int | None = None,
-            progress: Callable[[str, str], Any] = lambda name, step: None) -> list[Published]:
-    """Publish each named model (default: every registered one); one failure does not stop the rest."""
+            progress: Callable[[str, str], Any] = lambda name, step: None, variants: str | Sequence[str] | None = None,
+            sign_key: str | Path | None = None) -> list[Published]:
+    """Publish each named model (default: every registered one); one failure does not stop the rest.
+
+    ``variants`` defaults to every precision (``zoo.bundle.variants.PUBLISH_DEFAULT``); a bad
+    ``sign_key`` or variant name is refused before anything is trained.
+    """
+    from zoo.bundle.variants import parse
     from zoo.registry import get_model, list_models
 
+    variants = parse(variants, default=PUBLISH_VARIANTS)
+    if sign_key is not None:
+        from zoo.bundle.signing import key_facts
+
+        key_facts(sign_key, private=True)
     specs = [get_model(n) for n in names] if names else list_models()
     results = []
     for spec in specs:
         started = time.monotonic()
         try:
             results.append(publish_one(spec.name, Path(cards), Path(runs), Path(exports), overrides or {},
-                                       epochs, progress))
+                                       epochs, progress, variants, sign_key))
         except ZooError as exc:
             results.append(Published(spec.name, round(time.monotonic() - started, 1), error=str(exc)))
     return results

@@ -64,17 +64,30 @@ def train_classifier(
     With ``shift`` in the config, each training batch is randomly shifted by up to that many
     pixels (``random_shift``): the augmentation that carries small digit datasets furthest.
 
+    With ``context.privacy`` (``--dp-epsilon``) the same recipe runs as DP-SGD (``zoo.privacy``):
+    Opacus clips each sample's gradient and adds noise, batches are Poisson-sampled, ``grad_clip`` is
+    replaced by the per-sample clipping, and the history gains the ``epsilon`` spent so far. With
+    ``context.teacher`` (``--teacher``) the loss is distillation's (``zoo.distill``).
+
     The progress bar and history show ``loss`` and ``val_accuracy``.
     """
     net = context.distribute(model)
     opt = optimizer(model.parameters(), config)
+    schedule = cosine_schedule(opt, config)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=float(config.get("label_smoothing", 0.0)))
     clip = float(config.get("grad_clip", 0.0))
     shift = int(config.get("shift", 0))
+    private, teacher = context.privacy, context.teacher
+    batches = None
+    if private is not None:
+        net, opt, batches = private.attach(model, opt, len(data.train), context.batch_size, context.epochs,
+                                           context.seed, context.world.device)
+        clip = 0.0
 
     def step(x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         x = random_shift(x, shift)
-        loss = loss_fn(net(x), y)
+        logits = net(x)
+        loss = loss_fn(logits, y) if teacher is None else teacher.loss(logits, x, y, loss_fn)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if clip > 0:
@@ -83,9 +96,15 @@ def train_classifier(
         return {"loss": loss.detach()}
 
     def validate() -> dict[str, float]:
-        return {"val_accuracy": accuracy_on(model, data.val, context.world.device)}
+        scores = {"val_accuracy": accuracy_on(model, data.val, context.world.device)}
+        return scores if private is None else {**scores, "epsilon": private.spent()}
 
-    return fit(context, model, {"model": opt}, data.train, step, validate, {"model": cosine_schedule(opt, config)})
+    try:
+        return fit(context, model, {"model": opt}, data.train, step, validate, {"model": schedule},
+                   batches=batches, states=private.states() if private is not None else None)
+    finally:
+        if private is not None:
+            private.detach()
 
 
 def evaluate_classifier(model: nn.Module, data: Data) -> dict[str, Any]:

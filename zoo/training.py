@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 import torch
 from torch.utils.data.distributed import DistributedSampler
@@ -99,9 +99,51 @@ class BarProgress:
             self.bar.close()
 
 
+class Batches(Protocol):
+    """Which training samples each step of an epoch sees, as index tensors into the training split.
+
+    ``fit`` asks for one epoch at a time, so that a resumed run replays the epochs it missed exactly.
+    """
+
+    def steps(self) -> int: ...
+    def epoch(self, epoch: int) -> Iterable[torch.Tensor]: ...
+
+
+class ShuffledBatches:
+    """Each process's share of a permutation drawn from ``seed + epoch`` (a DistributedSampler), cut into
+    batches of ``batch`` samples: one process and N processes see the same samples per global step."""
+
+    def __init__(self, size: int, batch: int, seed: int, world: World) -> None:
+        self.sampler = DistributedSampler(range(size), num_replicas=world.world_size, rank=world.rank,
+                                          shuffle=True, seed=seed)
+        self.batch, self.device = batch, world.device
+
+    def steps(self) -> int:
+        return math.ceil(len(self.sampler) / self.batch)
+
+    def epoch(self, epoch: int) -> Iterable[torch.Tensor]:
+        self.sampler.set_epoch(epoch)
+        order = torch.tensor(list(self.sampler), device=self.device)
+        return [order[start:start + self.batch] for start in range(0, len(order), self.batch)]
+
+
+class Stateful(Protocol):
+    """Training state beyond models, optimisers and schedulers (a privacy accountant) that a
+    checkpoint must carry for a resumed run to end where an uninterrupted one does."""
+
+    def state_dict(self) -> Mapping[str, Any]: ...
+    def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
+
+
 @dataclass
 class TrainContext:
-    """What the core hands a family's ``zoo_train``: run settings, progress, checkpoints, world."""
+    """What the core hands a family's ``zoo_train``: run settings, progress, checkpoints, world.
+
+    ``privacy`` (a ``zoo.privacy.PrivateTraining``) and ``teacher`` (a ``zoo.distill.Teacher``) are
+    set when the run was asked for differential privacy or distillation; the core's classifier recipe
+    (``zoo.recipes.train_classifier``) is what uses them, and the core refuses both for models that
+    train otherwise.
+    """
 
     seed: int
     epochs: int
@@ -111,6 +153,8 @@ class TrainContext:
     checkpoint_path: Path | None = None
     resume: dict[str, Any] | None = None
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None
+    privacy: Any = None
+    teacher: Any = None
 
     @property
     def local_batch_size(self) -> int:
@@ -127,13 +171,15 @@ class TrainContext:
         return DistributedDataParallel(module, device_ids=device_ids)
 
 
-def checkpoint_state(model, optimizers, schedulers, epoch: int, history: list) -> dict[str, Any]:
+def checkpoint_state(model, optimizers, schedulers, epoch: int, history: list,
+                     states: Mapping[str, Stateful] | None = None) -> dict[str, Any]:
     """Everything a resumed run needs, as tensors and plain containers (loadable with weights_only)."""
     return {
         "epoch": epoch,
         "model": model.state_dict(),
         "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
         "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
+        "states": {k: dict(s.state_dict()) for k, s in (states or {}).items()},
         "rng": torch.get_rng_state(),
         "history": history,
     }
@@ -145,12 +191,14 @@ def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def _restore(state, model, optimizers, schedulers) -> None:
+def _restore(state, model, optimizers, schedulers, states) -> None:
     model.load_state_dict(state["model"])
     for key, optimizer in optimizers.items():
         optimizer.load_state_dict(state["optimizers"][key])
     for key, scheduler in schedulers.items():
         scheduler.load_state_dict(state["schedulers"][key])
+    for key, stateful in states.items():
+        stateful.load_state_dict(state["states"][key])
     torch.set_rng_state(state["rng"])
 
 
@@ -195,49 +243,55 @@ def fit(
     step: StepFn,
     validate: Callable[[], Mapping[str, float]] | None = None,
     schedulers: Mapping[str, Any] | None = None,
+    batches: Batches | None = None,
+    states: Mapping[str, Stateful] | None = None,
 ) -> list[dict[str, Any]]:
     """Run the epochs from ``context`` and return the history, one record per epoch.
 
     ``step(x, y)`` trains on one minibatch (forward, backward, optimiser steps, using
     modules from ``context.distribute``) and returns its losses; ``validate()`` returns
-    validation metrics for the record. Each epoch shuffles through a DistributedSampler
-    seeded with ``seed`` and set to the epoch, so one process and N processes see the same
-    permutation, and a resumed run replays exactly what the uninterrupted one would have.
+    validation metrics for the record. By default each epoch shuffles through a
+    DistributedSampler seeded with ``seed`` and set to the epoch (``ShuffledBatches``), so one
+    process and N processes see the same permutation, and a resumed run replays exactly what
+    the uninterrupted one would have; ``batches`` replaces that sampling (differential privacy
+    samples each batch itself). ``states`` are checkpointed and restored beside the optimisers.
     Rank 0 writes a checkpoint after every epoch (atomically).
     """
-    schedulers = dict(schedulers or {})
+    schedulers, states = dict(schedulers or {}), dict(states or {})
     world = context.world
     history: list[dict[str, Any]] = []
     first_epoch = 0
     if context.resume is not None:
-        _restore(context.resume, model, optimizers, schedulers)
+        _restore(context.resume, model, optimizers, schedulers, states)
         history = [dict(r) for r in context.resume["history"]]
         first_epoch = int(context.resume["epoch"])
     x = torch.from_numpy(train.x).to(world.device)
     y = None if train.y is None else torch.from_numpy(train.y).to(world.device)
-    sampler = DistributedSampler(range(len(train)), num_replicas=world.world_size, rank=world.rank,
-                                 shuffle=True, seed=context.seed)
-    batch = context.local_batch_size
-    steps = math.ceil(len(sampler) / batch)
+    batches = batches or ShuffledBatches(len(train), context.local_batch_size, context.seed, world)
+    steps = batches.steps()
     progress = context.progress if world.is_main else SilentProgress()
+
+    def checkpoint(epoch: int) -> dict[str, Any]:
+        return checkpoint_state(model, optimizers, schedulers, epoch, history, states)
+
     if context.resume is None and world.is_main and context.checkpoint_path is not None:
         # an epoch-0 checkpoint: a run interrupted during its first epoch can resume too
-        save_checkpoint(context.checkpoint_path, checkpoint_state(model, optimizers, schedulers, 0, history))
+        save_checkpoint(context.checkpoint_path, checkpoint(0))
     progress.start(steps * context.epochs, steps * first_epoch)
     try:
         for epoch in range(first_epoch, context.epochs):
             started = time.perf_counter()
-            sampler.set_epoch(epoch)
-            order = torch.tensor(list(sampler), device=world.device)
             model.train()
             sums: dict[str, float] = {}
-            for start in range(0, len(order), batch):
-                index = order[start:start + batch]
+            seen = 0
+            for index in batches.epoch(epoch):
                 losses = step(x[index], None if y is None else y[index])
-                for key, value in losses.items():
-                    sums[key] = sums.get(key, 0.0) + float(value) * len(index)
+                if len(index):  # an empty batch (possible under Poisson sampling) still steps, but has no loss
+                    for key, value in losses.items():
+                        sums[key] = sums.get(key, 0.0) + float(value) * len(index)
+                    seen += len(index)
                 progress.advance()
-            record: dict[str, Any] = {"epoch": epoch + 1, **_global_means(sums, len(order), world)}
+            record: dict[str, Any] = {"epoch": epoch + 1, **_global_means(sums, max(seen, 1), world)}
             for scheduler in schedulers.values():
                 scheduler.step()
             if validate is not None:
@@ -248,8 +302,7 @@ def fit(
             history.append(record)
             if world.is_main:
                 if context.checkpoint_path is not None:
-                    save_checkpoint(context.checkpoint_path,
-                                    checkpoint_state(model, optimizers, schedulers, epoch + 1, history))
+                    save_checkpoint(context.checkpoint_path, checkpoint(epoch + 1))
                 if context.on_epoch_end is not None:
                     context.on_epoch_end(record)
                 progress.epoch_done(record, context.epochs)

@@ -9,9 +9,16 @@ DEFAULTS = {
     "epochs": 120, "batch_size": 64, "lr": 0.003, "weight_decay": 0.0005, "seed": 0,
     "channels": [32, 64], "hidden": 128, "dropout": 0.3, "label_smoothing": 0.1, "shift": 1,
 }
+# The student for small devices: the same network, narrow and without the dense layer (at most
+# 10,000 parameters on the digits, checked by tests/test_distill.py), meant to be distilled from a
+# cnn-digits run (`zoo train cnn-tiny-digits --teacher RUN`); defaults measured in benchmarks/distill.py.
+TINY_DEFAULTS = {
+    "epochs": 60, "batch_size": 64, "lr": 0.01, "weight_decay": 0.0005, "seed": 0,
+    "channels": [10, 20], "hidden": 0, "dropout": 0.1, "label_smoothing": 0.0, "shift": 1,
+}
 HELP = {
     "channels": "output channels of each conv stage (two 3x3 conv-BN-ReLU layers, then 2x2 max-pooling)",
-    "hidden": "units of the dense layer before the class logits",
+    "hidden": "units of the dense layer before the class logits (0: the pooled features go straight to the logits)",
     "dropout": "dropout before the dense head",
 }
 
@@ -20,7 +27,10 @@ HELP = {
 def zoo_models():
     return [ModelSpec(name="cnn-digits", family=FAMILY, task="classification", dataset="digits",
                       summary="VGG-style conv net (conv-BN-ReLU pairs, max-pool stages) for digit images",
-                      default_config=DEFAULTS, config_help=HELP)]
+                      default_config=DEFAULTS, config_help=HELP),
+            ModelSpec(name="cnn-tiny-digits", family=FAMILY, task="classification", dataset="digits",
+                      summary="the same conv net narrowed for small devices, a student to distil from cnn-digits",
+                      default_config=TINY_DEFAULTS, config_help=HELP)]
 
 
 @hookimpl
@@ -30,6 +40,21 @@ def zoo_build(spec, config, info):
     channels, height, width = info.sample_shape
     return DigitsCNN(channels, height, width, info.num_classes, channels=config["channels"],
                      hidden=config["hidden"], dropout=config["dropout"])
+
+
+_TINY_TEXT = {
+    "description": (
+        "The family's convolutional network narrowed for small devices: stages of two 3x3 convolution + "
+        "batch-norm + ReLU layers with few channels (channels per stage from the config), 2x2 max-pooling between "
+        "stages, adaptive average pooling to 2x2, dropout and one linear layer to the class logits, with no dense "
+        "hidden layer. "
+        "Meant to be trained as a student: `zoo train cnn-tiny-digits --teacher RUN` distils a cnn-digits run "
+        "(the core's classifier recipe with the distillation loss); it also trains alone, on the labels only."),
+    "intended_use": (
+        "Teaching and testing on small devices: the digit classifier to deploy where the reference network is "
+        "too large, and the zoo's example of distillation (compare it with and without its teacher on the same "
+        "fixed split)."),
+}
 
 
 @hookimpl
@@ -45,6 +70,7 @@ def zoo_model_card(spec):
             "Teaching and testing: a reference classifier for the zoo's tooling (training, ONNX export, "
             "parity checks, model cards) and a baseline to compare other digit classifiers against on the "
             "same fixed split."),
+        **(_TINY_TEXT if spec.name == "cnn-tiny-digits" else {}),
         "out_of_scope_use": (
             "Reading digits in real documents (cheques, forms, postcodes, meters), any decision about a "
             "person, and any input that is not an 8x8 grey image of one centred handwritten digit scaled "

@@ -191,7 +191,7 @@ def _quantitative(metrics: Mapping[str, Any]) -> dict[str, Any]:
 def assemble(*, spec: ModelSpec, static: Mapping[str, Any], run, facts: Mapping[str, Any],
              bundle: Mapping[str, Any], parity: Mapping[str, Any], figures: list[dict[str, str]]) -> dict[str, Any]:
     """The whole card from its three sources; pure, so a test can check every field's origin."""
-    from zoo.cards.facts import augmentation, run_id
+    from zoo.cards.facts import augmentation, distillation, privacy, run_id
 
     measured = run.metrics()
     metrics, record, history = measured["metrics"], run.record, run.history()
@@ -220,6 +220,7 @@ def assemble(*, spec: ModelSpec, static: Mapping[str, Any], run, facts: Mapping[
         "training": {"config": record["config"], "seconds": measured["train_seconds"], "epochs": len(history),
                      "history": history, "provenance": {"run": provenance["run"]}},
         "quantitative_analyses": _quantitative(metrics),
+        **{key: value for key, value in (("privacy", privacy(run)), ("distillation", distillation(run))) if value},
         "explainability": {"method": static["explainability"],
                            "figures": [f["file"] for f in figures if f.get("explains")]},
         "ethical_considerations": dict(static["safety"]),

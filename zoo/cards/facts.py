@@ -103,11 +103,16 @@ def augmentation(task: str, layout: str, config: Mapping[str, Any]) -> str | Non
 
 
 def bundle_facts(bundle: Bundle | None) -> dict[str, Any]:
-    """The bundle's graphs, ONNX sizes and the SHA-256 of each file, as its (checked) manifest records them."""
+    """The bundle's graphs, ONNX sizes, variants and the SHA-256 of each file, as its (checked) manifest
+    records them."""
     if bundle is None:
         return dict(NOT_EXPORTED)
     manifest, root = bundle.manifest, bundle.path
     sizes = {name: (root / name).stat().st_size for name in manifest["files"]}
+    variants = [{"variant": name, "graph": g["name"], "file": v["file"], "bytes": sizes[v["file"]],
+                 "method": v.get("method", "-"), "note": v.get("note", "-")}
+                for name in bundle.variants for g in manifest["graphs"]
+                for v in [(g.get("variants") or {}).get(name)] if v]
     graphs = [{"name": g["name"], "role": g.get("role"), "file": g["file"], "bytes": sizes[g["file"]],
                "inputs": [{"name": i["name"], "shape": i["shape"]} for i in g["inputs"]],
                "outputs": [{"name": o["name"], "shape": o["shape"]} for o in g["outputs"]]}
@@ -116,6 +121,7 @@ def bundle_facts(bundle: Bundle | None) -> dict[str, Any]:
         "status": "exported", "name": root.resolve().name, "model": manifest["model"], "format": manifest["format"],
         "opset": manifest.get("opset"), "exporter": manifest.get("exporter"),
         "onnx_bytes": sum(g["bytes"] for g in graphs), "graphs": graphs,
+        "variants": bundle.variants, "variant_files": variants,
         "files": [{"file": name, "bytes": sizes[name], "sha256": digest} for name, digest in manifest["files"].items()],
         "checksums": "verified against the files",
     }
@@ -156,12 +162,56 @@ def parity(bundle: Bundle | None, card_dir: Path, copy: Path) -> dict[str, Any]:
         raise ZooError(f"{bundle.path / VERIFICATION}: unreadable verification report ({exc})") from None
     report = portable({**report, "bundle": bundle.path.resolve().name})
     atomic_write_json(Path(card_dir) / copy, report)
-    rows = report["checks"] + report["task"]
+    rows = [r for r in report["checks"] + report["task"] if not r.get("variant")]  # variants: the Deployment section
     providers = {mode: {**_provider_result([r for r in rows if r["provider"] == mode]), "session": info["status"]}
                  for mode, info in report["providers"].items()}
     from zoo.bundle.verify import summary
 
     return {"status": "verified" if report["passed"] else "not verified", "summary": summary(report),
-            "providers": providers,
+            "providers": providers, "deployment": report.get("deployment"),
             "provenance": {"report": Path(copy).as_posix(), "reference": report["reference"],
                            "checksums": report["checksums"]}}
+
+
+def signature_facts(bundle: Bundle, signer: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The card's signature line: signed (by the key ``signer`` describes, with the card inside what it
+    signs), a signature older than this card (so no longer matching), or not signed.
+
+    A card is signed with its bundle, so it is written before the signature: ``signer`` is the key
+    about to sign (``zoo publish --sign-key``, ``zoo sign``), never a secret, only its fingerprint.
+    """
+    from zoo.bundle.signing import SIGNATURE, library
+
+    if signer is not None:
+        return {"status": "signed", "signature": SIGNATURE, "fingerprint": signer["fingerprint"],
+                "algorithm": signer["algorithm"], "library": library()}
+    if (bundle.path / SIGNATURE).exists():
+        return {"status": "stale", "signature": SIGNATURE,
+                "note": "the bundle's signature predates this card and no longer matches; sign it again (zoo sign)"}
+    return {"status": "not signed"}
+
+
+def privacy(run) -> dict[str, Any] | None:
+    """A private run's guarantee and measured leak (metrics.json), the layers changed for Opacus (config.json)
+    and the guarantee in plain words; None for a run trained without differential privacy."""
+    from zoo.privacy import plain_words
+
+    measured = run.metrics()
+    spent = measured.get("privacy")
+    if spent is None:
+        return None
+    baseline = measured.get("baseline")
+    return {**spent, "meaning": plain_words(spent["epsilon"], spent["delta"]),
+            "layers_changed": run.record.get("privacy", {}).get("layers_changed", []),
+            "accuracy": measured["metrics"].get("accuracy"),
+            "baseline": baseline if baseline and "membership_inference" in baseline else None}
+
+
+def distillation(run) -> dict[str, Any] | None:
+    """A distilled run's teacher (by run id and weights checksum), settings and the accuracies to compare:
+    the teacher's, the student's with the teacher, and without it when a baseline run was measured."""
+    measured = run.metrics()
+    taught = measured.get("distillation")
+    if taught is None:
+        return None
+    return {**taught, "accuracy": measured["metrics"].get("accuracy"), "baseline": measured.get("baseline")}

@@ -122,6 +122,69 @@ def _parity_blocks(card: Mapping[str, Any]) -> list[Block]:
     return blocks
 
 
+def _ms(latency: Mapping[str, Any] | None) -> str:
+    """``0.036 / 1.61``: milliseconds at batch 1 and batch 64."""
+    return " / ".join(f"{latency[b]:.3g}" for b in ("1", "64") if b in latency) if latency else "-"
+
+
+def _task(metric: Mapping[str, Any] | None) -> str:
+    if not metric:
+        return "-"
+    change = f" ({metric['change']:+.2g} vs FP32" + (f", argmax agreement {metric['argmax_agreement']:.4g}"
+                                                     if "argmax_agreement" in metric else "") + ")"
+    return f"{metric['name']} {metric['value']:.4g}" + (change if metric["change"] or "argmax_agreement" in metric else "")
+
+
+def _signature_line(bundle: Mapping[str, Any]) -> str:
+    """Whether the bundle is signed, by which key (fingerprint only), and how a deployer checks it."""
+    signed = bundle.get("signature") or {"status": "not signed"}
+    if signed["status"] == "signed":
+        return (f"**Signature:** signed with {signed['library']} ({signed['algorithm']}), key fingerprint "
+                f"`{signed['fingerprint']}`. The signature (`{signed['signature']}`) covers every file of the "
+                f"bundle, this card included. Check it before use with the publisher's public key: "
+                f"`zoo verify BUNDLE --public-key publisher.pub` (or `zoo predict BUNDLE INPUT --public-key "
+                f"publisher.pub`).")
+    if signed["status"] == "stale":
+        return f"**Signature:** not valid: {signed['note']}."
+    return ("**Signature:** not signed: only the manifest's checksums, the publisher's own claim, vouch for the "
+            "files (`zoo sign` signs a bundle).")
+
+
+def _deployment_blocks(card: Mapping[str, Any]) -> list[Block]:
+    """Per variant: size, latency, task metric, parity and fit, as ``zoo verify --latency`` measured them."""
+    bundle, measured = card["bundle"], card["parity"].get("deployment")
+    if bundle["status"] != "exported":
+        return [("p", "Not exported: no ONNX bundle was given for this card, so no variant to deploy.")]
+    blocks: list[Block] = []
+    if measured:
+        rows, prov = measured["rows"], measured["provenance"]
+        cuda = any("cuda" in r["latency_ms"] for r in rows)
+        blocks.append(("table", ["variant", "size", "ORT CPU ms (batch 1 / 64)",
+                                 *(["ORT CUDA ms (batch 1 / 64)"] if cuda else []), "task metric (test split)",
+                                 "parity", "fits"],
+                       [[r["variant"], f"{r['bytes']:,} bytes ({r['size_ratio']:.2f}x)", _ms(r["latency_ms"].get("cpu")),
+                         *([_ms(r["latency_ms"].get("cuda"))] if cuda else []), _task(r["metric"]), r["parity"],
+                         r["fits"]] for r in rows]))
+        machine = prov["machine"]
+        blocks.append(("p", f"Graph `{prov['graph']}`, measured by {prov['measured_by']} on {prov['measured']} "
+                            f"(onnxruntime {prov['onnxruntime']}; CPU with {prov['cpu_threads']} intra-op thread on a "
+                            f"{machine['cpus']}-core {machine['processor']} machine"
+                            + ("" if cuda else "; no GPU was measured") + f"); latency is the {prov['statistic']}. "
+                            f"The task metric is measured {prov['task_metric']}. Parity: FP32 against PyTorch "
+                            f"within the declared tolerances; int8 and fp16 against FP32 within the family's "
+                            f"task-level tolerances, per provider (see the report)."))
+    else:
+        blocks.append(("p", f"Variants in this bundle: {', '.join(bundle.get('variants', ['fp32']))}. Latency and "
+                            f"the task metric per variant were not measured (`zoo verify BUNDLE --save` or "
+                            f"`zoo publish` measures them)."))
+    made = bundle.get("variant_files", [])
+    if made:
+        blocks.append(("table", ["variant", "graph", "bytes", "how it was made", "what it holds"],
+                       [[v["variant"], v["graph"], f"{v['bytes']:,}", v["method"], v["note"]] for v in made]))
+    blocks.append(("p", _signature_line(bundle)))
+    return blocks
+
+
 def _per_class(card: Mapping[str, Any]) -> list[Block]:
     analyses = card["quantitative_analyses"]
     if "per_class" not in analyses:
@@ -136,6 +199,69 @@ def _per_class(card: Mapping[str, Any]) -> list[Block]:
 def _augmentation(card: Mapping[str, Any]) -> list[Block]:
     text = card["training_data"].get("augmentation")
     return [("p", f"**Training data preprocessing** (from the run's config): {text}.")] if text else []
+
+
+def _accuracy(value: Any) -> str:
+    return _fmt(value) if _number(value) else "-"
+
+
+def _privacy(card: Mapping[str, Any]) -> list[Block]:
+    """The guarantee (epsilon, delta and how they were reached), in plain words, and the measured leak."""
+    p = card["privacy"]
+    attack = p["membership_inference"]
+    rows = [[f"this model (epsilon {p['epsilon']:.3g})", card["metrics"]["provenance"]["run"], _accuracy(p["accuracy"]),
+             _fmt(attack["auroc"]), _fmt(attack["advantage"])]]
+    if p.get("baseline"):
+        other = p["baseline"]["membership_inference"]
+        rows.append(["the same model without differential privacy", p["baseline"]["run"],
+                     _accuracy(p["baseline"]["accuracy"]), _fmt(other["auroc"]), _fmt(other["advantage"])])
+    blocks: list[Block] = [
+        ("p", f"Trained with differential privacy (DP-SGD, {p['library']}): **epsilon = {p['epsilon']:.4g}** spent "
+              f"(target {p['target_epsilon']:.4g}) at **delta = {p['delta']:.3g}**, as bounded by the "
+              f"{p['accountant'].upper()} accountant over {p['steps']} steps. Each step takes every training sample "
+              f"independently with probability {p['sample_rate']:.3g} (Poisson sampling, {p['expected_batch_size']} "
+              f"samples expected), clips each sample's gradient to L2 norm {p['max_grad_norm']:.3g}, and adds "
+              f"Gaussian noise of {p['noise_multiplier']:.3g} times that norm to their sum."),
+        ("p", f"**What this means.** {p['meaning']}"),
+        ("table", ["model", "run", "test accuracy", "membership-inference AUROC", "advantage"], rows),
+        ("p", f"Membership inference measured by zoo: {attack['attack']} ({attack['members']} members, "
+              f"{attack['non_members']} non-members). AUROC 0.5 means the attack cannot tell members from "
+              f"non-members; 1.0 that it always can. The advantage is the best true-positive minus false-positive "
+              f"rate over all loss thresholds." + ("" if p.get("baseline") else
+                                                   " No run without differential privacy was given to compare "
+                                                   "(`zoo train --baseline RUN`).")),
+    ]
+    if p.get("layers_changed"):
+        blocks.append(("p", "Layers changed so that Opacus can compute per-sample gradients (the trained, exported "
+                            "network is the changed one): " + "; ".join(f"`{c}`" for c in p["layers_changed"]) + "."))
+    return blocks
+
+
+def _distillation(card: Mapping[str, Any]) -> list[Block]:
+    """The teacher (run id, weights checksum), the loss's settings, and the accuracies with and without it."""
+    d = card["distillation"]
+    teacher, baseline = d["teacher"], d.get("baseline")
+    rows = [["teacher", f"{teacher['run']} ({teacher['model']})", _accuracy(teacher.get("accuracy"))],
+            ["this student, with the teacher", card["metrics"]["provenance"]["run"], _accuracy(d["accuracy"])],
+            ["the student without the teacher", baseline["run"] if baseline else "not measured",
+             _accuracy(baseline["accuracy"]) if baseline else "-"]]
+    return [
+        ("p", f"Distilled (Hinton et al. 2015) from the teacher run `{teacher['run']}` (model `{teacher['model']}`, "
+              f"weights sha256 `{teacher['weights_sha256']}`), trained on the same data (its data sha256 checked "
+              f"equal). Loss: alpha x T^2 x KL(teacher || student, both softened at temperature T) + (1 - alpha) x "
+              f"cross-entropy on the labels, with T = {d['temperature']:.4g} and alpha = {d['alpha']:.4g}."),
+        ("table", ["model", "run", "test accuracy"], rows),
+    ]
+
+
+def _optional_sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
+    """Sections only some runs have: Privacy (trained with --dp-epsilon), Distillation (with --teacher)."""
+    found = []
+    if card.get("privacy"):
+        found.append(("Privacy", _privacy(card)))
+    if card.get("distillation"):
+        found.append(("Distillation", _distillation(card)))
+    return found
 
 
 def sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
@@ -175,9 +301,11 @@ def sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
             ("table", ["config", "value"], [[k, _fmt(v)] for k, v in training["config"].items()]),
             *_figures(card, "training_curves")]),
         ("Quantitative analyses", _per_class(card)),
+        *_optional_sections(card),
         ("Explainability", [("p", card["explainability"]["method"]),
                             *[("figure", f["file"], f["caption"]) for f in card["figures"] if f["explains"]]]),
         ("ONNX export and parity", _parity_blocks(card)),
+        ("Deployment", _deployment_blocks(card)),
         ("Ethical considerations", [("table", ["aspect", "notes"],
                                      [[k.replace("_", " "), v] for k, v in card["ethical_considerations"].items()])]),
         ("Caveats and recommendations", [("p", card["caveats_and_recommendations"])]),

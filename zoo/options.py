@@ -1,0 +1,24 @@
+"""Which models the training options of the core's classifier recipe can train.
+
+Differential privacy (``zoo.privacy``) and distillation (``zoo.distill``) live inside
+``zoo.recipes.train_classifier``, which trains a model only where the core's default ``zoo_train``
+answers for it: a classifier whose plugin implements no ``zoo_train`` of its own. Torch-free, so
+that ``zoo info`` answers for the other models at once.
+"""
+from __future__ import annotations
+
+from zoo.specs import ModelSpec
+
+
+def recipe_refusal(spec: ModelSpec, what: str) -> str | None:
+    """Why ``what`` cannot train ``spec`` (its training is not the core's classifier recipe), or None."""
+    if spec.task != "classification":
+        return f"{what} works through the core's classifier recipe, and {spec.name} is a {spec.task} model"
+    from zoo.plugins import plugin_set
+
+    own = [impl for impl in plugin_set().manager.hook.zoo_train.get_hookimpls()
+           if impl.plugin_name == spec.plugin and not (impl.wrapper or impl.hookwrapper)]
+    if own:
+        return (f"{what} works through the core's classifier recipe, and plugin {spec.plugin!r} trains "
+                f"{spec.name} with its own zoo_train")
+    return None
