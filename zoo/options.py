@@ -14,11 +14,9 @@ def recipe_refusal(spec: ModelSpec, what: str) -> str | None:
     """Why ``what`` cannot train ``spec`` (its training is not the core's classifier recipe), or None."""
     if spec.task != "classification":
         return f"{what} works through the core's classifier recipe, and {spec.name} is a {spec.task} model"
-    from zoo.plugins import plugin_set
+    from zoo.plugins import owner_implements
 
-    own = [impl for impl in plugin_set().manager.hook.zoo_train.get_hookimpls()
-           if impl.plugin_name == spec.plugin and not (impl.wrapper or impl.hookwrapper)]
-    if own:
+    if owner_implements("zoo_train", spec):
         return (f"{what} works through the core's classifier recipe, and plugin {spec.plugin!r} trains "
                 f"{spec.name} with its own zoo_train")
     return None

@@ -243,6 +243,12 @@ def _is_wrapper(impl: pluggy.HookImpl) -> bool:
     return bool(impl.wrapper or impl.hookwrapper)
 
 
+def owner_implements(hook: str, spec: ModelSpec) -> bool:
+    """Whether the plugin that owns ``spec`` implements ``hook`` itself (wrappers do not count)."""
+    return any(impl.plugin_name == spec.plugin and not _is_wrapper(impl)
+               for impl in getattr(plugin_set().manager.hook, hook).get_hookimpls())
+
+
 def owner_hook(hook: str, spec: ModelSpec) -> Callable[..., Any]:
     """``hook`` as it runs for ``spec``: its owner's implementation, then the core's default,
     with every plugin's wrappers around them. Other plugins' answers are left out."""
@@ -263,9 +269,7 @@ def call_model_hook(hook: str, spec: ModelSpec, **kwargs: Any) -> Any:
     except Exception as exc:
         raise PluginError(f"plugin {spec.plugin!r} failed in {hook} for {spec.name!r}: {one_line(exc)}") from exc
     if result is None:
-        implemented = any(impl.plugin_name == spec.plugin and not _is_wrapper(impl)
-                          for impl in getattr(plugin_set().manager.hook, hook).get_hookimpls())
-        why = "returned None" if implemented else "does not implement it"
+        why = "returned None" if owner_implements(hook, spec) else "does not implement it"
         raise PluginError(f"plugin {spec.plugin!r} declares model {spec.name!r} but gives no {hook} for it "
                           f"({hook} {why}, and the core has no default for task {spec.task!r})")
     return result
