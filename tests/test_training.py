@@ -86,7 +86,7 @@ def test_ctrl_c_leaves_a_resumable_run_that_matches_an_uninterrupted_one(tmp_pat
     finally:
         proc.kill()
     assert proc.returncode == 130, err
-    assert "resume" in err and "Traceback" not in err
+    assert one_error_line(err) == f"error: interrupted; resume with: zoo train --resume {out}" and "Traceback" not in err
     state = json.loads((out / "state.json").read_text())
     assert state["status"] == "interrupted" and state["epochs_done"] == 1
     assert load_checkpoint(out / "checkpoint.pt")["epoch"] == 1
