@@ -199,6 +199,24 @@ def plugin_site(tmp_path: Path) -> PluginSite:
     return PluginSite(site)
 
 
+@pytest.fixture
+def plugin_path(tmp_path, monkeypatch):
+    """A plugin site on this process's own sys.path, for in-process CLI calls (invoke_zoo) and API
+    calls; the plugin set is reloaded around the test and the site's modules are forgotten after it."""
+    import zoo.plugins
+
+    root = tmp_path / "site"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+    before = set(sys.modules)
+    zoo.plugins.reset()
+    yield PluginSite(root)
+    for name in set(sys.modules) - before:  # the next test's plugin of the same name is a new module
+        if getattr(sys.modules[name], "__file__", "") and str(root) in sys.modules[name].__file__:
+            del sys.modules[name]
+    zoo.plugins.reset()
+
+
 GOOD_PLUGIN = """
 from zoo import ModelSpec, hookimpl
 

@@ -13,7 +13,7 @@ import torch
 import yaml
 
 import zoo
-from conftest import ROOT, run_zoo
+from conftest import ROOT, invoke_zoo, run_zoo
 from zoo.cards import STATIC_SCHEMA, linked_files, static_card, validate_card
 from zoo.cards.facts import augmentation
 from zoo.plugins import call_model_hook
@@ -293,20 +293,20 @@ def zoo_model_card(spec):
 """
 
 
-def test_plugin_with_incomplete_card_is_reported(plugin_site, tmp_path):
-    plugin_site.add("zoo-half", "zoo_half", INCOMPLETE_PLUGIN)
-    listing = json.loads(run_zoo("plugins", "--json", env=plugin_site.env).out)
+def test_plugin_with_incomplete_card_is_reported(plugin_path, tmp_path):
+    plugin_path.add("zoo-half", "zoo_half", INCOMPLETE_PLUGIN)
+    listing = json.loads(invoke_zoo("plugins", "--json").out)
     plugins = {p["name"]: p for p in listing}
     assert plugins["zoo_half"]["status"] == "ok"
     assert plugins["zoo_half"]["card"]["complete"] is False
     assert plugins["zoo_half"]["card"]["missing"]["half-carded"] == ["missing explainability",
                                                                      "missing safety.misuse"]
     assert all(plugins[n]["card"]["complete"] for n in ("cnn", "rnn", "autoencoder", "gan"))
-    table = run_zoo("plugins", env=plugin_site.env).out
+    table = invoke_zoo("plugins").out
     assert re.search(r"zoo_half .* ok +incomplete: half-carded: missing explainability", table)
     run = tmp_path / "run"
-    assert run_zoo("train", "half-carded", "--out", str(run), env=plugin_site.env).code == 0
-    result = run_zoo("card", str(run), env=plugin_site.env)
+    assert invoke_zoo("train", "half-carded", "--out", str(run)).code == 0
+    result = invoke_zoo("card", str(run))
     assert result.code == 2 and "missing explainability; missing safety.misuse" in result.err
     assert not (run / "card" / "card.md").exists()
 

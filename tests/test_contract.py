@@ -53,21 +53,6 @@ def zoo_models():
 """
 
 
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    """A plugin site on this process's sys.path; the plugin set is reloaded around the test."""
-    root = tmp_path / "site"
-    root.mkdir()
-    monkeypatch.syspath_prepend(str(root))
-    before = set(sys.modules)
-    zoo.plugins.reset()
-    yield PluginSite(root)
-    for name in set(sys.modules) - before:  # the next test's plugin of the same name is a new module
-        if getattr(sys.modules[name], "__file__", "") and str(root) in sys.modules[name].__file__:
-            del sys.modules[name]
-    zoo.plugins.reset()
-
-
 def invoke(*args: str):
     from zoo.cli import cli
 
@@ -79,8 +64,8 @@ def error_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("error:")]
 
 
-def test_a_plugin_answering_every_build_changes_no_other_plugins_model(site):
-    site.add("zoo-greedy", "zoo_greedy", HIJACKER)
+def test_a_plugin_answering_every_build_changes_no_other_plugins_model(plugin_path):
+    plugin_path.add("zoo-greedy", "zoo_greedy", HIJACKER)
     from torch import nn
 
     from zoo_cnn.models import DigitsCNN
@@ -105,9 +90,9 @@ def test_the_owner_answers_even_when_the_other_plugin_registers_later_in_a_fresh
     assert out.stdout.strip() == "DigitsCNN"
 
 
-def test_a_model_whose_plugin_builds_nothing_is_one_error_line(site, tmp_path):
-    site.add("zoo-greedy", "zoo_greedy", HIJACKER)  # would have built it under the old contract
-    site.add("zoo-empty", "zoo_empty", BUILDS_NOTHING)
+def test_a_model_whose_plugin_builds_nothing_is_one_error_line(plugin_path, tmp_path):
+    plugin_path.add("zoo-greedy", "zoo_greedy", HIJACKER)  # would have built it under the old contract
+    plugin_path.add("zoo-empty", "zoo_empty", BUILDS_NOTHING)
     result = invoke("train", "empty-digits", "--out", str(tmp_path / "run"))
     assert result.exit_code == 1
     assert error_lines(result.output) == [
@@ -116,9 +101,9 @@ def test_a_model_whose_plugin_builds_nothing_is_one_error_line(site, tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_wrappers_of_every_plugin_still_run_around_the_owners_answer(site):
-    site.add("zoo-greedy", "zoo_greedy", HIJACKER)
-    site.add("zoo-watch", "zoo_watch", """
+def test_wrappers_of_every_plugin_still_run_around_the_owners_answer(plugin_path):
+    plugin_path.add("zoo-greedy", "zoo_greedy", HIJACKER)
+    plugin_path.add("zoo-watch", "zoo_watch", """
 from zoo import hookimpl
 SEEN = []
 
@@ -134,8 +119,8 @@ def zoo_build(spec, config, info):
     assert zoo_watch.SEEN == [("cnn-digits", "DigitsCNN")]
 
 
-def test_a_family_claimed_by_two_plugins_is_reported(site):
-    site.add("zoo-cnn2", "zoo_cnn2", f"""
+def test_a_family_claimed_by_two_plugins_is_reported(plugin_path):
+    plugin_path.add("zoo-cnn2", "zoo_cnn2", f"""
 from zoo import ModelSpec, hookimpl
 
 @hookimpl
@@ -160,8 +145,8 @@ def zoo_models():
     ('{"epochs": 1, "batch_size": 8, "lr": 0.1, "seed": 0, "width": 4}',
      "config key 'width' has no description (add it to ModelSpec.config_help)"),
 ])
-def test_a_model_breaking_the_config_contract_makes_its_plugin_broken(site, config, expected):
-    site.add("zoo-bad", "zoo_bad", f"""
+def test_a_model_breaking_the_config_contract_makes_its_plugin_broken(plugin_path, config, expected):
+    plugin_path.add("zoo-bad", "zoo_bad", f"""
 from zoo import ModelSpec, hookimpl
 
 @hookimpl
@@ -216,8 +201,8 @@ def zoo_onnx_graphs(spec, model, info, config):
 """
 
 
-def test_graphs_must_name_exactly_one_primary(site, tmp_path):
-    site.add("zoo-twohead", "zoo_twohead", ROLES_PLUGIN)
+def test_graphs_must_name_exactly_one_primary(plugin_path, tmp_path):
+    plugin_path.add("zoo-twohead", "zoo_twohead", ROLES_PLUGIN)
     run = zoo.train("twohead-digits", out=tmp_path / "run")
     result = invoke("export", str(run.path), "--out", str(tmp_path / "bundle"))
     assert result.exit_code == 1
