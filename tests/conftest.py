@@ -217,6 +217,15 @@ def plugin_path(tmp_path, monkeypatch):
     zoo.plugins.reset()
 
 
+@pytest.fixture
+def without_torch(tmp_path):
+    """An environment where `import torch` fails: the deployer's machine, proof that a path never imports it."""
+    fake = tmp_path / "fake" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch must not be imported on this path')\n")
+    return {"PYTHONPATH": str(fake.parent)}
+
+
 GOOD_PLUGIN = """
 from zoo import ModelSpec, hookimpl
 

@@ -27,7 +27,6 @@ from zoo.bundle.verify import verify
 from zoo.cli import cli
 
 HAS_CUDA = "CUDAExecutionProvider" in ort.get_available_providers()
-NO_MODULE = "raise ImportError('{name} must not be imported on this path')\n"
 
 
 def zoo(*args: str):
@@ -77,16 +76,6 @@ def nothing_loaded(monkeypatch):
     monkeypatch.setattr(ort, "InferenceSession", refuse)
 
 
-@pytest.fixture
-def blocked_imports(tmp_path):
-    """An environment where `import torch` fails: the deployer's machine."""
-    for name in ("torch",):
-        fake = tmp_path / "blocked" / name
-        fake.mkdir(parents=True)
-        (fake / "__init__.py").write_text(NO_MODULE.format(name=name))
-    return {"PYTHONPATH": str(tmp_path / "blocked")}
-
-
 def escaping_bundle(tmp_path: Path, how: str) -> tuple[Path, str]:
     """A bundle whose graph reads its weights from outside it, checksums consistent; (bundle, named path)."""
     copy = copy_bundle("cnn-digits", tmp_path / "b")
@@ -121,10 +110,10 @@ def test_external_data_outside_the_bundle_is_refused_before_loading(tmp_path, mo
     assert zoo("predict", str(copy), str(tmp_path / "x.npy")) == (2, "", err)
 
 
-def test_the_refusal_needs_no_torch(zoo_cli, tmp_path, blocked_imports):
+def test_the_refusal_needs_no_torch(zoo_cli, tmp_path, without_torch):
     copy, named = escaping_bundle(tmp_path, "relative")
     np.save(tmp_path / "x.npy", np.zeros((2, 1, 8, 8), np.float32))
-    result = zoo_cli("predict", str(copy), str(tmp_path / "x.npy"), env=blocked_imports)
+    result = zoo_cli("predict", str(copy), str(tmp_path / "x.npy"), env=without_torch)
     assert result.code == 2 and result.out == ""
     assert result.err == (f"error: {copy}: graph 'model' external data {named!r} is outside the bundle "
                           f"(bundle paths are relative, without '..')\n")
@@ -194,10 +183,10 @@ def test_the_card_of_a_bundle_that_failed_verification_says_not_verified(tmp_pat
     assert "ONNX parity: **not verified** (verification failed:" in written[0].read_text()
 
 
-def test_predict_on_a_graph_onnxruntime_cannot_load_is_one_error_line(zoo_cli, tmp_path, blocked_imports):
+def test_predict_on_a_graph_onnxruntime_cannot_load_is_one_error_line(zoo_cli, tmp_path, without_torch):
     copy = broken_graph_bundle(tmp_path)
     np.save(tmp_path / "x.npy", np.zeros((2, 1, 8, 8), np.float32))
-    result = zoo_cli("predict", str(copy), str(tmp_path / "x.npy"), env=blocked_imports)
+    result = zoo_cli("predict", str(copy), str(tmp_path / "x.npy"), env=without_torch)
     assert result.code == 2 and result.out == "" and "Traceback" not in result.err
     [line] = result.err.splitlines()
     assert line.startswith(f"error: {copy / 'model.onnx'}: onnxruntime cannot load graph 'model' (")

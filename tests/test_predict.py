@@ -10,16 +10,6 @@ from zoo import bundle
 from zoo.bundle import BundleError
 from zoo.bundle.predict import predict
 
-NO_TORCH = "raise ImportError('torch must not be imported on the predict path')\n"
-
-
-@pytest.fixture
-def without_torch(tmp_path):
-    """An environment where `import torch` fails: proof that predict never imports it."""
-    fake = tmp_path / "fake" / "torch"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(NO_TORCH)
-    return {"PYTHONPATH": str(fake.parent)}
 
 
 def test_cli_predict_runs_without_torch_and_matches_the_test_vectors(zoo_cli, tmp_path, without_torch):

@@ -16,7 +16,6 @@ from onnx_support import copy_bundle
 from zoo.bundle import open_bundle
 from zoo.bundle.signing import SIGNATURE, SignatureError, key_facts, sign, verify_signature
 
-NO_TORCH = "raise ImportError('torch must not be imported on the predict path')\n"
 
 
 def _write_key(path: Path, key) -> Path:
@@ -47,14 +46,6 @@ def signed(tmp_path, keys):
     result = invoke_zoo("sign", str(path), "--key", str(keys["publisher"]))
     assert result.code == 0, result.err
     return path
-
-
-@pytest.fixture
-def without_torch(tmp_path):
-    fake = tmp_path / "fake" / "torch"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(NO_TORCH)
-    return {"PYTHONPATH": str(fake.parent)}
 
 
 def pub(keys, name="publisher") -> str:

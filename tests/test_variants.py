@@ -19,7 +19,6 @@ from zoo.bundle import variants as precision
 from zoo.bundle.export import export_run
 from zoo.bundle.verify import summary, verify
 
-NO_TORCH = "raise ImportError('torch must not be imported on the predict path')\n"
 
 
 # The session's tiny CNN (3 epochs) reaches about 0.77 accuracy: so many near-ties that int8's rounding
@@ -44,14 +43,6 @@ def with_variants(tiny_run, tmp_path_factory):
         return made[name]
 
     return get
-
-
-@pytest.fixture
-def without_torch(tmp_path):
-    fake = tmp_path / "fake" / "torch"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(NO_TORCH)
-    return {"PYTHONPATH": str(fake.parent)}
 
 
 def ops(path: Path) -> Counter:
