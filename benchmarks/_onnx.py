@@ -1,11 +1,8 @@
 """Shared by the ONNX benchmarks: a model's main export graph, its inputs, quiet export, timing, CPU sessions."""
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -44,16 +41,6 @@ def export_quietly(graph, path: Path, exporter: str) -> None:
             export_graph(graph, path, DEFAULT_OPSET, exporter)
 
 
-def median_seconds(fn: Callable[[], object], budget: float = 1.0, least: int = 5) -> float:
-    """Median wall time of ``fn`` after one warm-up call, over ``least`` calls or ``budget`` seconds."""
-    fn()
-    times: list[float] = []
-    deadline = time.perf_counter() + budget
-    while len(times) < least or time.perf_counter() < deadline:
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def session(path: Path, threads: int):

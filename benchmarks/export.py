@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _onnx import export_quietly, inputs_for, main_graph, median_seconds, session  # noqa: E402
+from _onnx import export_quietly, inputs_for, main_graph, session  # noqa: E402
+from zoo.bundle.deployment import median_seconds  # noqa: E402
 from _table import report  # noqa: E402
 
 import zoo.api  # noqa: E402

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _onnx import export_quietly, inputs_for, main_graph, median_seconds, session  # noqa: E402
+from _onnx import export_quietly, inputs_for, main_graph, session  # noqa: E402
+from zoo.bundle.deployment import median_seconds  # noqa: E402
 from _table import report  # noqa: E402
 
 from zoo.bundle.export import DEFAULT_EXPORTER, DEFAULT_OPSET  # noqa: E402

@@ -21,6 +21,13 @@ import zoo.plugins
 from conftest import ROOT, PluginSite, good_plugin
 
 CONFIG = '{"epochs": 1, "batch_size": 32, "lr": 0.01, "seed": 0}'
+# A build hook with no family check: a linear classifier for any model it is asked about.
+LINEAR_BUILD = """@hookimpl
+def zoo_build(spec, config, info):
+    from math import prod
+    from torch import nn
+    return nn.Sequential(nn.Flatten(), nn.Linear(prod(info.sample_shape), info.num_classes))
+"""
 
 # Answers zoo_build (and zoo_model_card) for every model, with no family check: under the old
 # contract the newest install won for every model in the zoo.
@@ -32,12 +39,7 @@ def zoo_models():
     return [ModelSpec(name="greedy-digits", family="greedy", task="classification", dataset="digits",
                       summary="answers every hook for everyone", default_config={CONFIG})]
 
-@hookimpl
-def zoo_build(spec, config, info):
-    from math import prod
-    from torch import nn
-    return nn.Sequential(nn.Flatten(), nn.Linear(prod(info.sample_shape), info.num_classes))
-
+{LINEAR_BUILD}
 @hookimpl
 def zoo_model_card(spec):
     return {{"description": "hijacked"}}
@@ -185,12 +187,7 @@ def zoo_models():
     return [ModelSpec(name="twohead-digits", family="twohead", task="classification", dataset="digits",
                       summary="declares two primary graphs", default_config={CONFIG})]
 
-@hookimpl
-def zoo_build(spec, config, info):
-    from math import prod
-    from torch import nn
-    return nn.Sequential(nn.Flatten(), nn.Linear(prod(info.sample_shape), info.num_classes))
-
+{LINEAR_BUILD}
 @hookimpl
 def zoo_onnx_graphs(spec, model, info, config):
     import torch
