@@ -35,7 +35,7 @@ def test_cli_export_writes_a_checked_bundle_and_prints_no_exporter_noise(tmp_pat
     assert result.out.splitlines()[0].startswith(f"bundle: {out}")
     assert "Warning" not in result.out and "torch.onnx" not in result.out
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
-        "export.log", "manifest.json", "model.onnx", "test_data/model.npz"]
+        "config.json", "export.log", "manifest.json", "model.onnx", "test_data/model.npz", "weights.safetensors"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"] == "cnn-digits" and manifest["family"] == "cnn" and manifest["opset"] == 18
     assert manifest["plugin"]["name"] == "cnn" and manifest["plugin"]["version"]

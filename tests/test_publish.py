@@ -28,7 +28,8 @@ def test_publish_one_model_end_to_end(tmp_path):
     markdown = (cards / "cnn-digits.md").read_text()
     bundle_card = exports / "cnn-digits" / "card"
     assert markdown == (bundle_card / "card.md").read_text()
-    assert (bundle_card / "card.html").stat().st_size > 10_000 and (bundle_card / "verification.json").is_file()
+    assert (cards / "cnn-digits.html").stat().st_size > 10_000 and (bundle_card / "verification.json").is_file()
+    assert not (bundle_card / "card.html").exists(), "the bundle ships Markdown and JSON; the page is in cards/"
     for figure in card["figures"]:
         assert (cards / figure["file"]).is_file() and (bundle_card / figure["file"]).is_file()
         assert f"]({figure['file']})" in markdown
@@ -41,7 +42,17 @@ def test_publish_one_model_end_to_end(tmp_path):
     assert copied["passed"] is True and copied["bundle"] == "cnn-digits"
     assert sorted(LINK.findall(markdown)) == sorted(linked_files(card))
     assert broken_links(cards / "cnn-digits.md") == [] and broken_links(bundle_card / "card.md") == []
-    assert broken_links(bundle_card / "card.html") == []
+    assert broken_links(cards / "cnn-digits.html") == []
+
+    # The zoo's index and catalog: every fact from the bundle and its card.
+    index = json.loads((exports / "index.json").read_text())
+    entry = next(m for m in index["models"] if m["name"] == "cnn-digits")
+    assert entry["metric"]["value"] == card["metrics"]["values"]["accuracy"]
+    manifest = json.loads((exports / "cnn-digits" / "manifest.json").read_text())
+    assert manifest["run"]["path"] == "../../runs/cnn-digits", "a shipped bundle names its run relative to itself"
+    assert entry["card"]["md"] == "card/card.md" and entry["weights"]["sha256"] == manifest["run"]["weights_sha256"]
+    catalog = (cards / "index.html").read_text()
+    assert 'href="cnn-digits.html"' in catalog
     assert absolute_paths(cards, tmp_path, runs, exports) == []
     assert front_matter(markdown)["pipeline_tag"] in HUB_TASK_IDS
 

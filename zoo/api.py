@@ -55,8 +55,19 @@ def onnx_graphs(spec: ModelSpec, model: torch.nn.Module, info: DataInfo, config:
     return graphs
 
 
-def create_model(name: str, data: str | Path | None = None, **overrides: Any) -> torch.nn.Module:
-    """An untrained model by name, sized for its dataset (or for ``data``), with config overrides."""
+def create_model(name: str, data: str | Path | None = None, pretrained: bool = False,
+                 **overrides: Any) -> torch.nn.Module:
+    """An untrained model by name, sized for its dataset (or for ``data``), with config overrides.
+
+    ``pretrained=True``: the published network with its published weights, in eval mode, after their
+    SHA-256 is checked against the zoo's index and the bundle's manifest (``zoo.hub.pretrained``); it
+    is looked up in the cache (``zoo pull``) and then in the built-in zoo, and takes no overrides.
+    """
+    if pretrained:
+        from zoo.hub.pretrained import load_pretrained, refuse_overrides
+
+        refuse_overrides(data, overrides)
+        return load_pretrained(name)
     spec = get_model(name)
     config = resolve(spec.default_config, overrides)
     if data is None:

@@ -27,7 +27,7 @@ class ZooGroup(click.Group):
             ctx.exit(130)
 
 
-PLUGIN_FREE_COMMANDS = {"predict"}  # the deployer's path reads a bundle, never the plugins
+PLUGIN_FREE_COMMANDS = {"predict", "pull"}  # the deployer's paths read bundles, never the plugins
 
 
 def report_plugin_problems() -> None:
@@ -80,23 +80,30 @@ def cli(ctx: click.Context) -> None:
 def list_command(pattern: str | None, family: str | None, task: str | None, as_json: bool) -> None:
     """List models; PATTERN is a glob on the name.
 
+    WEIGHTS says where published weights for create_model(name, pretrained=True) are: cache (zoo pull),
+    builtin (the zoo shipped in the source tree's exports/) or - (none).
+
     \b
     Examples:
       zoo list
       zoo list 'rnn-*' --json
       zoo list --task classification
     """
+    from zoo.hub import weights_status
     from zoo.registry import list_models
 
     specs = list_models(pattern, family=family, task=task)
+    weights = weights_status()  # index files only: no torch, no bundle opened
     if as_json:
-        emit_json([{k: v for k, v in s.to_dict().items() if k != "default_config"} for s in specs])
+        emit_json([{**{k: v for k, v in s.to_dict().items() if k != "default_config"},
+                    "weights": weights.get(s.name)} for s in specs])
         return
     if not specs:
         click.echo("no models match", err=True)
         return
-    click.echo(table(["NAME", "FAMILY", "TASK", "DATASET", "PLUGIN", "SUMMARY"],
-                     [[s.name, s.family, s.task, s.dataset, s.plugin, s.summary] for s in specs]))
+    click.echo(table(["NAME", "FAMILY", "TASK", "DATASET", "PLUGIN", "WEIGHTS", "SUMMARY"],
+                     [[s.name, s.family, s.task, s.dataset, s.plugin, weights.get(s.name, "-"), s.summary]
+                      for s in specs]))
 
 
 @cli.command("info")
@@ -292,6 +299,39 @@ def evaluate_command(run: str, as_json: bool) -> None:
         raise CheckFailed(f"re-evaluation of {run} differs from its metrics.json")
 
 
+@cli.command("assess")
+@click.argument("run", type=click.Path())
+@click.option("--budget", type=click.FloatRange(0.01, 10.0), default=1.0, show_default=True,
+              help="Scale every assessment's sample counts (recorded with the results; cards use 1).")
+@click.option("--force", is_flag=True, help="Measure again even when the stored results are still valid.")
+@json_option
+def assess_command(run: str, budget: float, force: bool, as_json: bool) -> None:
+    """Measure (or show) a run's explainability and safety assessments, kept in RUN/assessments/.
+
+    Every installed plugin may add assessments to any model; stored results are reused while the
+    weights, the assessments offered and the budget are unchanged. Exits 1 when one failed.
+
+    \b
+    Examples:
+      zoo assess runs/cnn-digits
+      zoo assess runs/ae-digits --json
+      zoo assess runs/cnn-digits --force
+    """
+    from zoo.assess.runner import assess_run
+
+    results = assess_run(run, budget=budget, force=force)
+    entries = results["assessments"]
+    if as_json:
+        emit_json(results)
+    else:
+        click.echo(table(["SECTION", "ASSESSMENT", "PLUGIN", "SECONDS", "RESULT"],
+                         [[e["section"], e["name"], e["plugin"], f"{e['seconds']:.2f}" if "seconds" in e else "-",
+                           e["summary"] if e["status"] == "ok" else f"FAILED: {e['error']}"] for e in entries]))
+    failed = [e["name"] for e in entries if e["status"] != "ok"]
+    if failed:
+        raise CheckFailed(f"{len(failed)} of {len(entries)} assessments failed: {', '.join(failed)}")
+
+
 def _int_list(text: str, option: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
@@ -435,7 +475,7 @@ def verify_command(bundle: str, providers: str, batch_sizes: str, atol: float | 
 
 
 @cli.command("predict")
-@click.argument("bundle", type=click.Path())
+@click.argument("bundle", metavar="BUNDLE|NAME", type=click.Path())
 @click.argument("input_file", metavar="INPUT.npy|.npz", type=click.Path())
 @click.option("--graph", "graph_name", help="Graph to run (default: the model's primary graph).")
 @click.option("--variant", help="Precision to run: fp32 (default), or int8 / fp16 where the bundle has them.")
@@ -448,9 +488,11 @@ def predict_command(bundle: str, input_file: str, graph_name: str | None, varian
     """Run a bundle on your arrays with onnxruntime and numpy only (no torch).
 
     An .npy feeds a one-input graph; an .npz holds one array per input, named as the manifest says.
+    A NAME that is not a path runs that model's published bundle (the cache, then the built-in zoo).
 
     \b
     Examples:
+      zoo predict cnn-digits images.npy
       zoo predict exports/cnn-digits images.npy --out logits.npy
       zoo predict exports/cgan-digits z.npz --graph generator --out images.npz
       zoo predict exports/ae-digits codes.npy --graph decoder --json
@@ -458,8 +500,9 @@ def predict_command(bundle: str, input_file: str, graph_name: str | None, varian
     """
     from zoo.bundle import shape_text
     from zoo.bundle.predict import predict, save_outputs
+    from zoo.hub import bundle_or_name
 
-    outputs = predict(bundle, input_file, graph_name, variant, public_key)
+    outputs = predict(bundle_or_name(bundle, public_key), input_file, graph_name, variant, public_key)
     if out is not None:
         save_outputs(outputs, out)
     if as_json:
@@ -557,6 +600,68 @@ def sign_command(bundle: str, key: str, as_json: bool) -> None:
         emit_json({"bundle": bundle, **signed})
         return
     click.echo(f"signed: {Path(bundle) / signed['signature']}  ({signed['algorithm']}, key {signed['fingerprint']})")
+
+
+@cli.command("hub")
+@click.argument("dest", metavar="DIR", type=click.Path())
+@click.option("--exports", type=click.Path(), default="exports", show_default=True,
+              help="The bundles to publish (zoo publish writes them here).")
+@click.option("--cards", type=click.Path(), default="cards", show_default=True,
+              help="Cards to take the headline facts from when a bundle has no card of its own.")
+@click.option("--force", is_flag=True, help="Replace an existing DIR.")
+@json_option
+def hub_command(dest: str, exports: str, cards: str, force: bool, as_json: bool) -> None:
+    """Write a hub: index.json and a copy of every bundle that opens cleanly, as plain files.
+
+    Serve DIR with any static web server or object store; others fetch from it with zoo pull.
+
+    \b
+    Examples:
+      zoo hub /srv/zoo
+      zoo hub site/zoo --exports /tmp/exports --force && python -m http.server -d site
+    """
+    from zoo.hub.static import write_hub
+
+    index, notes = write_hub(dest, exports, cards, force)
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
+    if as_json:
+        emit_json({"hub": dest, **index})
+        return
+    click.echo(table(["MODEL", "FILES", "BYTES", "WEIGHTS", "PARITY"],
+                     [[m["name"], len(m["files"]), m["bytes"], "yes" if m["weights"] else "-", m["parity"] or "-"]
+                      for m in index["models"]]))
+    click.echo(f"hub: {dest}  ({len(index['models'])} models, {sum(m['bytes'] for m in index['models'])} bytes)")
+
+
+@cli.command("pull")
+@click.argument("source")
+@click.argument("names", nargs=-1)
+@click.option("--public-key", type=click.Path(), metavar="KEY",
+              help="Also check each bundle's signature with this PEM public key before it enters the cache.")
+@click.option("--force", is_flag=True, help="Download again even what the cache already holds.")
+@json_option
+def pull_command(source: str, names: tuple[str, ...], public_key: str | None, force: bool, as_json: bool) -> None:
+    """Fetch published models from a hub (a folder or an http(s):// URL) into the cache ($ZOO_HOME).
+
+    Every file is checked against the hub's index and the bundle's manifest before the bundle enters
+    the cache; what is already cached and unchanged is not downloaded again.
+
+    \b
+    Examples:
+      zoo pull https://example.org/zoo
+      zoo pull https://example.org/zoo cnn-digits --public-key publisher.pub
+      zoo pull /mnt/shared/zoo lstm-digits --json
+    """
+    from zoo.hub import zoo_home
+    from zoo.hub.pull import pull
+
+    rows = pull(source, _names(names), public_key=public_key, force=force)
+    if as_json:
+        emit_json({"cache": str(zoo_home()), "models": rows})
+        return
+    click.echo(table(["MODEL", "STATUS", "FILES", "BYTES", "BUNDLE"],
+                     [[r["name"], r["status"], r["files"], r["bytes"], r["bundle"]] for r in rows]))
 
 
 def main() -> None:

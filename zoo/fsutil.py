@@ -9,6 +9,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -55,6 +56,30 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def staging_dir(dest: Path) -> Path:
+    """A fresh, empty folder beside ``dest`` to build its new contents in (one file system, so that
+    ``replace_dir`` can rename it into place); a full disk is one StorageError line."""
+    dest = Path(dest)
+    with disk_space(dest):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    usual_permissions(tmp)
+    return tmp
+
+
+def replace_dir(tmp: Path, dest: Path) -> None:
+    """Put the finished folder ``tmp`` at ``dest`` with one rename; an old ``dest`` is renamed aside first,
+    then removed: a reader sees the old folder, the new one or (for an instant) none, never a mix of the
+    two. ``tmp`` must sit beside ``dest`` (one file system)."""
+    old = None
+    if dest.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+        os.replace(dest, old / dest.name)
+    os.replace(tmp, dest)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def usual_permissions(path: Path) -> None:

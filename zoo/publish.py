@@ -23,6 +23,9 @@ from zoo.bundle.variants import PUBLISH_DEFAULT as PUBLISH_VARIANTS
 DEFAULT_CARDS = Path("cards")
 DEFAULT_RUNS = Path("runs")
 DEFAULT_EXPORTS = Path("exports")
+# A published bundle carries its card as Markdown and JSON (and the figures they link); the HTML page,
+# which inlines every figure again, is written to the cards folder only, to keep shipped bundles small.
+BUNDLE_FORMATS = ("md", "json")
 
 
 def default_card_path(source: str | Path, fmt: str) -> Path:
@@ -127,7 +130,7 @@ def publish_one(name: str, cards: Path, runs: Path, exports: Path, overrides: Ma
                 epochs: int | None, progress: Callable[[str, str], Any], variants: Sequence[str] | None = None,
                 sign_key: str | Path | None = None) -> Published:
     """Train with defaults (plus overrides), export with ``variants``, verify and time them, card into the
-    bundle and into ``cards/<name>.md``, and sign the bundle with ``sign_key`` when given."""
+    bundle (Markdown, JSON) and into ``cards/<name>.md|json|html``, and sign the bundle with ``sign_key``."""
     from zoo.api import train
     from zoo.bundle.export import export_run
     from zoo.cards.facts import VERIFICATION
@@ -141,7 +144,8 @@ def publish_one(name: str, cards: Path, runs: Path, exports: Path, overrides: Ma
                 progress=BarProgress(f"{name} train"))
     result.run = str(run.path)
     progress(name, "export")
-    bundle = export_run(run, exports / name, force=True, variants=list(variants or PUBLISH_VARIANTS))
+    bundle = export_run(run, exports / name, force=True, variants=list(variants or PUBLISH_VARIANTS),
+                        shipped=True)
     result.bundle = str(bundle)
     progress(name, "verify")
     atomic_write_json(bundle / VERIFICATION, verify(bundle, providers=available_providers(), latency=True))
@@ -149,13 +153,14 @@ def publish_one(name: str, cards: Path, runs: Path, exports: Path, overrides: Ma
     from zoo.bundle.signing import key_facts, sign
 
     signer = key_facts(sign_key, private=True) if sign_key is not None else None
-    card, written = write_card(bundle, FORMATS, signer=signer)
+    card, written = write_card(bundle, BUNDLE_FORMATS, signer=signer)
     if sign_key is not None:
         progress(name, "sign")
         result.signature = sign(bundle, sign_key)["fingerprint"]
-    for path in written[:2]:  # the Markdown card and its JSON twin; HTML stays in the bundle
+    for path in written:
         atomic_write_bytes(cards / f"{name}{path.suffix}", path.read_bytes())
     copy_linked_files(card, written[0].parent, cards)
+    _render_all(card, ["html"], cards / f"{name}.html")  # the page the catalog (cards/index.html) links
     result.card = str(cards / f"{name}.md")
     metrics = card["metrics"]
     result.key_metric, result.value = metrics["key"], metrics["values"][metrics["key"]]
@@ -190,4 +195,10 @@ def publish(names: Sequence[str], cards: Path = DEFAULT_CARDS, runs: Path = DEFA
                                        epochs, progress, variants, sign_key))
         except ZooError as exc:
             results.append(Published(spec.name, round(time.monotonic() - started, 1), error=str(exc)))
+    from zoo.hub.index import write_index
+
+    write_index(Path(exports), Path(cards))  # exports/index.json: every bundle there that opens cleanly
+    from zoo.catalog import write_catalog
+
+    write_catalog(Path(cards))  # every card in the folder, not only this call's models
     return results

@@ -55,6 +55,11 @@ def claim(path: Path) -> None:
     _claimed[path.resolve()] = fd
 
 
+def claimed(path: Path) -> bool:
+    """Whether this process already holds ``path`` (so that a nested step does not release it early)."""
+    return Path(path).resolve() in _claimed
+
+
 def release(path: Path) -> None:
     """Let another process write ``path`` (this process's claim ends; the .lock file stays)."""
     fd = _claimed.pop(Path(path).resolve(), None)
@@ -140,13 +145,14 @@ class Run:
             tensors = load_file(str(path))
         except (SafetensorError, OSError, ValueError) as exc:
             raise RunError(f"{path}: truncated or not a safetensors file ({exc})") from None
-        _load_state(model, tensors, path)
+        load_state(model, tensors, path)
 
     def load_checkpoint(self, device: str = "cpu") -> dict[str, Any]:
         return load_checkpoint(self.path / CHECKPOINT, device)
 
 
-def _load_state(model, tensors: dict, path: Path) -> None:
+def load_state(model, tensors: dict, path: Path) -> None:
+    """Load ``tensors`` into ``model`` with strict key checking; a mismatch names ``path`` in one line."""
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:

@@ -7,6 +7,8 @@ A bundle is what `zoo export` writes and what `zoo verify` / `zoo predict` read:
     <graph>.<variant>.onnx  reduced-precision variants (``int8``, ``fp16``) when asked for (``zoo.bundle.variants``)
     test_data/<graph>.npz   inputs and PyTorch's outputs, arrays named ``input.<name>`` / ``output.<name>``
     export.log              what the exporter printed
+    weights.safetensors     the run's trained PyTorch weights, byte for byte (``zoo.bundle.export``)
+    config.json             what rebuilds the network for them without data (model, config, data facts)
     bundle.sig              a signature over every file, when signed (``zoo.bundle.signing``)
 
 Deployers read bundles with numpy, onnx (to read a graph's declared external data without
@@ -16,10 +18,11 @@ any zoo module that does; arrays are always loaded with ``allow_pickle=False``.
 What ``open_bundle`` refuses before onnxruntime or numpy is given any file (``BundleError``, one
 line, exit 2); the path checks run before any file but the manifest is even read:
 
-- a path in the manifest (a graph's ``file``, a variant's ``file`` or ``test_data``, a key of
-  the ``files`` checksum map) that is absolute, has a drive, contains ``..``, or resolves (symlinks
-  followed) outside the bundle; a graph file that is not ``.onnx``, or whose file or test
-  data is not covered by the checksums;
+- a path in the manifest (a graph's ``file``, a variant's ``file`` or ``test_data``, the
+  ``pytorch`` entry's ``weights`` and ``config``, a key of the ``files`` checksum map) that is
+  absolute, has a drive, contains ``..``, or resolves (symlinks followed) outside the bundle; a
+  graph file that is not ``.onnx``, or whose file, test data, weights or config is not covered
+  by the checksums;
 - any file whose sha256 differs from the manifest's;
 - a graph whose tensors name external data (``TensorProto.external_data`` ``location``)
   outside the bundle, or in a file the manifest's checksums do not cover: otherwise the
@@ -45,7 +48,9 @@ import numpy as np
 from zoo.errors import ZooError, one_line
 from zoo.graphs import GraphRoleError, primary
 
-FORMAT = "zoo-onnx-bundle/2"  # /2: every graph states its role; variants are optional entries (absent: FP32 only)
+# /2: every graph states its role; variants are optional entries (absent: FP32 only), and so is ``pytorch``
+# (the trained weights and their config; absent in bundles exported before it: no published weights)
+FORMAT = "zoo-onnx-bundle/2"
 MANIFEST = "manifest.json"
 FP32 = "fp32"
 TEST_DATA = "test_data"
@@ -219,12 +224,15 @@ class Bundle:
 
 
 def _relative(root: Path, name: Any, what: str) -> str:
-    """``name`` as a normalised POSIX path, refused if it is absolute, has a drive or contains ``..``."""
+    """``name`` as a normalised POSIX path, refused if it is absolute, has a drive, contains ``..`` or a
+    backslash."""
     if not isinstance(name, str) or not name or "\x00" in name:
         raise BundleError(f"{root}: {what} {name!r} is not a file name")
     if name.startswith(("/", "\\")) or PureWindowsPath(name).drive or ".." in re.split(r"[\\/]", name):
         raise BundleError(f"{root}: {what} {name!r} is outside the bundle (bundle paths are relative, "
                           f"without '..')")
+    if "\\" in name:  # a separator on Windows: the same file name must mean the same file everywhere
+        raise BundleError(f"{root}: {what} {name!r} is outside the bundle (bundle paths use '/', never '\\')")
     return PurePosixPath(name).as_posix()
 
 
@@ -264,6 +272,14 @@ def check_paths(path: Path, manifest: Mapping[str, Any]) -> dict[str, str]:
                 raise BundleError(f"{path}: {what} {name!r} is not an .onnx file")
             if name not in files:
                 raise BundleError(f"{path}: {what} {name!r} is not covered by the manifest's checksums")
+    pytorch = manifest.get("pytorch")
+    if pytorch is not None:
+        if not isinstance(pytorch, dict):
+            raise BundleError(f"{path / MANIFEST}: damaged manifest (its 'pytorch' entry is not a mapping)")
+        for key in ("weights", "config"):
+            name = inside(path, pytorch.get(key), f"pytorch {key} file")
+            if name not in files:
+                raise BundleError(f"{path}: pytorch {key} file {name!r} is not covered by the manifest's checksums")
     return files
 
 

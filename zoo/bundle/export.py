@@ -7,6 +7,12 @@ alike) goes to the bundle's ``export.log``, never to the terminal.
 
 ``--variants`` adds reduced-precision copies of every graph (``zoo.bundle.variants``), made from
 the checked FP32 file and calibrated on the run's training samples; the default is FP32 alone.
+
+Every bundle also carries the trained PyTorch weights, so that ``zoo.create_model(name,
+pretrained=True)`` needs no run and no data: ``weights.safetensors`` is the run's file copied byte
+for byte, and ``config.json`` what rebuilds the network for it (model, plugin, resolved config and
+the data's name, layout, sample shape and classes, with the data's SHA-256 and split sizes as
+provenance). Both are in the manifest's checksums and named by its ``pytorch`` entry.
 """
 from __future__ import annotations
 
@@ -14,7 +20,6 @@ import contextlib
 import os
 import shutil
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
@@ -26,10 +31,10 @@ from zoo import bundle
 from zoo.api import load_trained, onnx_graphs
 from zoo.bundle import variants as precision
 from zoo.errors import ZooError, one_line
-from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, usual_permissions
+from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, replace_dir, staging_dir
 from zoo.graphs import OnnxGraph
 from zoo.plugins import plugin_set
-from zoo.runs import WEIGHTS, Run, open_run
+from zoo.runs import CONFIG, WEIGHTS, Run, open_run
 from zoo.versions import versions
 
 DEFAULT_ROOT = Path("exports")
@@ -182,20 +187,34 @@ def destination(model: str, out: str | Path | None, force: bool) -> Path:
     return path
 
 
-def _move_into_place(tmp: Path, dest: Path) -> None:
-    """One rename puts the new bundle in place; an old one is renamed aside first, then removed."""
-    old = None
-    if dest.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
-        os.replace(dest, old / dest.name)
-    os.replace(tmp, dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+WEIGHTS_FORMAT = "zoo-weights/1"
+DATA_FACTS = ("name", "layout", "sample_shape", "num_classes", "sha256", "splits")  # not "source": a user's path
+
+
+def copy_weights(run: Run, root: Path) -> dict[str, str]:
+    """Copy the run's weights (byte for byte) and what rebuilds their network into ``root``; returns the
+    manifest's ``pytorch`` entry. No machine path is written: a bundle is shipped to other machines."""
+    shutil.copyfile(run.path / WEIGHTS, root / WEIGHTS)
+    record = run.record
+    config = {"format": WEIGHTS_FORMAT, "model": record["model"], "family": record.get("family"),
+              "task": record.get("task"), "plugin": record.get("plugin"), "config": record["config"],
+              "data": {key: record["data"].get(key) for key in DATA_FACTS}, "weights": WEIGHTS}
+    atomic_write_json(root / CONFIG, config)
+    return {"weights": WEIGHTS, "config": CONFIG}
+
+
+def _run_reference(run: Path, dest: Path, shipped: bool) -> str:
+    return os.path.relpath(run.resolve(), dest.resolve()) if shipped else str(run.resolve())
 
 
 def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: int | None = None,
-               exporter: str | None = None, force: bool = False, variants: str | list[str] | None = None) -> Path:
+               exporter: str | None = None, force: bool = False, variants: str | list[str] | None = None,
+               shipped: bool = False) -> Path:
     """Export every graph the model's family names into a bundle; returns the bundle's path.
+
+    ``shipped`` (``zoo publish``) names the run relative to the bundle, so that a committed or served
+    zoo names no path of the machine that made it; otherwise the run's absolute path, which a copy of
+    the bundle on this machine still finds.
 
     ``variants`` (``"fp32,int8,fp16"``; default ``precision.EXPORT_DEFAULT``) adds those precisions of
     every graph beside FP32, which is always there.
@@ -208,24 +227,22 @@ def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: i
     dest = destination(run.model, out, force)
     spec, model, data, config, run = load_trained(run)
     graphs = onnx_graphs(spec, model, data.info, config)
-    with disk_space(dest):
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
-    usual_permissions(tmp)
+    tmp = staging_dir(dest)
     try:
         with disk_space(f"the bundle {dest}"):
             entries = [write_graph(g, tmp, opset, exporter) for g in graphs]
             for graph, entry in zip(graphs, entries):
                 write_variants(graph, entry, tmp, names, data.train.x)
+            pytorch = copy_weights(run, tmp)
         manifest = {
             "format": bundle.FORMAT, "model": spec.name, "family": spec.family, "task": spec.task,
             "plugin": _plugin(spec), "opset": opset, "exporter": exporter, "versions": versions(),
-            "run": {"path": str(run.path.resolve()), "created": run.record.get("created"),
+            "run": {"path": _run_reference(run.path, dest, shipped), "created": run.record.get("created"),
                     "weights_sha256": bundle.sha256_file(run.path / WEIGHTS)},
-            "variants": names, "graphs": entries, "files": bundle.checksums(tmp),
+            "variants": names, "graphs": entries, "pytorch": pytorch, "files": bundle.checksums(tmp),
         }
         atomic_write_json(tmp / bundle.MANIFEST, manifest)
-        _move_into_place(tmp, dest)
+        replace_dir(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

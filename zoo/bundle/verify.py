@@ -156,9 +156,10 @@ class TorchReference:
     def __init__(self, bundle: Bundle) -> None:
         from zoo.bundle import sha256_file
         from zoo.api import load_trained, onnx_graphs
+        from zoo.cards.facts import bundle_run
         from zoo.runs import WEIGHTS, open_run
 
-        run = open_run(bundle.manifest["run"]["path"])
+        run = open_run(bundle_run(bundle))
         if sha256_file(run.path / WEIGHTS) != bundle.manifest["run"]["weights_sha256"]:
             raise ZooError(f"the weights of {run.path} changed since export")
         spec, model, self.data, config, _ = load_trained(run)

@@ -133,9 +133,9 @@ def bundle_run(bundle: Bundle) -> Path:
     run = run.get("path") if isinstance(run, dict) else run
     if not isinstance(run, str) or not run:
         raise ZooError(f"{bundle.path / MANIFEST}: names no run to take the metrics from")
-    for candidate in (Path(run), bundle.path / run):
-        if (candidate / CONFIG).exists():
-            return candidate
+    candidate = bundle.path / run  # relative to the bundle (zoo publish), or absolute (zoo export)
+    if (candidate / CONFIG).exists():
+        return candidate
     raise ZooError(f"{bundle.path / MANIFEST}: its run {run} is not there any more")
 
 

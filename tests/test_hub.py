@@ -1,0 +1,402 @@
+"""A zoo that ships its models: bundles with their weights, a hub served over loopback HTTP, `zoo pull` into a
+cache that never holds half a bundle, `create_model(name, pretrained=True)` and `zoo predict NAME`.
+
+The hub is the session's tiny cnn-digits bundle (``tiny_bundle``) written by `zoo hub`; each test serves its own
+copy with ``http.server`` on 127.0.0.1 (a port the OS picks), counting the requests, and pulls into its own
+``ZOO_HOME``. The last test holds the committed built-in zoo to its card.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, invoke_zoo, one_error_line, run_zoo
+
+import zoo
+import zoo.hub
+from zoo.bundle import open_bundle, sha256_file
+from zoo.hub import INDEX
+from zoo.hub.static import write_hub
+
+NAME = "cnn-digits"
+
+
+class Hub:
+    """A folder served over HTTP: the URL, every path asked for, and ways to misbehave per path."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.requests, self.truncate, self.drop = root, [], set(), set()
+        handler = partial(_Handler, self, directory=str(root))
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hub"
+
+    def bundle_requests(self) -> list[str]:
+        return [p for p in self.requests if not p.endswith(INDEX)]
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    def __init__(self, hub: Hub, *args, **kwargs) -> None:
+        self.hub = hub
+        super().__init__(*args, **kwargs)
+
+    def translate_path(self, path: str) -> str:  # the hub is served under /hub/, as on a real site
+        return super().translate_path(path.removeprefix("/hub"))
+
+    def do_GET(self) -> None:
+        self.hub.requests.append(self.path)
+        relative = self.path.removeprefix("/hub/")
+        if relative in self.hub.truncate | self.hub.drop:
+            body = Path(self.translate_path(self.path)).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if relative in self.hub.truncate:
+                self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
+        super().do_GET()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def add_card(bundle: Path, run) -> dict:
+    """Give a bundle a card as `zoo publish` would, cheaply: the committed cnn-digits card's JSON with this
+    run's metrics and this bundle's checksums (making a real card costs seconds of figures)."""
+    card = json.loads((ROOT / "cards" / f"{NAME}.json").read_text())
+    card["metrics"]["values"] = run.metrics()["metrics"]
+    manifest = open_bundle(bundle).manifest
+    card["bundle"]["files"] = [{"file": n, "bytes": (bundle / n).stat().st_size, "sha256": d}
+                               for n, d in manifest["files"].items()]
+    (bundle / "card").mkdir()
+    (bundle / "card" / "card.json").write_text(json.dumps(card))
+    (bundle / "card" / "card.md").write_text("# cnn-digits\n")
+    return card
+
+
+@pytest.fixture(scope="module")
+def hub_files(tiny_bundle, tiny_run, tmp_path_factory) -> Path:
+    """A hub written by `zoo hub` from an exports folder holding the tiny cnn-digits bundle, with a card."""
+    root = tmp_path_factory.mktemp("hub")
+    shutil.copytree(tiny_bundle(NAME), root / "exports" / NAME)
+    add_card(root / "exports" / NAME, tiny_run(NAME))
+    write_hub(root / "hub", root / "exports")
+    return root / "hub"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty ZOO_HOME, and no built-in zoo, for this test."""
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(zoo.hub, "builtin_root", lambda: tmp_path / "no-builtin")
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def serve(tmp_path, hub_files):
+    """``serve()``: this test's own copy of the hub, served; stopped after the test."""
+    servers = []
+
+    def start() -> Hub:
+        hub = Hub(Path(shutil.copytree(hub_files, tmp_path / f"served-{len(servers)}")))
+        servers.append(hub.server)
+        return hub
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def edit_index(root: Path, change) -> None:
+    index = json.loads((root / INDEX).read_text())
+    change(index["models"][0])
+    (root / INDEX).write_text(json.dumps(index))
+
+
+def pin_manifest(root: Path) -> None:
+    """Make the index agree with an edited manifest again, as a hostile hub would."""
+    manifest = root / NAME / "manifest.json"
+    edit_index(root, lambda m: (m.update(manifest_sha256=sha256_file(manifest)),
+                                m["files"]["manifest.json"].update(sha256=sha256_file(manifest),
+                                                                    bytes=manifest.stat().st_size)))
+
+
+def cache_is_clean(home: Path) -> bool:
+    """Nothing of a bundle in the cache: at most the lock file of the pull that was refused."""
+    return not home.exists() or [p.name for p in home.iterdir()] == [".lock"]
+
+
+def test_the_bundle_carries_its_weights_and_their_config(tiny_bundle, tiny_run):
+    bundle = open_bundle(tiny_bundle(NAME))
+    assert bundle.manifest["pytorch"] == {"weights": "weights.safetensors", "config": "config.json"}
+    weights = bundle.path / "weights.safetensors"
+    assert weights.read_bytes() == (tiny_run(NAME).path / "weights.safetensors").read_bytes()
+    assert bundle.manifest["files"]["weights.safetensors"] == sha256_file(weights)
+    config = json.loads((bundle.path / "config.json").read_text())
+    assert config["model"] == NAME and config["config"] == tiny_run(NAME).config
+    assert config["data"] == {"name": "digits", "layout": "image", "sample_shape": [1, 8, 8], "num_classes": 10,
+                              "splits": {"train": 1257, "val": 180, "test": 360},
+                              "sha256": tiny_run(NAME).record["data"]["sha256"]}
+
+
+def test_the_index_takes_every_fact_from_the_manifest_and_the_card(hub_files, tiny_run, tmp_path):
+    [entry] = json.loads((hub_files / INDEX).read_text())["models"]
+    bundle = hub_files / NAME
+    manifest = open_bundle(bundle).manifest
+    on_disk = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file())
+    assert sorted(entry["files"]) == on_disk and "card/card.md" in on_disk
+    assert all(entry["files"][n]["sha256"] == sha256_file(bundle / n) for n in on_disk)
+    assert entry["bytes"] == sum((bundle / n).stat().st_size for n in on_disk)
+    assert entry["manifest_sha256"] == sha256_file(bundle / "manifest.json")
+    assert entry["weights"] == {"file": "weights.safetensors", "sha256": manifest["files"]["weights.safetensors"]}
+    metrics = tiny_run(NAME).metrics()["metrics"]
+    assert entry["metric"] == {"key": "accuracy", "value": metrics["accuracy"], "split": "test", "level": 0.95,
+                               "interval": metrics["confidence_intervals"]["accuracy"]}
+    assert entry["card"] == {"md": "card/card.md", "json": "card/card.json"}
+    assert (entry["family"], entry["task"], entry["dataset"], entry["signed"]) == ("cnn", "classification", "digits",
+                                                                                   False)
+
+    from zoo.hub.index import build_index  # a card of another export of the model is not this bundle's card
+
+    stale = Path(shutil.copytree(bundle, tmp_path / "exports" / NAME))
+    card = json.loads((stale / "card" / "card.json").read_text())
+    card["bundle"]["files"][[f["file"] for f in card["bundle"]["files"]].index("model.onnx")]["sha256"] = "0" * 64
+    (stale / "card" / "card.json").write_text(json.dumps(card))
+    index, notes = build_index(tmp_path / "exports")
+    assert index["models"][0]["metric"] is None and index["models"][0]["card"] == {}
+    assert notes == [f"{NAME}: no card facts in the index: {stale / 'card' / 'card.json'}: not the card of this "
+                     f"export (another model, or checksums that differ)"]
+
+
+def test_pull_over_http_then_pretrained_and_predict_by_name(home, serve, tiny_run, tmp_path):
+    hub = serve()
+    first = invoke_zoo("pull", hub.url, "--json")
+    assert first.code == 0, first.err
+    [row] = json.loads(first.out)["models"]
+    assert row["status"] == "pulled" and Path(row["bundle"]) == home / NAME
+    assert sorted(p.name for p in home.iterdir()) == [".lock", NAME, INDEX]
+    assert (home / NAME / "card" / "card.md").read_text() == (hub.root / NAME / "card" / "card.md").read_text()
+    assert len(hub.bundle_requests()) == len(json.loads((hub.root / INDEX).read_text())["models"][0]["files"])
+
+    hub.requests.clear()
+    second = invoke_zoo("pull", hub.url, NAME)
+    assert second.code == 0 and second.out.splitlines()[1].split()[:2] == [NAME, "cached"]
+    assert hub.bundle_requests() == [] and hub.requests == ["/hub/index.json"]
+
+    listed = {m["name"]: m["weights"] for m in json.loads(invoke_zoo("list", "--json").out)}
+    assert listed[NAME] == "cache" and listed["rnn-digits"] is None
+
+    from zoo.api import evaluate_model, load_model_data
+
+    model = zoo.create_model(NAME, pretrained=True)
+    assert not model.training
+    spec = zoo.get_model(NAME)
+    data = load_model_data(spec)
+    metrics = evaluate_model(spec, model, data, tiny_run(NAME).config)
+    assert metrics["accuracy"] == tiny_run(NAME).metrics()["metrics"]["accuracy"]
+
+    np.save(tmp_path / "x.npy", data.test.x[:5])
+    by_name = invoke_zoo("predict", NAME, str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"))
+    assert by_name.code == 0, by_name.err
+    import torch
+
+    with torch.no_grad():
+        want = model(torch.from_numpy(data.test.x[:5])).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), want, atol=1e-5, rtol=1e-4)
+
+
+def test_predict_by_name_and_list_stay_torch_free(home, serve, tmp_path, without_torch):
+    assert invoke_zoo("pull", serve().url).code == 0
+    np.save(tmp_path / "x.npy", np.zeros((2, 1, 8, 8), np.float32))
+    env = {**without_torch, "ZOO_HOME": str(home)}
+    predicted = run_zoo("predict", NAME, str(tmp_path / "x.npy"), env=env)
+    assert predicted.code == 0 and "output  float32  (2, 10)" in predicted.out, predicted.err
+    listed = run_zoo("list", NAME, env=env)
+    assert listed.code == 0 and listed.out.splitlines()[1].split()[5] == "cache", listed.err
+
+
+@pytest.mark.parametrize("file", ["model.onnx", "weights.safetensors", "manifest.json"])
+def test_a_tampered_file_on_the_server_is_refused_and_nothing_lands_in_the_cache(home, serve, file):
+    hub = serve()
+    path = hub.root / NAME / file
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+    result = invoke_zoo("pull", hub.url)
+    line = one_error_line(result.err)
+    assert result.code == 2 and f"/{NAME}/{file}: checksum mismatch with the hub's index" in line
+    assert cache_is_clean(home)
+
+
+@pytest.mark.parametrize("where, change, named", [
+    ("index", lambda m: m.update(bundle="../x"), "bundle folder '../x' is outside the zoo"),
+    ("index", lambda m: m["files"].update({"/etc/passwd": {"sha256": "0" * 64, "bytes": 1}}),
+     "file '/etc/passwd' is outside the bundle"),
+    ("index", lambda m: m["files"].update({"card\\card.md": {"sha256": "0" * 64, "bytes": 1}}),
+     "file 'card\\\\card.md' is outside the bundle (bundle paths use '/'"),
+    ("manifest", lambda m: m["files"].update({"../x": "0" * 64}), "checksummed file '../x' is outside the bundle"),
+    ("manifest", lambda m: m["graphs"][0].update(file="/etc/passwd"), "graph 'model' file '/etc/passwd' is outside"),
+])
+def test_a_path_outside_the_bundle_is_refused_before_anything_is_written(home, serve, where, change, named):
+    hub = serve()
+    if where == "index":
+        edit_index(hub.root, change)
+    else:
+        manifest = json.loads((hub.root / NAME / "manifest.json").read_text())
+        change(manifest)
+        (hub.root / NAME / "manifest.json").write_text(json.dumps(manifest))
+        pin_manifest(hub.root)
+    result = invoke_zoo("pull", hub.url)
+    assert result.code == 2 and named in one_error_line(result.err)
+    assert not home.exists()
+
+
+@pytest.mark.parametrize("how", ["truncate", "drop"])
+def test_an_interrupted_download_leaves_the_cache_clean(home, serve, how):
+    hub = serve()
+    getattr(hub, how).add(f"{NAME}/weights.safetensors")
+    result = invoke_zoo("pull", hub.url)
+    assert result.code == 1 and "broke off" in one_error_line(result.err)
+    assert cache_is_clean(home)
+    getattr(hub, how).clear()
+    assert invoke_zoo("pull", hub.url).code == 0 and open_bundle(home / NAME)
+
+
+def test_ctrl_c_mid_pull_leaves_nothing_and_a_killed_pull_is_swept(home, hub_files, monkeypatch):
+    import zoo.hub.pull as pulling
+
+    real, calls = pulling.fetch, []
+
+    def interrupted(*args):
+        calls.append(args[1])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real(*args)
+
+    monkeypatch.setattr(pulling, "fetch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pulling.pull(str(hub_files))
+    assert cache_is_clean(home)
+    monkeypatch.setattr(pulling, "fetch", real)
+    (home / f"{pulling.TMP_PREFIX}{NAME}-killed").mkdir()  # what a kill -9 would leave
+    assert [r["status"] for r in pulling.pull(str(hub_files))] == ["pulled"]
+    assert sorted(p.name for p in home.iterdir()) == [".lock", NAME, INDEX]
+
+
+def test_changed_weights_are_never_loaded(home, hub_files):
+    from zoo.bundle import checksums
+
+    assert invoke_zoo("pull", str(hub_files)).code == 0
+    weights = home / NAME / "weights.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(zoo.ZooError, match="weights.safetensors: checksum mismatch"):
+        zoo.create_model(NAME, pretrained=True)
+    manifest = json.loads((home / NAME / "manifest.json").read_text())  # the manifest made to agree ...
+    manifest["files"] = checksums(home / NAME)
+    (home / NAME / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(zoo.ZooError, match="not the manifest .* pins"):  # ... is not the one the index pins
+        zoo.create_model(NAME, pretrained=True)
+    edit_index(home, lambda m: m.update(manifest_sha256=sha256_file(home / NAME / "manifest.json")))
+    with pytest.raises(zoo.ZooError, match="manifest_sha256 differs"):
+        zoo.create_model(NAME, pretrained=True)
+
+
+def test_weights_load_with_strict_keys_even_when_every_checksum_agrees(home, hub_files):
+    from zoo.bundle import checksums
+    from zoo.hub.index import describe
+
+    assert invoke_zoo("pull", str(hub_files)).code == 0
+    config = json.loads((home / NAME / "config.json").read_text())
+    config["config"]["hidden"] = 8  # a consistent republish of the wrong network: index, manifest, files agree
+    (home / NAME / "config.json").write_text(json.dumps(config))
+    manifest = json.loads((home / NAME / "manifest.json").read_text())
+    manifest["files"] = checksums(home / NAME)
+    (home / NAME / "manifest.json").write_text(json.dumps(manifest))
+    index = json.loads((home / INDEX).read_text())
+    index["models"] = [describe(home / NAME)[0]]
+    (home / INDEX).write_text(json.dumps(index))
+    with pytest.raises(zoo.ZooError, match="weights.safetensors: weights do not fit the model"):
+        zoo.create_model(NAME, pretrained=True)
+
+
+def test_no_published_weights_is_one_line_naming_zoo_pull(home, tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((2, 1, 8, 8), np.float32))
+    result = invoke_zoo("predict", NAME, str(tmp_path / "x.npy"))
+    assert result.code == 2 and f"zoo pull SOURCE {NAME}" in one_error_line(result.err)
+    with pytest.raises(zoo.ZooError, match=f"no published model '{NAME}' .*zoo pull SOURCE {NAME}"):
+        zoo.create_model(NAME, pretrained=True)
+    with pytest.raises(zoo.ZooError, match="pretrained=True builds the published config .* drop hidden"):
+        zoo.create_model(NAME, pretrained=True, hidden=8)
+
+
+def test_signed_bundles_are_checked_with_the_public_key(home, serve, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from zoo.bundle.signing import sign
+
+    keys = {}
+    for who in ("publisher", "other"):
+        key = ec.generate_private_key(ec.SECP256R1())
+        keys[who] = tmp_path / f"{who}.pub"
+        (tmp_path / f"{who}.pem").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        keys[who].write_bytes(key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    hub = serve()
+    exports = tmp_path / "exports"
+    shutil.copytree(hub.root / NAME, exports / NAME)
+    sign(exports / NAME, tmp_path / "publisher.pem")
+    write_hub(hub.root, exports, force=True)
+    refused = invoke_zoo("pull", hub.url, "--public-key", str(keys["other"]))
+    assert refused.code == 2 and "signed with another key" in one_error_line(refused.err)
+    assert cache_is_clean(home)
+    assert invoke_zoo("pull", hub.url, "--public-key", str(keys["publisher"])).code == 0
+    assert json.loads((home / INDEX).read_text())["models"][0]["signed"] is True
+
+
+def test_zoo_hub_refuses_to_overwrite_and_unknown_names_are_one_line(home, hub_files, tmp_path):
+    exports = hub_files.parent / "exports"
+    result = invoke_zoo("hub", str(hub_files), "--exports", str(exports))
+    assert result.code == 2 and "--force" in one_error_line(result.err)
+    result = invoke_zoo("pull", str(hub_files), "cnn-digitz")
+    assert result.code == 2 and "unknown model 'cnn-digitz' (did you mean 'cnn-digits'?)" in one_error_line(result.err)
+    assert not home.exists()
+
+
+def test_builtin_zoo_pretrained_matches_card(tmp_path, monkeypatch):
+    """The committed zoo: a fresh clone predicts and loads cnn-digits without training, at its card's accuracy."""
+    import torch
+
+    from zoo.api import evaluate_model, load_model_data
+
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "empty-cache"))
+    card = json.loads((ROOT / "cards" / f"{NAME}.json").read_text())
+    index = {m["name"]: m for m in json.loads((ROOT / "exports" / INDEX).read_text())["models"]}
+    stated = card["metrics"]["values"]["accuracy"]
+    assert index[NAME]["metric"]["value"] == stated and index[NAME]["weights"]
+
+    model = zoo.create_model(NAME, pretrained=True)
+    spec = zoo.get_model(NAME)
+    data = load_model_data(spec)
+    config = json.loads((ROOT / "exports" / NAME / "config.json").read_text())["config"]
+    assert evaluate_model(spec, model, data, config)["accuracy"] == stated
+
+    np.save(tmp_path / "x.npy", data.test.x)
+    result = invoke_zoo("predict", NAME, str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"))
+    assert result.code == 0, result.err
+    with torch.no_grad():
+        want = model(torch.from_numpy(data.test.x)).argmax(1).numpy()
+    got = np.load(tmp_path / "y.npy").argmax(1)
+    np.testing.assert_array_equal(got, want)
+    assert (got == data.test.y).mean() == stated

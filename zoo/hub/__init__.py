@@ -1,0 +1,152 @@
+"""Where published models live: zoos of bundles with an index, found by model name, without torch.
+
+A *zoo* is a folder of bundles (``zoo.bundle``) with an ``index.json`` beside them that lists, per
+model, its bundle folder and the SHA-256 and size of every file in it (``zoo.hub.index``). Three
+folders are zoos:
+
+* ``exports/`` after ``zoo publish`` (the built-in zoo when it sits in the source tree);
+* a *hub*: what ``zoo hub DIR`` writes, plain files that any static web server can serve;
+* the local *cache*, ``$ZOO_HOME`` (default ``$XDG_CACHE_HOME/zoo``, else ``~/.cache/zoo``), where
+  ``zoo pull`` puts each model as ``<name>/`` and records it in the cache's own ``index.json``.
+
+A name is looked up in the cache first, then in the built-in zoo (``find``). This module reads
+index files only (``json``), so ``zoo list`` stays fast and torch-free; opening a bundle (numpy,
+onnx) and loading its weights (torch) happen in ``zoo.hub.index`` and ``zoo.hub.pretrained``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooError, closest
+from zoo.specs import NAME_PATTERN
+
+INDEX = "index.json"
+SCHEMA = "zoo-hub-index/1"
+CACHE, BUILTIN = "cache", "builtin"
+
+
+class HubError(ZooError):
+    """An index, hub or cache is damaged, tampered with, or lacks what was asked for (exit 2)."""
+
+
+class NotPublished(HubError):
+    """No zoo on this machine holds the model (or its weights): ``zoo pull`` fetches them."""
+
+
+def zoo_home() -> Path:
+    """The cache: ``$ZOO_HOME``, else ``$XDG_CACHE_HOME/zoo``, else ``~/.cache/zoo``."""
+    if os.environ.get("ZOO_HOME"):
+        return Path(os.environ["ZOO_HOME"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "zoo"
+
+
+def builtin_root() -> Path:
+    """The zoo shipped in the source tree: ``exports/`` beside the ``zoo`` package."""
+    import zoo
+
+    return Path(zoo.__file__).resolve().parents[1] / "exports"
+
+
+def zoos() -> list[tuple[str, Path]]:
+    """The zoos a name is looked up in, in order: the cache, then the built-in zoo."""
+    return [(CACHE, zoo_home()), (BUILTIN, builtin_root())]
+
+
+def parse_index(text: bytes | str, where: str) -> dict[str, Any]:
+    """An index's JSON with the right schema and a list of models (their fields: ``zoo.hub.index.check_index``)."""
+    try:
+        index = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HubError(f"{where}: damaged index ({exc})") from None
+    if not isinstance(index, dict) or index.get("schema") != SCHEMA:
+        found = index.get("schema") if isinstance(index, dict) else None
+        raise HubError(f"{where}: not a zoo index (schema {found!r}, this zoo reads {SCHEMA})")
+    if not isinstance(index.get("models"), list) or not all(isinstance(m, dict) for m in index["models"]):
+        raise HubError(f"{where}: damaged index (needs a list of 'models')")
+    return index
+
+
+def read_index(root: Path) -> dict[str, Any] | None:
+    """The index of the zoo at ``root``, or None when it has none."""
+    path = Path(root) / INDEX
+    try:
+        text = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return parse_index(text, str(path))
+
+
+def entries(root: Path) -> dict[str, dict[str, Any]]:
+    """The models of the zoo at ``root`` by name (none when it has no index)."""
+    index = read_index(root)
+    return {m.get("name"): m for m in index["models"]} if index else {}
+
+
+@dataclass(frozen=True)
+class Published:
+    """One model as a zoo on this machine publishes it: which zoo, where, and its index entry."""
+
+    name: str
+    where: str  # CACHE or BUILTIN
+    root: Path
+    entry: dict[str, Any]
+
+    @property
+    def bundle(self) -> Path:
+        return self.root / str(self.entry.get("bundle", self.name))
+
+    @property
+    def has_weights(self) -> bool:
+        return bool(self.entry.get("weights"))
+
+
+def published() -> dict[str, Published]:
+    """Every model some zoo on this machine publishes, from the zoo that ``find`` would use."""
+    found: dict[str, Published] = {}
+    for where, root in zoos():
+        for name, entry in entries(root).items():
+            found.setdefault(name, Published(name, where, root, entry))
+    return found
+
+
+def weights_status() -> dict[str, str]:
+    """``cache`` or ``builtin`` for every model whose published weights are on this machine (for zoo list)."""
+    return {name: p.where for name, p in published().items() if p.has_weights}
+
+
+def find(name: str, weights: bool = False) -> Published:
+    """Where ``name`` is published (the cache first, then the built-in zoo); with ``weights``, where its
+    PyTorch weights are. None of either is one ``NotPublished`` line naming ``zoo pull``."""
+    known = published()
+    hit = known.get(name)
+    if hit is not None and (hit.has_weights or not weights):
+        return hit
+    if hit is not None:
+        raise NotPublished(f"{name!r} is published without PyTorch weights ({hit.where} zoo, {hit.bundle}); "
+                           f"pull a bundle that has them: zoo pull SOURCE {name}")
+    close = closest(name, sorted(known))
+    hint = f" (did you mean {close!r}?)" if close else ""
+    raise NotPublished(f"no published model {name!r}{hint} in the cache {zoo_home()} or the built-in zoo "
+                       f"{builtin_root()}; fetch it with: zoo pull SOURCE {name}")
+
+
+def bundle_or_name(argument: str | Path, public_key: str | Path | None = None) -> Path:
+    """A bundle path as given; or, when no such path exists and it names a published model, that model's
+    bundle after its signature (with ``public_key``, first), index entry and checksums are checked
+    (``zoo predict NAME``). Torch-free."""
+    path = Path(argument)
+    if path.exists() or not NAME_PATTERN.match(str(argument)):
+        return path
+    from zoo.hub.index import open_published
+
+    hit = find(str(argument))
+    if public_key is not None:
+        from zoo.bundle.signing import verify_signature
+
+        verify_signature(hit.bundle, public_key)
+    return open_published(hit.root, hit.entry, str(hit.root / INDEX)).path
