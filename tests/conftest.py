@@ -30,6 +30,10 @@ import pytest
 # two threads and 2.5 s with one, to the same numbers. It also makes every comparison between a run
 # trained in this process and one trained in a subprocess a comparison at the same thread count.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Cards and `zoo assess` measure their assessments at a twentieth of the sample counts (each assessment keeps
+# its own minimum; the card records the budget): the same code on fewer samples, so that a card costs a
+# second or two, not ten.
+os.environ.setdefault("ZOO_ASSESS_BUDGET", "0.05")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -45,6 +45,8 @@ def test_autoencoders_report_mse_psnr_and_pca_baseline(tiny_run):
     for metrics in (dense, sparse):
         assert {"mse", "psnr", "baseline_pca_mse", "mean_code_activation"} <= set(metrics)
         assert np.isclose(metrics["psnr"], 10 * np.log10(1 / metrics["mse"]))
+        low, high = metrics["confidence_intervals"]["mse"]
+        assert low < metrics["mse"] < high and metrics["confidence_intervals"]["resamples"] == 1000
         assert 0 < metrics["baseline_pca_mse"] < 0.06
     spec, model, data, _, _ = load_trained(tiny_run("ae-digits").path)
     x = torch.from_numpy(data.test.x[:4])

@@ -237,7 +237,7 @@ def test_verify_save_stores_the_deployment_table_and_the_card_renders_it(with_va
     assert stored["provenance"]["cpu_threads"] == 1 and stored["provenance"]["measured_by"].endswith("verify --latency")
     card, _ = write_card(copy, ["md"])
     markdown = (copy / "card" / "card.md").read_text()
-    section = markdown[markdown.index("## Deployment"):markdown.index("## Ethical considerations")]
+    section = markdown[markdown.index("## Deployment"):markdown.index("## Safety and ethical considerations")]
     for row in stored["rows"]:
         assert f"| {row['variant']} | {row['bytes']:,} bytes ({row['size_ratio']:.2f}x) |" in section
         assert row["fits"] in section

@@ -26,6 +26,7 @@ PLUGIN_API = (
     "zoo.recipes",    # optimizer, cosine_schedule, train_classifier, evaluate_classifier
     "zoo.metrics",    # classification, reconstruction and generation metrics
     "zoo.errors",     # ZooError and the one-line error texts
+    "zoo.assess",     # Assessment, Context, Result, Table, Figure: measurements for the card
 )
 
 # Public API resolved lazily so that ``import zoo`` never pulls in torch.

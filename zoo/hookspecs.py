@@ -8,6 +8,8 @@ Two kinds of hook:
 
 * Registration hooks (``zoo_models``, ``zoo_datasets``) are called on every plugin and
   their lists concatenated. A model or dataset name must be unique across plugins.
+* ``zoo_assessments`` is called on every plugin for every model: any plugin may add a
+  measurement to any model's card; the core's answers are the defaults for each task.
 * Per-model hooks (``zoo_build``, ``zoo_train``, ``zoo_evaluate``, ``zoo_onnx_graphs``,
   ``zoo_model_card``) are answered by the plugin that declared the model, and by nobody
   else: the core calls the owner's implementation, then its own ``trylast`` default where
@@ -30,6 +32,7 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover - names for the annotations only
     import torch
 
+    from zoo.assess import Assessment
     from zoo.data import Data, DataInfo
     from zoo.graphs import OnnxGraph
     from zoo.specs import DatasetSpec, ModelSpec
@@ -123,4 +126,17 @@ def zoo_model_card(spec: ModelSpec) -> dict[str, Any] | None:
     ``description``, ``intended_use``, ``out_of_scope_use``, ``data_notes``,
     ``explainability``, ``safety``, ``limitations``. Numbers never go here:
     the core measures them.
+    """
+
+
+@hookspec
+def zoo_assessments(spec: ModelSpec) -> list[Assessment] | None:
+    """Return the assessments this plugin adds to ``spec`` (``zoo.assess.Assessment``), or None.
+
+    Called on every plugin for every model, and every answer is kept (not firstresult): a
+    plugin may measure models it does not own. The core answers for each task (calibration,
+    robustness, out-of-distribution detection, attributions, ... in ``zoo.assess.builtin``).
+    Names must be unique per model; a plugin whose hook raises, or returns a duplicate, is
+    reported in the assessment results and left out, and the other assessments still run.
+    Keep this hook cheap (no torch at call time): the work happens in ``Assessment.measure``.
     """

@@ -27,11 +27,10 @@ def sample_losses(model: torch.nn.Module, split: Arrays) -> np.ndarray:
     return torch.nn.functional.cross_entropy(logits, torch.from_numpy(split.y), reduction="none").numpy()
 
 
-def loss_attack(model: torch.nn.Module, data: Data) -> dict[str, Any]:
-    """The attack's AUROC and advantage on ``data``'s training (members) and test (non-members) splits."""
+def threshold_attack(members: np.ndarray, outsiders: np.ndarray, attack: str = ATTACK) -> dict[str, Any]:
+    """AUROC and advantage of guessing "member" for a low loss, from any per-sample losses (any task's)."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    members, outsiders = sample_losses(model, data.train), sample_losses(model, data.test)
     truth = np.r_[np.ones(len(members)), np.zeros(len(outsiders))]
     score = -np.r_[members, outsiders]
     fpr, tpr, _ = roc_curve(truth, score)
@@ -39,4 +38,9 @@ def loss_attack(model: torch.nn.Module, data: Data) -> dict[str, Any]:
             "advantage": round(float(np.max(tpr - fpr)), 6),
             "members": int(len(members)), "non_members": int(len(outsiders)),
             "member_loss": round(float(members.mean()), 6), "non_member_loss": round(float(outsiders.mean()), 6),
-            "attack": ATTACK}
+            "attack": attack}
+
+
+def loss_attack(model: torch.nn.Module, data: Data) -> dict[str, Any]:
+    """The attack's AUROC and advantage on ``data``'s training (members) and test (non-members) splits."""
+    return threshold_attack(sample_losses(model, data.train), sample_losses(model, data.test))

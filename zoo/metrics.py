@@ -1,9 +1,12 @@
 """Metrics every family shares, computed with scikit-learn and numpy rather than by hand."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sklearn.neural_network import MLPClassifier
 
 BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 0
@@ -95,10 +98,26 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: 
     }
 
 
-def reconstruction_metrics(x: np.ndarray, reconstruction: np.ndarray) -> dict[str, float]:
-    """Mean squared error per pixel and PSNR for data in [0, 1] (peak 1)."""
-    mse = float(np.mean((np.asarray(x, np.float64) - np.asarray(reconstruction, np.float64)) ** 2))
-    return {"mse": mse, "psnr": float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf")}
+def mean_interval(values: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED) -> list[float]:
+    """95% percentile interval of the mean of ``values`` over ``samples`` resamples (the same draws as
+    the classifiers' intervals)."""
+    values = np.asarray(values, np.float64)
+    chunk = max(1, BOOTSTRAP_CHUNK // max(len(values), 1))
+    means = np.concatenate([values[idx].mean(axis=1) for idx in bootstrap_indices(len(values), samples, seed, chunk)])
+    low, high = np.percentile(means, [2.5, 97.5])
+    return [float(low), float(high)]
+
+
+def reconstruction_metrics(x: np.ndarray, reconstruction: np.ndarray,
+                           bootstrap: int = BOOTSTRAP_SAMPLES) -> dict[str, Any]:
+    """Mean squared error per pixel and PSNR for data in [0, 1] (peak 1), with the MSE's bootstrap
+    95% interval over test samples."""
+    x, reconstruction = np.asarray(x, np.float64), np.asarray(reconstruction, np.float64)
+    per_sample = ((x - reconstruction) ** 2).reshape(len(x), -1).mean(axis=1)
+    mse = float(np.mean((x - reconstruction) ** 2))
+    return {"mse": mse, "psnr": float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf"),
+            "confidence_intervals": {"mse": mean_interval(per_sample, bootstrap), "level": 0.95,
+                                     "resamples": bootstrap}}
 
 
 def pca_baseline_mse(train: np.ndarray, test: np.ndarray, components: int) -> float:
@@ -133,3 +152,53 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray, eps: float 
             covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
     diff = mu_a - mu_b
     return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(np.real(covmean)))
+
+
+class ReferenceClassifier:
+    """A fixed judge of generated digits: an sklearn MLP trained on the flattened train pixels.
+
+    Its hidden ReLU activations are the feature space of the Frechet distance (an "FID" for
+    small images) and its predictions score generated samples (requested-label accuracy, class
+    coverage). Inputs are images (N, ...) or flat (N, D) in [0, 1].
+    """
+
+    def __init__(self, mlp: MLPClassifier) -> None:
+        self.mlp = mlp
+
+    @staticmethod
+    def _flat(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        return x.reshape(len(x), -1)
+
+    def features(self, x: np.ndarray) -> np.ndarray:
+        """Penultimate activations relu(x @ W0 + b0), shape (N, hidden)."""
+        h = self._flat(x) @ self.mlp.coefs_[0] + self.mlp.intercepts_[0]
+        return np.maximum(h, 0.0)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted class labels, shape (N,)."""
+        return self.mlp.predict(self._flat(x))
+
+
+def fit_reference_classifier(x_train: np.ndarray, y_train: np.ndarray, seed: int = 0) -> ReferenceClassifier:
+    """Fit the reference MLP (128 ReLU hidden units, Adam, 300 epochs max) on the train split."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    mlp = MLPClassifier(hidden_layer_sizes=(128,), max_iter=300, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp.fit(ReferenceClassifier._flat(x_train), np.asarray(y_train))
+    return ReferenceClassifier(mlp)
+
+
+_FITTED: dict[str, ReferenceClassifier] = {}
+
+
+def reference_classifier(data) -> ReferenceClassifier:
+    """The reference classifier for ``data`` (a zoo.data.Data), fitted once per process and dataset."""
+    if data.sha256 not in _FITTED:
+        _FITTED[data.sha256] = fit_reference_classifier(data.train.x, data.train.y, seed=0)
+    return _FITTED[data.sha256]

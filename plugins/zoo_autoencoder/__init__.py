@@ -131,8 +131,8 @@ def zoo_model_card(spec):
         },
         "explainability": (
             "Originals beside their reconstructions, one test image per class: what the code keeps (overall "
-            "shape) and what it loses (thin strokes, unusual styles). The code units themselves are not "
-            "given a meaning."),
+            "shape) and what it loses (thin strokes, unusual styles). A code number's traversal shows what "
+            "changes with it in this model only; the units have no meaning given in advance."),
         "safety": {
             "risks": ("Reconstructions look plausible even when wrong: the decoder turns any code into a "
                       "digit-like image, so an output can suggest a digit the input did not contain."),

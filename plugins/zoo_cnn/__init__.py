@@ -85,18 +85,21 @@ def zoo_model_card(spec):
                               "below from the run's config."),
         },
         "explainability": (
-            "Integrated gradients (captum) of each class's logit with respect to the input pixels, from an "
-            "all-zero (blank) image, averaged over test samples of that class: they show which pixels push "
-            "the model toward the class. They explain this model's arithmetic, not the reasons a human "
-            "would give, and averaging hides per-sample differences."),
+            "Attributions say which pixels moved this network's logits, not the reasons a person would "
+            "give for reading a digit; on 8x8 digits a blank pixel carries information too (the absence "
+            "of a stroke), which a zero baseline cannot credit. Read the maps together with their measured "
+            "faithfulness and sanity check above."),
         "safety": {
-            "risks": ("Confident wrong answers: softmax scores are not calibrated, and out-of-distribution "
-                      "inputs still get a digit. Accuracy on this split overstates accuracy on new writers."),
+            "risks": ("Wrong answers with high scores, and a digit for every input, also for inputs that are "
+                      "not digits (see the measured calibration and out-of-distribution detection above). "
+                      "Accuracy on this split overstates accuracy on new writers."),
             "misuse": ("Using the model to read digits from people's documents, or presenting its test score "
                        "as evidence that it works on real handwriting."),
         },
         "limitations": (
             "Inputs of the trained size only (other sizes need retraining on other data); a small dataset "
-            "from a few writers; no calibration, no rejection option. Before any use beyond teaching, "
+            "from a few writers; the model applies no temperature and has no rejection option (the card "
+            "measures both the temperature to apply and how well its scores flag non-digits). Before any use "
+            "beyond teaching, "
             "evaluate on data from new writers and add an out-of-distribution check."),
     }

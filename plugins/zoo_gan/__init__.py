@@ -127,8 +127,7 @@ def zoo_evaluate(spec, model, data, config):
     """Frechet distances in a reference classifier's feature space; label accuracy when conditional."""
     import numpy as np
 
-    from zoo.metrics import frechet_distance
-    from zoo_gan.reference import reference_classifier
+    from zoo.metrics import frechet_distance, reference_classifier
 
     reference = reference_classifier(data)
     images, labels = samples(model, config)
@@ -206,8 +205,8 @@ def zoo_model_card(spec):
             + "not cherry-picked: it shows what the generator produces, including failures such as mode "
               "collapse (rows of near-identical samples). Why a sample looks as it does is not explained."),
         "safety": {
-            "risks": ("Generated digits can be mistaken for real data; the generator may reproduce training "
-                      "images closely (memorisation is not measured)."),
+            "risks": ("Generated digits can be mistaken for real data, and a generator may reproduce training "
+                      "images closely (see the measured data-copying check above)."),
             "misuse": ("Passing generated samples off as collected data, or as handwriting of a real person."),
         },
         "limitations": (

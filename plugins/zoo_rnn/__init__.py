@@ -92,19 +92,19 @@ def zoo_model_card(spec):
                               "if any, is the core's (`shift`) and is stated below from the run's config."),
         },
         "explainability": (
-            "Integrated gradients (captum) of each class's logit with respect to the input sequence, from "
-            "an all-zero sequence, averaged over test samples of that class and shown on the 8x8 grid of "
-            "time steps (rows) by features (pixels in the row). They show which rows and pixels move the "
-            "prediction, not how the recurrent state carries them."),
+            "Attributions are shown on the grid of time steps (rows) by features (pixels in the row): "
+            "they say which rows and pixels move the prediction, not how the recurrent state carries them "
+            "from step to step. Read them together with their measured faithfulness and sanity check above."),
         "safety": {
-            "risks": ("Confident wrong answers: the scores are not calibrated and every input gets a digit. "
+            "risks": ("Wrong answers with high scores, and a digit for every input, also for inputs that are "
+                      "not digits (see the measured calibration and out-of-distribution detection above). "
                       "Test accuracy overstates accuracy on new writers."),
             "misuse": ("Reading digits from people's documents, or quoting the test score as evidence that "
                        "the model works on real handwriting or on other sequence data."),
         },
         "limitations": (
-            "Rows of the trained width only; a small dataset from a few writers; no calibration and no "
-            "rejection option. A recurrent model is a roundabout way to classify images: use the CNN as the "
+            "Rows of the trained width only; a small dataset from a few writers; the model applies no "
+            "temperature and has no rejection option. A recurrent model is a roundabout way to classify images: use the CNN as the "
             "baseline "
             "and treat this model as a study of recurrent cells."),
     }

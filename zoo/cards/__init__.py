@@ -54,6 +54,7 @@ CARD_SCHEMA: dict[str, Any] = {
     "training": {"config": dict, "seconds": Number, "epochs": int, "history": list, "provenance": {"run": str}},
     "quantitative_analyses": dict,
     "explainability": {"method": str, "figures": list},
+    "assessments": {"explainability": list, "safety": list, "provenance": dict},
     "ethical_considerations": STATIC_SCHEMA["safety"],
     "caveats_and_recommendations": str,
     "parity": {"status": str},
@@ -185,11 +186,14 @@ def key_metric(metrics: Mapping[str, Any]) -> str:
 
 def _quantitative(metrics: Mapping[str, Any]) -> dict[str, Any]:
     parts = {k: metrics[k] for k in ("per_class", "confidence_intervals", "confusion_matrix") if k in metrics}
-    return parts or {"note": "This model has no class-level results; the scalar metrics above are all there is."}
+    if "per_class" not in parts:
+        parts["note"] = "This model has no class-level results; the scalar metrics above are all there is."
+    return parts
 
 
 def assemble(*, spec: ModelSpec, static: Mapping[str, Any], run, facts: Mapping[str, Any],
-             bundle: Mapping[str, Any], parity: Mapping[str, Any], figures: list[dict[str, str]]) -> dict[str, Any]:
+             bundle: Mapping[str, Any], parity: Mapping[str, Any], figures: list[dict[str, str]],
+             assessments: Mapping[str, Any]) -> dict[str, Any]:
     """The whole card from its three sources; pure, so a test can check every field's origin."""
     from zoo.cards.facts import augmentation, distillation, privacy, run_id
 
@@ -223,6 +227,7 @@ def assemble(*, spec: ModelSpec, static: Mapping[str, Any], run, facts: Mapping[
         **{key: value for key, value in (("privacy", privacy(run)), ("distillation", distillation(run))) if value},
         "explainability": {"method": static["explainability"],
                            "figures": [f["file"] for f in figures if f.get("explains")]},
+        "assessments": dict(assessments),
         "ethical_considerations": dict(static["safety"]),
         "caveats_and_recommendations": static["limitations"],
         "parity": dict(parity),
@@ -252,8 +257,10 @@ def linked_files(card: Mapping[str, Any]) -> list[str]:
 
     They are written beside the card when it is made; whoever copies a card copies these with it.
     """
+    from zoo.cards.assessed import figure_files
+
     report = card["parity"].get("provenance", {}).get("report")
-    return [f["file"] for f in card["figures"]] + ([report] if report else [])
+    return [f["file"] for f in card["figures"]] + figure_files(card) + ([report] if report else [])
 
 
 def make_card(source: str | Path, card_dir: Path) -> dict[str, Any]:
@@ -262,6 +269,7 @@ def make_card(source: str | Path, card_dir: Path) -> dict[str, Any]:
     this machine (``facts.portable``)."""
     from zoo.cards import facts as measured
     from zoo.api import load_trained
+    from zoo.cards.assessed import assessments
     from zoo.cards.figures import files_folder, make_figures
 
     card_dir = Path(card_dir)
@@ -271,7 +279,8 @@ def make_card(source: str | Path, card_dir: Path) -> dict[str, Any]:
     card = assemble(spec=spec, static=static, run=run, facts=measured.model_facts(spec, model, data.info, config),
                     bundle=measured.bundle_facts(bundle),
                     parity=measured.parity(bundle, card_dir, files_folder(spec.name) / measured.REPORT),
-                    figures=make_figures(spec, model, data, run, card_dir))
+                    figures=make_figures(spec, model, data, run, card_dir),
+                    assessments=assessments(run_path, card_dir, files_folder(spec.name)))
     card = measured.portable(card)
     found = validate_card(card)
     if found:

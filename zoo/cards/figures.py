@@ -1,7 +1,7 @@
 """The card's figures, drawn from the trained model and its run: small PNGs (matplotlib, Agg backend).
 
-Which figures a model gets follows its task, never its family: classifiers get integrated-gradients
-attribution maps per class (captum) and a confusion matrix; reconstruction models originals beside
+Which figures a model gets follows its task, never its family: classifiers get a confusion matrix
+(their attribution maps come with the explainability assessments, ``zoo.assess.explain``); reconstruction models originals beside
 reconstructions; generators a grid of samples, one row per class when a graph input is a class
 label. Every model gets its training curves.
 """
@@ -15,13 +15,11 @@ import numpy as np
 from zoo.fsutil import atomic_write
 
 DPI = 80
-PER_CLASS = 16  # test samples averaged into each class's attribution map
-IG_STEPS = 32
 COLUMNS = 10  # originals / reconstructions shown, and samples per row of the sample grid
 SKIPPED_CURVES = ("epoch", "seconds")
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -30,17 +28,24 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> None:
+def save_png(fig, path: Path) -> None:
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight"))
-    _pyplot().close(fig)
+    pyplot().close(fig)
 
 
-def _picture(sample: np.ndarray) -> np.ndarray:
+def picture(sample: np.ndarray) -> np.ndarray:
     """A sample as a 2-D picture: an image's channels averaged; a sequence as its time x feature grid."""
     return sample.mean(axis=0) if sample.ndim == 3 else sample
 
 
-def _show(ax, picture: np.ndarray, **style: Any) -> Any:
+def strip(pictures: list[np.ndarray], gap: float = np.nan) -> np.ndarray:
+    """2-D pictures side by side as one, a column of ``gap`` between them: one image draws far faster than
+    one axis per picture (NaN shows as the background)."""
+    column = np.full((pictures[0].shape[0], 1), gap)
+    return np.concatenate([part for item in pictures for part in (item, column)][:-1], axis=1)
+
+
+def show_picture(ax, picture: np.ndarray, **style: Any) -> Any:
     ax.set_xticks([])
     ax.set_yticks([])
     return ax.imshow(picture, interpolation="nearest", **style)
@@ -48,7 +53,7 @@ def _show(ax, picture: np.ndarray, **style: Any) -> Any:
 
 def training_curves(history: list[Mapping[str, Any]], path: Path) -> str:
     keys = [k for k in history[0] if k not in SKIPPED_CURVES and isinstance(history[0][k], (int, float))]
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(2.6 * len(keys), 2.2), squeeze=False)
     epochs = [h["epoch"] for h in history]
     for ax, key in zip(axes[0], keys):
@@ -56,12 +61,12 @@ def training_curves(history: list[Mapping[str, Any]], path: Path) -> str:
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.tick_params(labelsize=7)
-    _save(fig, path)
+    save_png(fig, path)
     return f"Training curves per epoch ({', '.join(keys)}), from the run's history.jsonl."
 
 
 def confusion_matrix(matrix: list[list[int]], path: Path) -> str:
-    plt = _pyplot()
+    plt = pyplot()
     counts = np.asarray(matrix)
     fig, ax = plt.subplots(figsize=(3.6, 3.2))
     ax.imshow(counts, cmap="Blues")
@@ -74,50 +79,22 @@ def confusion_matrix(matrix: list[list[int]], path: Path) -> str:
     ax.set_xticks(range(len(counts)))
     ax.set_yticks(range(len(counts)))
     ax.tick_params(labelsize=7)
-    _save(fig, path)
+    save_png(fig, path)
     return "Confusion matrix on the test split (rows: true class, columns: predicted), from metrics.json."
 
 
-def attributions(model, data, path: Path) -> str:
-    """Mean integrated-gradients attribution of each class's logit over that class's test samples."""
-    import torch
-    from captum.attr import IntegratedGradients
-
-    test, classes = data.test, data.info.num_classes
-    ig = IntegratedGradients(model)
-    means, maps = [], []
-    for label in range(classes):
-        x = torch.from_numpy(test.x[test.y == label][:PER_CLASS])
-        attr = ig.attribute(x, baselines=torch.zeros_like(x), target=label, n_steps=IG_STEPS)
-        means.append(_picture(x.numpy().mean(axis=0)))
-        maps.append(_picture(attr.detach().numpy().mean(axis=0)))
-    limit = float(max(np.abs(m).max() for m in maps)) or 1.0
-    plt = _pyplot()
-    fig, axes = plt.subplots(2, classes, figsize=(0.9 * classes, 2.2), squeeze=False)
-    for label in range(classes):
-        _show(axes[0][label], means[label], cmap="gray_r", vmin=0, vmax=1)
-        axes[0][label].set_title(str(label), fontsize=8)
-        image = _show(axes[1][label], maps[label], cmap="bwr", vmin=-limit, vmax=limit)
-    fig.colorbar(image, ax=axes[1].tolist(), shrink=0.8)
-    _save(fig, path)
-    grid = "rows x features" if test.x.ndim == 3 else "pixels"
-    return (f"Integrated gradients (captum, zero baseline, {IG_STEPS} steps) per class over {grid}: top, the "
-            f"mean test input of the class; bottom, the mean attribution of that class's logit over up to "
-            f"{PER_CLASS} of its test samples (red raises the logit, blue lowers it).")
-
-
-def _row_pairs(fig_rows: list[np.ndarray], titles: list[str], path: Path, cmap: str = "gray_r") -> None:
-    plt = _pyplot()
+def row_pairs(fig_rows: list[np.ndarray], titles: list[str], path: Path, cmap: str = "gray_r") -> None:
+    plt = pyplot()
     columns = max(len(r) for r in fig_rows)
     fig, axes = plt.subplots(len(fig_rows), columns, figsize=(0.8 * columns, 0.85 * len(fig_rows)), squeeze=False)
     for row, (samples, title) in enumerate(zip(fig_rows, titles)):
         axes[row][0].set_ylabel(title, fontsize=7)
         for col in range(columns):
             if col < len(samples):
-                _show(axes[row][col], _picture(samples[col]), cmap=cmap, vmin=0, vmax=1)
+                show_picture(axes[row][col], picture(samples[col]), cmap=cmap, vmin=0, vmax=1)
             else:
                 axes[row][col].axis("off")
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def reconstructions(model, data, path: Path) -> str:
@@ -131,11 +108,11 @@ def reconstructions(model, data, path: Path) -> str:
     originals = test.x[index]
     with torch.no_grad():
         restored = model(torch.from_numpy(originals)).numpy().clip(0, 1)
-    _row_pairs([originals, restored], ["original", "reconstructed"], path)
+    row_pairs([originals, restored], ["original", "reconstructed"], path)
     return "Test images (top, one per class when labelled) and the model's reconstructions of them (bottom)."
 
 
-def _draw(graph_input, count: int, generator, value: int | None):
+def draw_input(graph_input, count: int, generator, value: int | None):
     import torch
 
     shape = (count, *graph_input.example.shape[1:])
@@ -162,10 +139,10 @@ def samples(spec, model, info, config: Mapping[str, Any], path: Path) -> str:
     rows = []
     with torch.no_grad():
         for value in values:
-            inputs = [_draw(i, COLUMNS, generator, value if i is labels else None) for i in graph.inputs]
+            inputs = [draw_input(i, COLUMNS, generator, value if i is labels else None) for i in graph.inputs]
             output = graph.module(*inputs)
             rows.append((output[0] if isinstance(output, (tuple, list)) else output).numpy().clip(0, 1))
-    _row_pairs(rows, [f"class {v}" if v is not None else "" for v in values], path)
+    row_pairs(rows, [f"class {v}" if v is not None else "" for v in values], path)
     kind = f"one row per value of the '{labels.name}' input" if labels else "inputs drawn at random"
     return f"Samples from the '{graph.name}' graph, {kind} (seed {config['seed']}, not cherry-picked)."
 
@@ -187,7 +164,7 @@ def make_figures(spec, model, data, run, card_dir: Path) -> list[dict[str, Any]]
 
     metrics = run.metrics()["metrics"]
     if spec.task == "classification":
-        add("attributions", True, attributions, model, data)
+        # attributions are measured, with their faithfulness, by the explainability assessments
         add("confusion_matrix", False, confusion_matrix, metrics["confusion_matrix"])
     elif spec.task == "reconstruction":
         add("reconstructions", True, reconstructions, model, data)

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import yaml
 
 from zoo.bundle import shape_text
+from zoo.plugins import CORE_PLUGIN
 
 FORMATS = ("md", "json", "html")
 # The Hugging Face Hub's task ids (its pipeline types: huggingface.js packages/tasks/src/pipelines.ts),
@@ -38,7 +39,8 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _fmt(value: Any) -> str:
+def fmt_value(value: Any) -> str:
+    """A value as cards and the catalog print it: floats to 4 significant digits, lists and dicts as JSON."""
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (list, dict)):
@@ -83,7 +85,7 @@ def _metric_rows(card: Mapping[str, Any]) -> list[list[str]]:
     rows = []
     for name, value in scalar_metrics(card).items():
         ci = intervals.get(name)
-        rows.append([name, _fmt(value), f"[{ci[0]:.4g}, {ci[1]:.4g}] ({level:.0%} bootstrap, "
+        rows.append([name, fmt_value(value), f"[{ci[0]:.4g}, {ci[1]:.4g}] ({level:.0%} bootstrap, "
                                         f"{intervals['resamples']} resamples)" if ci else "-"])
     return rows
 
@@ -108,7 +110,7 @@ def _parity_blocks(card: Mapping[str, Any]) -> list[Block]:
         f" Full report of `zoo verify`: [{Path(report).name}]({report})." if report else ""))]
     if parity.get("providers"):
         blocks.append(("table", ["provider", "result", "details"],
-                       [[name, p["result"], ", ".join(f"{k}={_fmt(v)}" for k, v in p.items() if k != "result")]
+                       [[name, p["result"], ", ".join(f"{k}={fmt_value(v)}" for k, v in p.items() if k != "result")]
                         for name, p in parity["providers"].items()]))
     if bundle["status"] == "exported":
         folder = f" (folder `{bundle['name']}`)" if bundle["name"] != bundle["model"] else ""
@@ -189,7 +191,7 @@ def _per_class(card: Mapping[str, Any]) -> list[Block]:
     analyses = card["quantitative_analyses"]
     if "per_class" not in analyses:
         return [("p", analyses.get("note", ""))]
-    rows = [[c, *(_fmt(r[k]) for k in ("precision", "recall", "f1", "support"))]
+    rows = [[c, *(fmt_value(r[k]) for k in ("precision", "recall", "f1", "support"))]
             for c, r in analyses["per_class"].items()]
     return [("p", "Results per class on the test split (disaggregated, as the Model Cards paper asks)."),
             ("table", ["class", "precision", "recall", "f1", "support"], rows),
@@ -202,7 +204,7 @@ def _augmentation(card: Mapping[str, Any]) -> list[Block]:
 
 
 def _accuracy(value: Any) -> str:
-    return _fmt(value) if _number(value) else "-"
+    return fmt_value(value) if _number(value) else "-"
 
 
 def _privacy(card: Mapping[str, Any]) -> list[Block]:
@@ -210,11 +212,11 @@ def _privacy(card: Mapping[str, Any]) -> list[Block]:
     p = card["privacy"]
     attack = p["membership_inference"]
     rows = [[f"this model (epsilon {p['epsilon']:.3g})", card["metrics"]["provenance"]["run"], _accuracy(p["accuracy"]),
-             _fmt(attack["auroc"]), _fmt(attack["advantage"])]]
+             fmt_value(attack["auroc"]), fmt_value(attack["advantage"])]]
     if p.get("baseline"):
         other = p["baseline"]["membership_inference"]
         rows.append(["the same model without differential privacy", p["baseline"]["run"],
-                     _accuracy(p["baseline"]["accuracy"]), _fmt(other["auroc"]), _fmt(other["advantage"])])
+                     _accuracy(p["baseline"]["accuracy"]), fmt_value(other["auroc"]), fmt_value(other["advantage"])])
     blocks: list[Block] = [
         ("p", f"Trained with differential privacy (DP-SGD, {p['library']}): **epsilon = {p['epsilon']:.4g}** spent "
               f"(target {p['target_epsilon']:.4g}) at **delta = {p['delta']:.3g}**, as bounded by the "
@@ -252,6 +254,39 @@ def _distillation(card: Mapping[str, Any]) -> list[Block]:
               f"cross-entropy on the labels, with T = {d['temperature']:.4g} and alpha = {d['alpha']:.4g}."),
         ("table", ["model", "run", "test accuracy"], rows),
     ]
+
+
+def _cell(value: Any) -> str:
+    return "yes" if value is True else "no" if value is False else fmt_value(value)
+
+
+def _assessment_blocks(card: Mapping[str, Any], section: str) -> list[Block]:
+    """The section's measured assessments, each as its summary, tables and figures, then how they were measured."""
+    found = card.get("assessments") or {}
+    entries = found.get(section, [])
+    if not entries:
+        return []
+    blocks: list[Block] = []
+    for entry in entries:
+        by = "" if entry["plugin"] == CORE_PLUGIN else f" (added by plugin `{entry['plugin']}`)"
+        if entry["status"] != "ok":
+            blocks.append(("p", f"**{entry['title']}**{by}: not measured: {entry['error']}."))
+            continue
+        blocks.append(("p", f"**{entry['title']}**{by}. {entry['summary']}"))
+        for table in entry["tables"]:
+            if table.get("caption"):
+                blocks.append(("p", table["caption"]))
+            blocks.append(("table", list(table["headers"]), [[_cell(c) for c in row] for row in table["rows"]]))
+        blocks += [("figure", f["file"], f["caption"]) for f in entry.get("figures", [])]
+        if entry.get("method"):
+            blocks.append(("p", f"*How:* {entry['method']}"))
+    prov = found["provenance"]
+    seconds = sum(e.get("seconds", 0) for e in entries)
+    blocks.append(("p", f"Measured by zoo {prov['zoo_version']} on the {prov['split']} split of run `{prov['run']}` "
+                        f"(seed {prov['seed']}, weights sha256 `{prov['weights_sha256'][:16]}...`, sample budget "
+                        f"{prov['budget']:g}) in {seconds:.1f} s; kept with the run in `assessments/assessments.json` "
+                        f"(`zoo assess RUN`)."))
+    return blocks
 
 
 def _optional_sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
@@ -298,21 +333,25 @@ def sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
         ("Training", [
             ("p", f"{training['epochs']} epoch{'' if training['epochs'] == 1 else 's'} in "
                   f"{training['seconds']:.1f} s (run id `{training['provenance']['run']}`)."),
-            ("table", ["config", "value"], [[k, _fmt(v)] for k, v in training["config"].items()]),
+            ("table", ["config", "value"], [[k, fmt_value(v)] for k, v in training["config"].items()]),
             *_figures(card, "training_curves")]),
         ("Quantitative analyses", _per_class(card)),
         *_optional_sections(card),
-        ("Explainability", [("p", card["explainability"]["method"]),
+        ("Explainability", [*_assessment_blocks(card, "explainability"),
+                            ("p", ("**The family's notes.** " if card.get("assessments", {}).get("explainability")
+                                   else "") + card["explainability"]["method"]),
                             *[("figure", f["file"], f["caption"]) for f in card["figures"] if f["explains"]]]),
         ("ONNX export and parity", _parity_blocks(card)),
         ("Deployment", _deployment_blocks(card)),
-        ("Ethical considerations", [("table", ["aspect", "notes"],
-                                     [[k.replace("_", " "), v] for k, v in card["ethical_considerations"].items()])]),
+        ("Safety and ethical considerations", [
+            *_assessment_blocks(card, "safety"),
+            ("table", ["aspect", "notes"], [[k.replace("_", " "), v] for k, v in card["ethical_considerations"].items()])]),
         ("Caveats and recommendations", [("p", card["caveats_and_recommendations"])]),
     ]
 
 
-def _md_cell(text: str) -> str:
+def md_cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
@@ -326,7 +365,7 @@ def to_markdown(card: Mapping[str, Any]) -> str:
                 lines += [block[1], ""]
             elif block[0] == "table":
                 lines += ["| " + " | ".join(block[1]) + " |", "|" + " --- |" * len(block[1])]
-                lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block[2]] + [""]
+                lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in block[2]] + [""]
             else:
                 lines += [f"![{Path(block[1]).stem}]({block[1]})", "", f"*{block[2]}*", ""]
     return "\n".join(lines)

@@ -38,9 +38,9 @@ def zoo_model_card(spec):
         # Source, license, collection, gaps and biases come from the dataset's own notes;
         # a family adds only what it does to the data.
         "data_notes": {"preprocessing": "Each image is flattened to one vector of its pixels."},
-        "explainability": "Integrated-gradients attributions computed by zoo for classifiers.",
+        "explainability": "Attributions say which pixels moved the logits; a dense layer sees no neighbourhood.",
         "safety": {
-            "risks": "Confident wrong answers on inputs unlike 8x8 centred digits; scores are not calibrated.",
+            "risks": "Wrong answers with high scores on inputs unlike 8x8 centred digits.",
             "misuse": "Reading digits from people's documents, or quoting its test score as real-world accuracy.",
         },
         "limitations": "Ignores the spatial structure of images; expect lower accuracy than the CNN.",

@@ -1,0 +1,127 @@
+"""Assessments: measured explainability and safety, the types a plugin uses to add its own.
+
+An assessment is one measurement of a trained model on its data (calibration, robustness, the
+faithfulness of an attribution method, ...), returned by the ``zoo_assessments`` hook. Every
+plugin's answer is collected for every model, so a plugin may add an assessment to a model it
+does not own; the core's answers (``zoo.assess.builtin``) are the defaults for each task.
+
+An assessment's ``measure`` receives a ``Context`` and returns a ``Result``: a one-sentence
+summary computed from its numbers, the numbers themselves, tables and figures. zoo runs it,
+times it, adds the provenance (run, split, seed, weights) and stores it in the run directory
+(``zoo.assess.runner``); the card shows it in the section it names.
+
+Measurements must be deterministic: draw randomness only from ``Context.generator()`` and
+``Context.rng()``, and size every sample with ``Context.count`` so that a smaller budget
+(``zoo assess --budget``) scales the work and is recorded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+
+    from zoo.data import Data
+    from zoo.specs import ModelSpec
+
+SECTIONS = ("explainability", "safety")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A small table for the card: headers, rows of cells (numbers or text), and what it shows."""
+
+    headers: list[str]
+    rows: list[list[Any]]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A PNG an assessment drew with ``Context.figure``: its file name and a caption saying what it shows."""
+
+    file: str
+    caption: str
+
+
+@dataclass
+class Result:
+    """What an assessment found.
+
+    ``summary`` leads the card's entry: one or two sentences computed from ``values`` (never typed
+    in); ``values`` are JSON numbers (and small lists/dicts) a machine may read; ``method`` says how
+    it was measured and with what (library, paper), for the card's reader.
+    """
+
+    summary: str
+    values: dict[str, Any] = field(default_factory=dict)
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    method: str = ""
+
+
+@dataclass
+class Context:
+    """Everything an assessment may use: the trained model (eval mode, CPU) and its data.
+
+    ``data`` holds the train, validation and test splits the run used; results are measured on
+    the test split unless an assessment says otherwise (calibration fits on validation).
+    """
+
+    spec: ModelSpec
+    model: torch.nn.Module
+    data: Data
+    config: dict[str, Any]
+    seed: int
+    budget: float
+    folder: Path
+    prefix: str = ""
+
+    def count(self, default: int, minimum: int = 1) -> int:
+        """How many samples (steps, draws) to use: ``default`` scaled by the budget, at least ``minimum``."""
+        return max(minimum, int(round(default * self.budget)))
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A torch generator seeded from the run's seed (plus ``offset`` for independent streams)."""
+        import torch
+
+        return torch.Generator().manual_seed(self.seed + offset)
+
+    def rng(self, offset: int = 0) -> np.random.Generator:
+        """A numpy generator seeded from the run's seed (plus ``offset``)."""
+        import numpy as np
+
+        return np.random.default_rng(self.seed + offset)
+
+    def figure(self, name: str) -> Path:
+        """Where to save the figure ``name`` (PNG); pass ``path.name`` as ``Figure.file``."""
+        return self.folder / f"{self.prefix}{name}.png"
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One measurement a plugin offers for a model (``zoo_assessments``).
+
+    ``name`` is unique among a model's assessments (a plugin's duplicate is refused),
+    ``section`` is ``explainability`` or ``safety``, ``title`` heads its entry in the card,
+    ``measure`` does the work.
+    """
+
+    name: str
+    section: str
+    title: str
+    measure: Callable[[Context], Result]
+
+    def problems(self) -> list[str]:
+        """What is wrong with this declaration (empty when it can run)."""
+        found = []
+        if not self.name or not self.name.replace("-", "").replace("_", "").isalnum():
+            found.append(f"assessment name {self.name!r} must be letters, digits, '-' or '_'")
+        if self.section not in SECTIONS:
+            found.append(f"assessment {self.name!r}: section must be one of {', '.join(SECTIONS)}, not {self.section!r}")
+        if not callable(self.measure):
+            found.append(f"assessment {self.name!r}: measure is not callable")
+        return found

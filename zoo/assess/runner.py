@@ -1,0 +1,149 @@
+"""Running a model's assessments and keeping their results in its run directory.
+
+Every plugin's ``zoo_assessments`` answer is collected plugin by plugin, so a plugin that raises,
+or offers a malformed or duplicate assessment, is reported as a failed entry and the rest still run;
+a ``measure`` that raises is a failed entry too. Results go to ``<run>/assessments/`` (one JSON file
+and the figures), with the provenance every card number carries, and are reused while the run's
+weights, the assessments offered and the budget are unchanged.
+"""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from zoo import __version__
+from zoo.assess import SECTIONS, Assessment, Context, Result
+from zoo.errors import one_line
+from zoo import runs
+from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, read_json, replace_dir, staging_dir
+
+FOLDER = "assessments"
+RESULTS = "assessments.json"
+SCHEMA = "zoo.assessments/1"
+
+
+def offered(spec) -> tuple[list[tuple[str, Assessment]], list[dict[str, Any]]]:
+    """Every plugin's assessments for ``spec`` as (plugin, assessment), and the failures found while asking."""
+    from zoo.plugins import plugin_set
+
+    found: list[tuple[str, Assessment]] = []
+    failures: list[dict[str, Any]] = []
+    for impl in plugin_set().manager.hook.zoo_assessments.get_hookimpls():  # the core's (trylast) first
+        plugin = impl.plugin_name
+        try:
+            answer = impl.function(spec=spec) or []
+            if not isinstance(answer, (list, tuple)):
+                raise TypeError(f"returned {type(answer).__name__}, expected a list of zoo.assess.Assessment")
+            for item in answer:
+                problems = (item.problems() if isinstance(item, Assessment)
+                            else [f"returned a {type(item).__name__}, expected zoo.assess.Assessment"])
+                if not problems and any(item.name == known.name for _, known in found):
+                    problems = [f"assessment {item.name!r} is already offered by plugin "
+                                f"{next(p for p, a in found if a.name == item.name)!r}"]
+                if problems:
+                    failures.append(_failed(plugin, getattr(item, "name", "?"), "; ".join(problems)))
+                else:
+                    found.append((plugin, item))
+        except Exception as exc:  # one plugin's bug stays that plugin's
+            failures.append(_failed(plugin, "?", f"zoo_assessments failed: {one_line(exc)}"))
+    return found, failures
+
+
+def _failed(plugin: str, name: str, why: str, section: str = "-", title: str = "") -> dict[str, Any]:
+    return {"name": name, "plugin": plugin, "section": section, "title": title or name, "status": "failed",
+            "error": why}
+
+
+def _jsonable(result: Result) -> dict[str, Any]:
+    out = dataclasses.asdict(result)
+    out["tables"] = [dict(t) for t in out["tables"]]
+    return out
+
+
+def _measure(plugin: str, assessment: Assessment, context: Context) -> dict[str, Any]:
+    """Run one assessment; its figures are named after it; a failure is an entry, not an exception."""
+    context.prefix = f"{assessment.name}-"
+    started = time.perf_counter()
+    try:
+        result = assessment.measure(context)
+        if not isinstance(result, Result):
+            raise TypeError(f"measure returned {type(result).__name__}, expected zoo.assess.Result")
+        for figure in result.figures:
+            if not (context.folder / figure.file).is_file():
+                raise ValueError(f"figure {figure.file!r} was not written (use Context.figure)")
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        if is_disk_full(exc):  # the machine's problem, not the assessment's: stop, keep the old results
+            raise
+        return _failed(plugin, assessment.name, one_line(exc), assessment.section,
+                       assessment.title)
+    return {"name": assessment.name, "plugin": plugin, "section": assessment.section, "title": assessment.title,
+            "status": "ok", "seconds": round(time.perf_counter() - started, 3), **_jsonable(result)}
+
+
+def _fingerprint(run, budget: float, names: list[str]) -> dict[str, Any]:
+    from zoo.bundle import sha256_file
+    from zoo.cards.facts import run_id
+    from zoo.runs import WEIGHTS
+
+    record = run.record
+    return {"run": run_id(run.path), "split": "test", "seed": int(record["config"]["seed"]),
+            "zoo_version": __version__, "weights_sha256": sha256_file(run.path / WEIGHTS),
+            "data_sha256": record["data"]["sha256"], "budget": budget, "assessments": sorted(names)}
+
+
+def stored(run_path: str | Path) -> dict[str, Any] | None:
+    """The results kept in a run directory, or None when it has none."""
+    path = Path(run_path) / FOLDER / RESULTS
+    return read_json(path) if path.is_file() else None
+
+
+def assess_run(run_path: str | Path, budget: float = 1.0, force: bool = False) -> dict[str, Any]:
+    """Measure every assessment offered for the run's model, or reuse the stored results when still valid.
+
+    Valid means: same weights (SHA-256), same assessments offered, same budget, same zoo version.
+    """
+    from zoo.api import load_trained
+
+    spec, model, data, config, run = load_trained(run_path)
+    found, failures = offered(spec)
+    provenance = _fingerprint(run, budget, [a.name for _, a in found])
+    folder = Path(run.path) / FOLDER
+    kept = stored(run.path)
+    if not force and kept is not None and kept.get("provenance") == provenance:
+        return kept
+    claimed = runs.claimed(run.path)
+    runs.claim(run.path)  # one writer per run directory: a second `zoo assess` of it is one error line
+    try:
+        scratch = staging_dir(folder)
+        try:
+            context = Context(spec, model, data, dict(config), seed=int(config["seed"]), budget=budget,
+                              folder=scratch)
+            with disk_space(f"the assessments of {run.path}"):  # a full disk: one line, the old results kept
+                entries = [_measure(plugin, assessment, context) for plugin, assessment in found]
+            results = {"schema": SCHEMA, "model": spec.name, "provenance": provenance,
+                       "assessments": sorted(entries + failures, key=_section_order)}
+            atomic_write_json(scratch / RESULTS, results)
+            replace_dir(scratch, folder)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)  # gone already when it was put in place
+    finally:
+        if not claimed:
+            runs.release(run.path)
+    return results
+
+
+def _section_order(entry: dict[str, Any]) -> int:
+    return SECTIONS.index(entry["section"]) if entry["section"] in SECTIONS else len(SECTIONS)
+
+
+def by_section(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The entries grouped by the card section they belong in."""
+    grouped: dict[str, list[dict[str, Any]]] = {s: [] for s in SECTIONS}
+    for entry in results["assessments"]:
+        grouped.setdefault(entry["section"] if entry["section"] in SECTIONS else "safety", []).append(entry)
+    return grouped

@@ -1,0 +1,185 @@
+"""Generators: whether their samples copy the training set (Meehan et al. 2020) and whether they cover
+every class, measured on samples drawn from the primary graph as the card draws them."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from zoo.assess import Context, Figure, Result, Table
+from zoo.assess.safety._shared import HIGH, LOW, histograms, rounded, save_figure
+
+GENERATED = 1000  # samples drawn from a generator
+SHOWN = 10  # samples shown in a figure's strip
+
+
+def generate(ctx: Context, count: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """``count`` samples from the primary graph, inputs drawn as the card's sample grid draws them;
+    with the requested labels when a graph input is a class label (drawn at random, not per row)."""
+    import torch
+
+    from zoo.api import onnx_graphs
+    from zoo.cards.figures import draw_input
+    from zoo.graphs import primary
+
+    graph = primary(onnx_graphs(ctx.spec, ctx.model, ctx.data.info, ctx.config))
+    generator = ctx.generator(4)
+    inputs = [draw_input(i, count, generator, None) for i in graph.inputs]
+    with torch.no_grad():
+        output = graph.module(*inputs)
+    output = output[0] if isinstance(output, (tuple, list)) else output
+    labels = next((x for i, x in zip(graph.inputs, inputs) if i.distribution == "integers"), None)
+    return output.numpy(), None if labels is None else labels.numpy()
+
+
+def _flat(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, np.float64).reshape(len(x), -1)
+
+
+def data_copying(generated: np.ndarray, train: np.ndarray, test: np.ndarray) -> dict[str, Any]:
+    """Distances to the nearest training sample, of generated samples and of held-out test samples.
+
+    Test samples are what "new but from the data" looks like; a generator whose samples sit closer to
+    the training set than that is reproducing it. The Mann-Whitney U test (Meehan et al. 2020's
+    statistic, here on whole samples in pixel space) compares the two; z < 0: generated closer.
+    """
+    from scipy.stats import mannwhitneyu
+    from sklearn.neighbors import NearestNeighbors
+
+    nearest = NearestNeighbors(n_neighbors=1).fit(_flat(train))
+    generated_d, generated_i = (a[:, 0] for a in nearest.kneighbors(_flat(generated)))
+    test_d = nearest.kneighbors(_flat(test))[0][:, 0]
+    n1, n2 = len(generated_d), len(test_d)
+    u, p = mannwhitneyu(generated_d, test_d, alternative="less")
+    z = (u - n1 * n2 / 2) / math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)
+    median_generated, median_test = float(np.median(generated_d)), float(np.median(test_d))
+    return {"median_generated": median_generated, "median_test": median_test,
+            "ratio": median_generated / median_test if median_test > 0 else None,
+            "z": float(z), "p_value": float(p), "generated": n1, "test": n2,
+            "generated_distances": generated_d, "test_distances": test_d, "nearest": generated_i}
+
+
+def _copying_verdict(ratio: float | None, z: float) -> str:
+    """Meehan et al. read z << 0 as copying; the ratio says whether the difference is large enough to matter."""
+    if ratio is not None and ratio < 0.9 and z < -3:
+        return "generated samples sit closer to the training set than unseen real samples do: the generator copies"
+    if z < -3:
+        return ("generated samples sit slightly closer to the training set than unseen real samples (significant, "
+                "but within 10%): no strong sign of copying")
+    if ratio is not None and ratio > 1.1 and z > 3:
+        return ("generated samples sit farther from the training set than unseen real samples: no copying, but they "
+                "are less like the data than real samples are")
+    return "generated samples are about as far from the training set as unseen real samples: no sign of copying"
+
+
+def measure_data_copying(ctx: Context) -> Result:
+    """Nearest-training-sample distances of generated samples against those of test samples."""
+    from zoo.cards.figures import pyplot, row_pairs
+
+    train, test = ctx.data.train.x, ctx.data.test.x
+    generated, _ = generate(ctx, ctx.count(GENERATED))
+    found = data_copying(generated, train, test)
+    values = {key: rounded(found[key]) for key in ("median_generated", "median_test", "ratio", "z")}
+    values.update({"p_value": float(f"{found['p_value']:.6g}"), "generated": found["generated"],
+                   "test": found["test"], "distance": "euclidean, pixel space"})
+    ratio = f"{values['ratio']:.3f}" if values["ratio"] is not None else "undefined"
+    summary = (f"The median distance of a generated sample to its nearest training sample is "
+               f"{values['median_generated']:.3f}, against {values['median_test']:.3f} for test samples (ratio "
+               f"{ratio}; Mann-Whitney z {values['z']:.2f}, one-sided p {values['p_value']:.3g}): "
+               f"{_copying_verdict(values['ratio'], values['z'])}.")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4.2, 2.4))
+    histograms(ax, {"generated": found["generated_distances"], "test": found["test_distances"]},
+               "distance to nearest training sample")
+    closest = np.argsort(found["generated_distances"], kind="stable")[:SHOWN]
+    figures = [save_figure(ctx, "distances", fig,
+                            "Distance of each generated sample and each test sample to its nearest training sample; "
+                            "generated samples piled up near 0, left of the test samples, would be copies.")]
+    path = ctx.figure("nearest")
+    row_pairs([generated[closest].clip(LOW, HIGH), train[found["nearest"][closest]]],
+               ["generated", "nearest train"], path)
+    figures.append(Figure(path.name, f"The {len(closest)} generated samples closest to the training set (top) and "
+                                     f"their nearest training samples (bottom): the likeliest copies."))
+    table = Table(["samples", "count", "median distance to nearest training sample"],
+                  [["generated", values["generated"], values["median_generated"]],
+                   ["test (held out)", values["test"], values["median_test"]]],
+                  f"Ratio of medians {ratio}: near 1 is what new samples from the data look like; well below 1 "
+                  f"means copying.")
+    return Result(summary, values, [table], figures,
+                  method=("Data-copying check after Meehan et al. 2020 ('A Non-Parametric Test to Detect "
+                          "Data-Copying in Generative Models'): nearest-neighbour distances (scikit-learn) in pixel "
+                          "space of generated and held-out test samples to the training split, compared by the "
+                          "one-sided Mann-Whitney U test (scipy; z < 0 means generated samples are closer)."))
+
+
+def class_coverage(predicted: np.ndarray, classes: int) -> dict[str, Any]:
+    """Which classes a set of predictions holds, and how evenly: the normalised entropy is 1 for a uniform
+    histogram and 0 when every sample is one class (mode collapse)."""
+    from scipy.stats import entropy
+
+    histogram = np.bincount(predicted, minlength=classes)[:classes] / max(len(predicted), 1)
+    return {"classes_present": int((histogram > 0).sum()), "class_fraction": float((histogram > 0).mean()),
+            "normalised_entropy": float(entropy(histogram) / math.log(classes)) if classes > 1 else 1.0,
+            "histogram": [round(float(h), 6) for h in histogram]}
+
+
+def _coverage_figure(ctx: Context, generated: list[float], test: list[float]) -> Figure:
+    from zoo.cards.figures import pyplot
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4.2, 2.4))
+    positions = np.arange(len(generated))
+    ax.bar(positions - 0.2, generated, width=0.4, label="generated")
+    ax.bar(positions + 0.2, test, width=0.4, label="test split")
+    ax.set_xticks(positions)
+    ax.set_xlabel("class (reference classifier)", fontsize=8)
+    ax.set_ylabel("share of samples", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7)
+    return save_figure(ctx, "classes", fig, "Share of generated samples the reference classifier assigns to each "
+                                             "class, beside the same for the test split.")
+
+
+def measure_class_coverage(ctx: Context) -> Result:
+    """Classes of generated samples through the reference classifier, against the test split's."""
+    from threadpoolctl import threadpool_limits
+
+    from zoo.metrics import reference_classifier
+
+    data, classes = ctx.data, ctx.data.info.num_classes
+    if data.train.y is None or classes < 2:
+        return Result("Not measured: the data has no class labels to train the reference classifier on.",
+                      {"measured": False})
+    with threadpool_limits(1):  # a small MLP gains nothing from BLAS threads, which spin on a busy machine
+        reference = reference_classifier(data)  # (the fitted weights are the same at any thread count)
+    generated, labels = generate(ctx, ctx.count(GENERATED))
+    predicted = reference.predict(generated)
+    found, real = class_coverage(predicted, classes), class_coverage(reference.predict(data.test.x), classes)
+    values = {**{key: rounded(v) if isinstance(v, float) else v for key, v in found.items()},
+              "test_normalised_entropy": rounded(real["normalised_entropy"]), "test_histogram": real["histogram"],
+              "reference_accuracy": rounded(float((reference.predict(data.test.x) == data.test.y).mean())),
+              "samples": len(generated), "classes": classes}
+    missing = [str(c) for c, share in enumerate(found["histogram"]) if share == 0]
+    spread = (f"classes {', '.join(missing)} never appear: partial mode collapse" if missing
+              else "every class appears" + (" about as evenly as in the test split"
+                                            if found["normalised_entropy"] >= real["normalised_entropy"] - 0.05
+                                            else ", though less evenly than in the test split"))
+    summary = (f"The reference classifier (test accuracy {values['reference_accuracy']:.3f}) finds "
+               f"{found['classes_present']} of {classes} classes in {len(generated)} samples, normalised entropy "
+               f"{values['normalised_entropy']:.3f} against {values['test_normalised_entropy']:.3f} for the test "
+               f"split (1 = all classes equally often): {spread}.")
+    rows = [["classes present", f"{found['classes_present']} / {classes}", f"{real['classes_present']} / {classes}"],
+            ["normalised entropy", values["normalised_entropy"], values["test_normalised_entropy"]]]
+    if labels is not None:
+        values["label_accuracy"] = rounded(float((predicted == labels).mean()))
+        summary += (f" Asked for a class, the generator draws one the reference classifier reads as that class in "
+                    f"{values['label_accuracy']:.1%} of samples.")
+        rows.append(["requested label read back", values["label_accuracy"], "-"])
+    table = Table(["", "generated", "test split"], rows,
+                  f"Class coverage of {len(generated)} generated samples through the reference classifier.")
+    return Result(summary, values, [table], [_coverage_figure(ctx, found["histogram"], real["histogram"])],
+                  method=("The reference classifier of the Frechet distance (zoo.metrics.reference_classifier: a "
+                          "scikit-learn MLP fitted on the training split) labels every sample; coverage is the "
+                          "share of classes present and the entropy of the label histogram over log(classes) "
+                          "(scipy)."))

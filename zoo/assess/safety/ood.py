@@ -1,0 +1,165 @@
+"""Out-of-distribution detection: whether a model's own score (maximum softmax probability, reconstruction
+error) tells its data from inputs it was never meant to see, here seeded uniform noise and photo patches."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Callable
+
+import numpy as np
+
+from zoo.assess import Context, Figure, Result, Table
+from zoo.assess.safety._shared import HIGH, LOW, histograms, predict, reconstruction_errors, rounded, save_figure
+from zoo.assess.safety.calibration import softmax
+
+OOD_SAMPLES = 360  # inputs per out-of-distribution set (the digits' test split is 360)
+PATCH_SCALE = 4  # natural-image crops are this many times the sample's size, block-averaged down
+LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 grayscale weights
+
+
+def uniform_noise(ctx: Context, count: int) -> np.ndarray:
+    """``count`` inputs of uniform noise over the input range, the sample shape of the data."""
+    import torch
+
+    shape = (count, *ctx.data.info.sample_shape)
+    return (LOW + (HIGH - LOW) * torch.rand(shape, generator=ctx.generator(2))).numpy()
+
+
+@lru_cache(maxsize=1)
+def _photographs() -> tuple[np.ndarray, ...]:
+    """scikit-learn's two bundled photographs in grayscale, in [0, 1] (shipped with it: no download)."""
+    from sklearn.datasets import load_sample_images
+
+    return tuple(image.astype(np.float64) @ LUMA / 255.0 for image in load_sample_images().images)
+
+
+def natural_patches(sample_shape: tuple[int, ...], count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` random crops of the photographs, block-averaged down to the sample's last two axes.
+
+    An image (C, H, W) gets the gray patch in every channel; a sequence (T, F) is the patch itself,
+    read as time x feature as the digit sequences are read.
+    """
+    height, width = sample_shape[-2:]
+    photos = _photographs()
+    scale = max(1, min(PATCH_SCALE, *(min(p.shape[0] // height, p.shape[1] // width) for p in photos)))
+    patches = np.empty((count, height, width))
+    for i in range(count):
+        photo = photos[int(rng.integers(len(photos)))]
+        top = int(rng.integers(photo.shape[0] - height * scale + 1))
+        left = int(rng.integers(photo.shape[1] - width * scale + 1))
+        crop = photo[top:top + height * scale, left:left + width * scale]
+        patches[i] = crop.reshape(height, scale, width, scale).mean(axis=(1, 3))
+    patches = LOW + (HIGH - LOW) * patches
+    return np.broadcast_to(patches.reshape(count, *([1] * (len(sample_shape) - 2)), height, width),
+                           (count, *sample_shape)).astype(np.float32)
+
+
+def outside_sets(ctx: Context) -> dict[str, np.ndarray]:
+    """The inputs that are not the data: uniform noise and natural-image patches, ``ctx.count`` of each."""
+    count = ctx.count(OOD_SAMPLES)
+    return {"uniform noise": uniform_noise(ctx, count),
+            "natural-image patches": natural_patches(tuple(ctx.data.info.sample_shape), count, ctx.rng(3))}
+
+
+def separation(inside: np.ndarray, outside: np.ndarray) -> float:
+    """AUROC of a score that is higher for in-distribution inputs (1 = perfect, 0.5 = chance)."""
+    from sklearn.metrics import roc_auc_score
+
+    truth = np.r_[np.ones(len(inside)), np.zeros(len(outside))]
+    return float(roc_auc_score(truth, np.r_[inside, outside]))
+
+
+def _strip(samples: np.ndarray) -> np.ndarray:
+    """Samples side by side as one picture, a background column between them."""
+    from zoo.cards.figures import picture, strip
+
+    return strip([picture(sample) for sample in samples], gap=LOW)
+
+
+def _ood_figure(ctx: Context, scores: dict[str, np.ndarray], inputs: dict[str, np.ndarray], xlabel: str,
+                log: bool, caption: str) -> Figure:
+    """Score histograms per set, above a few inputs of each set so the reader sees what was scored."""
+    from zoo.cards.figures import pyplot, show_picture
+
+    plt = pyplot()
+    fig = plt.figure(figsize=(2.4 * len(inputs), 3.4))
+    grid = fig.add_gridspec(2, len(inputs), height_ratios=[3, 1], hspace=0.5)
+    histograms(fig.add_subplot(grid[0, :]), scores, xlabel, log)
+    for column, (name, x) in enumerate(inputs.items()):
+        ax = fig.add_subplot(grid[1, column])
+        show_picture(ax, _strip(x[:4]), cmap="gray_r", vmin=LOW, vmax=HIGH)
+        ax.set_title(name, fontsize=7)
+    return save_figure(ctx, "scores", fig, caption)
+
+
+def _ood_result(ctx: Context, score: Callable[[np.ndarray], np.ndarray], name: str, higher_inside: bool,
+                extra: dict[str, Any], log: bool) -> Result:
+    """AUROC of ``score`` (per input) for test inputs against each outside set; shared by every task."""
+    test = ctx.data.test.x
+    sets = outside_sets(ctx)
+    raw = {"test split": score(test), **{label: score(x) for label, x in sets.items()}}
+    sign = 1.0 if higher_inside else -1.0
+    auroc = {label: separation(sign * raw["test split"], sign * raw[label]) for label in sets}
+    values = {"auroc_uniform_noise": rounded(auroc["uniform noise"]),
+              "auroc_natural_patches": rounded(auroc["natural-image patches"]),
+              **extra, "score": name, "samples": len(test), "outside_samples": len(sets["uniform noise"]),
+              "mean_score": {label: rounded(float(np.mean(v))) for label, v in raw.items()}}
+    rows = [[label, len(raw[label]), values["mean_score"][label],
+             rounded(auroc[label]) if label in auroc else "-"] for label in raw]
+    table = Table(["inputs", "count", f"mean {name}", "AUROC vs test"], rows,
+                  f"The {name} of test inputs and of inputs that are not the data; AUROC: how often a test input "
+                  f"scores as more in-distribution than an outside one (1 perfect, 0.5 chance).")
+    figure = _ood_figure(ctx, raw, {"test": test, **sets}, name, log,
+                         f"Histograms of the {name} of test inputs, uniform noise and natural-image patches (below: "
+                         f"the first inputs of each set); the less the histograms overlap, the better the score "
+                         f"tells the data from what it is not.")
+    return Result("", values, [table], [figure])
+
+
+def _quality(auroc: float | None) -> str:
+    if auroc is None:
+        return "cannot be measured"
+    return ("near perfect" if auroc >= 0.99 else "good" if auroc >= 0.9 else "fair" if auroc >= 0.75
+            else "weak" if auroc >= 0.6 else "no better than chance")
+
+
+def measure_ood_classifier(ctx: Context) -> Result:
+    """Maximum softmax probability as an out-of-distribution and misclassification detector."""
+    from sklearn.metrics import roc_auc_score
+
+    test = ctx.data.test
+    probs = softmax(predict(ctx.model, test.x))
+    correct = probs.argmax(axis=1) == test.y
+    misclassified = (rounded(float(roc_auc_score(correct, probs.max(axis=1))))
+                     if 0 < correct.sum() < len(correct) else None)
+    result = _ood_result(ctx, lambda x: softmax(predict(ctx.model, x)).max(axis=1), "maximum softmax probability",
+                         True, {"auroc_misclassification": misclassified, "errors": int((~correct).sum())}, False)
+    v = result.values
+    wrong = (f"it ranks correct above wrong test predictions with AUROC {misclassified:.3f} ({_quality(misclassified)})"
+             if misclassified is not None else "misclassification detection is undefined (no test errors or no "
+                                               "correct predictions)")
+    result.summary = (f"The maximum softmax probability separates test digits from uniform noise with AUROC "
+                      f"{v['auroc_uniform_noise']:.3f} ({_quality(v['auroc_uniform_noise'])}) and from natural-image "
+                      f"patches with {v['auroc_natural_patches']:.3f} ({_quality(v['auroc_natural_patches'])}); "
+                      f"{wrong}. 0.5 is chance: a low value means the model is confident on inputs it should reject.")
+    result.method = ("Maximum softmax probability baseline (Hendrycks and Gimpel 2017, 'A Baseline for Detecting "
+                     "Misclassified and Out-of-Distribution Examples'); AUROC by scikit-learn's roc_auc_score. "
+                     "Outside sets: seeded uniform noise, and seeded grayscale crops of scikit-learn's two sample "
+                     f"photographs (load_sample_images), {PATCH_SCALE}x the sample size block-averaged down, in "
+                     f"[{LOW:g}, {HIGH:g}].")
+    return result
+
+
+def measure_ood_reconstruction(ctx: Context) -> Result:
+    """Reconstruction error as an out-of-distribution score: the data should reconstruct best."""
+    result = _ood_result(ctx, lambda x: reconstruction_errors(ctx.model, x), "reconstruction error", False, {}, True)
+    v = result.values
+    result.summary = (f"The reconstruction error separates test inputs from uniform noise with AUROC "
+                      f"{v['auroc_uniform_noise']:.3f} ({_quality(v['auroc_uniform_noise'])}) and from natural-image "
+                      f"patches with {v['auroc_natural_patches']:.3f} ({_quality(v['auroc_natural_patches'])}); "
+                      f"0.5 is chance: a low value means the model reconstructs what it was never trained on as well "
+                      f"as its data, and its error cannot flag foreign inputs.")
+    result.method = ("Per-sample mean squared reconstruction error as the score (higher = more foreign); AUROC by "
+                     "scikit-learn's roc_auc_score. Outside sets: seeded uniform noise, and seeded grayscale crops "
+                     f"of scikit-learn's two sample photographs (load_sample_images), {PATCH_SCALE}x the sample "
+                     f"size block-averaged down, in [{LOW:g}, {HIGH:g}].")
+    return result
