@@ -54,6 +54,7 @@ def test_publish_one_model_end_to_end(tmp_path):
     catalog = (cards / "index.html").read_text()
     assert 'href="cnn-digits.html"' in catalog
     assert absolute_paths(cards, tmp_path, runs, exports) == []
+    assert absolute_paths(exports, tmp_path, runs, cards) == [], "a shipped bundle names no path of this machine"
     assert front_matter(markdown)["pipeline_tag"] in HUB_TASK_IDS
 
 

@@ -234,6 +234,11 @@ def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: i
             for graph, entry in zip(graphs, entries):
                 write_variants(graph, entry, tmp, names, data.train.x)
             pytorch = copy_weights(run, tmp)
+            if shipped:  # the exporter's warnings quote this machine's paths (site-packages, the source tree)
+                from zoo.cards.facts import portable
+
+                log = tmp / bundle.LOG
+                log.write_text(portable(log.read_text(encoding="utf-8")), encoding="utf-8")
         manifest = {
             "format": bundle.FORMAT, "model": spec.name, "family": spec.family, "task": spec.task,
             "plugin": _plugin(spec), "opset": opset, "exporter": exporter, "versions": versions(),
