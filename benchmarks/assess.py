@@ -21,7 +21,7 @@ from zoo.registry import list_models  # noqa: E402
 TARGET_SECONDS = 30.0
 # The number each assessment leads with in this table (the card shows them all).
 HEADLINE = {
-    "attributions": ("agreement", None),
+    "attributions": ("samples", "surrogate_samples"),
     "attribution-quality": ("most_faithful", None),
     "calibration": ("ece", "ece_scaled"),
     "robustness": ("fgsm_accuracy", "pgd_accuracy"),
