@@ -151,3 +151,18 @@ def test_a_bad_budget_is_one_error_line(tiny_run):
     result = invoke_zoo("card", str(tiny_run("cnn-digits").path), env={"ZOO_ASSESS_BUDGET": "lots"})
     assert result.code == 2
     assert one_error_line(result.err) == "error: ZOO_ASSESS_BUDGET must be a number from 0.01 to 10, got 'lots'"
+
+
+def test_training_a_run_again_drops_its_old_assessments_and_card(tmp_path):
+    from zoo import runs
+
+    run = tmp_path / "run"
+    (run / "assessments").mkdir(parents=True)
+    (run / "assessments" / "assessments.json").write_text("{}")
+    (run / "card").mkdir()
+    (run / runs.WEIGHTS).write_bytes(b"old")
+    try:
+        assert runs.new_run_dir("cnn-digits", run, force=True) == run
+        assert sorted(p.name for p in run.iterdir()) == [runs.LOCK], "made from the old weights: gone with them"
+    finally:
+        runs.release(run)

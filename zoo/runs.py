@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import pickle
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ CONFIG, CHECKPOINT, WEIGHTS = "config.json", "checkpoint.pt", "weights.safetenso
 HISTORY, METRICS, STATE = "history.jsonl", "metrics.json", "state.json"
 LOCK = ".lock"
 RUN_FILES = (CONFIG, CHECKPOINT, WEIGHTS, HISTORY, METRICS, STATE)
+# Folders made from a run's weights (its assessments, its card): stale once the run is trained again.
+DERIVED = ("assessments", "card")
 DEFAULT_ROOT = Path("runs")
 _claimed: dict[Path, int] = {}  # run directory -> the open, locked .lock (released when the process exits)
 
@@ -98,6 +101,8 @@ def new_run_dir(model: str, out: str | Path | None, force: bool) -> Path:
             raise RunError(f"{path} already holds files; choose another --out or pass --force to replace them")
         for name in RUN_FILES:
             (path / name).unlink(missing_ok=True)
+        for name in DERIVED:
+            shutil.rmtree(path / name, ignore_errors=True)
     return path
 
 

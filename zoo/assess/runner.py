@@ -85,6 +85,14 @@ def _measure(plugin: str, assessment: Assessment, context: Context) -> dict[str,
             "status": "ok", "seconds": round(time.perf_counter() - started, 3), **_jsonable(result)}
 
 
+def _offered_by(found: list[tuple[str, Assessment]]) -> list[str]:
+    """Each assessment with the plugin and version that measure it: a plugin upgrade measures again."""
+    from zoo.plugins import plugin_set
+
+    versions = {info.name: info.version for info in plugin_set().plugins}
+    return sorted(f"{a.name} ({plugin} {versions.get(plugin, '?')})" for plugin, a in found)
+
+
 def _fingerprint(run, budget: float, names: list[str]) -> dict[str, Any]:
     from zoo.bundle import sha256_file
     from zoo.cards.facts import run_id
@@ -105,13 +113,14 @@ def stored(run_path: str | Path) -> dict[str, Any] | None:
 def assess_run(run_path: str | Path, budget: float = 1.0, force: bool = False) -> dict[str, Any]:
     """Measure every assessment offered for the run's model, or reuse the stored results when still valid.
 
-    Valid means: same weights (SHA-256), same assessments offered, same budget, same zoo version.
+    Valid means: same weights (SHA-256), same assessments offered by the same plugin versions, same budget,
+    same zoo version.
     """
     from zoo.api import load_trained
 
     spec, model, data, config, run = load_trained(run_path)
     found, failures = offered(spec)
-    provenance = _fingerprint(run, budget, [a.name for _, a in found])
+    provenance = _fingerprint(run, budget, _offered_by(found))
     folder = Path(run.path) / FOLDER
     kept = stored(run.path)
     if not force and kept is not None and kept.get("provenance") == provenance:

@@ -113,10 +113,13 @@ def measure_calibration(ctx: Context) -> Result:
     lean = ("overconfident" if temperature > 1.05 else "underconfident" if temperature < 0.95
             else "already close to calibrated")
     moved = "falls" if values["ece_scaled"] < values["ece"] else "rises"
+    advice = (f"divide its logits by {temperature:.2f} before the softmax to use its confidences as probabilities"
+              if moved == "falls" else
+              f"on the test split the temperature does not help its ECE, so its confidences are best used as they "
+              f"are (dividing the logits by {temperature:.2f} only lowers the NLL)")
     summary = (f"ECE {values['ece']:.3f} {moved} to {values['ece_scaled']:.3f} with temperature {temperature:.2f} "
-               f"fitted on validation (test NLL {values['nll']:.3f} to {values['nll_scaled']:.3f}): the model is "
-               f"{lean}; divide its logits by {temperature:.2f} before the softmax to use its confidences as "
-               f"probabilities.")
+               f"fitted on validation (test NLL {values['nll']:.3f} to {values['nll_scaled']:.3f}): by validation "
+               f"NLL the model is {lean}; {advice}.")
     table = Table(["", "ECE", "NLL", "mean confidence", "accuracy"],
                   [["as trained", values["ece"], values["nll"], values["mean_confidence"], values["accuracy"]],
                    [f"temperature {temperature:.2f}", values["ece_scaled"], values["nll_scaled"],
