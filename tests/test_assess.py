@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import invoke_zoo, one_error_line
 
 # A third-party plugin that owns no model and measures every classifier: the share of test samples
@@ -166,3 +168,30 @@ def test_training_a_run_again_drops_its_old_assessments_and_card(tmp_path):
         assert sorted(p.name for p in run.iterdir()) == [runs.LOCK], "made from the old weights: gone with them"
     finally:
         runs.release(run)
+
+
+def test_assessing_on_a_full_disk_is_one_line_and_keeps_the_old_results(tiny_run, tmp_path):
+    import shutil
+    import subprocess
+
+    source = tiny_run("cnn-tiny-digits").path
+    used = sum(f.stat().st_size for f in source.rglob("*") if f.is_file() and "assessments" not in f.parts)
+    disk = tmp_path / "small"
+    disk.mkdir()
+    size = (used // 4096 + 16) * 4096  # the run and its old results fit; a new set of figures does not
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        run = disk / "run"
+        shutil.copytree(source, run, ignore=shutil.ignore_patterns("assessments", "card"))
+        (run / "assessments").mkdir()
+        (run / "assessments" / "assessments.json").write_text('{"old": true}')
+        result = invoke_zoo("assess", str(run), "--budget", "0.05")
+        assert result.code == 2
+        line = one_error_line(result.err)
+        assert str(run) in line and "was not written: no space left on device" in line
+        assert json.loads((run / "assessments" / "assessments.json").read_text()) == {"old": True}
+        assert sorted(p.name for p in run.iterdir() if p.name.startswith(".assessments")) == []
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
