@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import invoke_zoo, one_error_line
+from conftest import TINY_RUNS, invoke_zoo, one_error_line
 
 # A third-party plugin that owns no model and measures every classifier: the share of test samples
 # whose largest logit exceeds a margin, with a figure. It counts its calls in a file beside itself.
@@ -64,9 +64,15 @@ def boom(ctx):
     raise RuntimeError("the measurement blew up")
 
 
+def leave(ctx):
+    import sys
+
+    sys.exit(3)
+
+
 @hookimpl
 def zoo_assessments(spec):
-    return [Assessment("exploding", "safety", "Exploding", boom),
+    return [Assessment("exploding", "safety", "Exploding", boom), Assessment("exiting", "safety", "Exiting", leave),
             Assessment("calibration", "safety", "A second calibration", boom),
             Assessment("misfiled", "nonsense", "Wrong section", boom)]
 """
@@ -83,23 +89,23 @@ def zoo_assessments(spec):
 
 def test_a_third_party_assessment_reaches_the_run_and_the_card(plugin_path, tiny_run, tmp_path):
     plugin_path.add("zoo-margin", "zoo_margin", MARGIN_PLUGIN)
-    run = tiny_run("cnn-digits")
-    result = invoke_zoo("assess", str(run.path), "--budget", "0.05", "--json")
+    run = TINY_RUNS.copy_run("cnn-digits", tmp_path / "run")
+    result = invoke_zoo("assess", str(run), "--budget", "0.05", "--json")
     assert result.code == 0, result.err
     found = {e["name"]: e for e in json.loads(result.out)["assessments"]}
     margin = found["logit-margin"]
     assert margin["status"] == "ok" and margin["plugin"] == "zoo_margin" and margin["section"] == "safety"
     assert 0.0 <= margin["values"]["share_above_1"] <= 1.0
-    assert (run.path / "assessments" / "logit-margin-hist.png").is_file()
+    assert (run / "assessments" / "logit-margin-hist.png").is_file()
     assert {"calibration", "membership-inference"} <= set(found), "the core's own assessments run beside it"
     calls = (plugin_path.root / "margin-calls.txt").read_text().count("call")
 
-    again = invoke_zoo("assess", str(run.path), "--budget", "0.05", "--json")  # unchanged: reused, not measured
+    again = invoke_zoo("assess", str(run), "--budget", "0.05", "--json")  # unchanged: reused, not measured
     assert json.loads(again.out) == json.loads(result.out)
     assert (plugin_path.root / "margin-calls.txt").read_text().count("call") == calls
 
     card = tmp_path / "card.md"
-    made = invoke_zoo("card", str(run.path), "--out", str(card), env={"ZOO_ASSESS_BUDGET": "0.05"})
+    made = invoke_zoo("card", str(run), "--out", str(card), env={"ZOO_ASSESS_BUDGET": "0.05"})
     assert made.code == 0, made.err
     text = card.read_text()
     safety = text[text.index("## Safety and ethical considerations"):]
@@ -109,16 +115,17 @@ def test_a_third_party_assessment_reaches_the_run_and_the_card(plugin_path, tiny
     assert "sample budget 0.05" in safety
 
 
-def test_broken_assessments_are_reported_and_the_rest_still_run(plugin_path, tiny_run):
+def test_broken_assessments_are_reported_and_the_rest_still_run(plugin_path, tmp_path):
     plugin_path.add("zoo-broken", "zoo_broken", BROKEN_PLUGINS)
     plugin_path.add("zoo-raising", "zoo_raising", RAISING_HOOK)
-    run = tiny_run("cnn-digits")
-    result = invoke_zoo("assess", str(run.path), "--budget", "0.05", "--json")
+    run = TINY_RUNS.copy_run("cnn-digits", tmp_path / "run")
+    result = invoke_zoo("assess", str(run), "--budget", "0.05", "--json")
     assert result.code == 1
-    assert one_error_line(result.err).startswith("error: 4 of ")
+    assert one_error_line(result.err).startswith("error: 5 of ")
     entries = json.loads(result.out)["assessments"]
     failed = {(e["plugin"], e["name"]): e["error"] for e in entries if e["status"] != "ok"}
     assert failed[("zoo_broken", "exploding")] == "RuntimeError: the measurement blew up"
+    assert failed[("zoo_broken", "exiting")] == "SystemExit: 3", "a plugin calling sys.exit ends only its entry"
     assert "already offered by plugin 'core'" in failed[("zoo_broken", "calibration")]
     assert "section must be one of explainability, safety" in failed[("zoo_broken", "misfiled")]
     assert "zoo_assessments failed: ValueError: cannot even say what I measure" in failed[("zoo_raising", "?")]
@@ -147,6 +154,18 @@ def test_a_changed_run_is_measured_again(tiny_run, tmp_path):
     changed = assess_run(run, budget=0.05)
     assert changed["provenance"]["weights_sha256"] != first["provenance"]["weights_sha256"]
     assert not list(run.glob(".assessments*")), "no scratch folder is left behind"
+
+    # Stored results that are damaged or miss a figure are measured again, not trusted (or a traceback).
+    def measured(results):  # what was found, without the seconds each took
+        return [{k: v for k, v in e.items() if k != "seconds"} for e in results["assessments"]]
+
+    folder = run / "assessments"
+    next(folder.glob("*.png")).unlink()
+    again = assess_run(run, budget=0.05)
+    assert measured(again) == measured(changed), "measured again, to the same numbers"
+    assert all((folder / f["file"]).is_file() for e in again["assessments"] for f in e["figures"])
+    (folder / "assessments.json").write_text("{")
+    assert measured(assess_run(run, budget=0.05)) == measured(changed)
 
 
 def test_a_bad_budget_is_one_error_line(tiny_run):

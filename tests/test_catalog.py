@@ -134,6 +134,21 @@ def test_readme_table_is_generated_from_the_cards(published):
     assert text[text.index(START) + len(START):text.index(END)].strip() == to_markdown(catalog_rows(CARDS)).strip()
 
 
+@pytest.mark.parametrize("text, says", [
+    ("{", "not a readable card (JSONDecodeError"),
+    ('{"schema": "zoo.card/1", "model_details": {"name": "x"}}', "a damaged card: missing model_details.family"),
+])
+def test_a_damaged_card_is_one_error_line(published, tmp_path, capsys, text, says):
+    cards = tmp_path / "cards"
+    shutil.copytree(ROOT / "cards", cards, ignore=shutil.ignore_patterns("figures", "*.html", "*.md"))
+    (cards / "broken.json").write_text(text)
+    assert main(["--cards", str(cards)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {cards / 'broken.json'}: ") and says in err[0], err
+    assert main(["--readme", str(tmp_path / "missing.md"), "--cards", str(cards)]) == 2
+    assert "missing.md: cannot be read (FileNotFoundError" in capsys.readouterr().err
+
+
 def test_readme_check_and_rewrite(published, tmp_path, capsys):
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n\n{START}\nstale\n{END}\n\nafter\n")

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from zoo.cards import SCHEMA_ID
+from zoo.cards import SCHEMA_ID, CardError, schema_problems
 from zoo.cards.render import STYLE, fmt_value, md_cell
-from zoo.errors import CheckFailed, ZooError
+from zoo.errors import CheckFailed, ZooError, one_line
 from zoo.fsutil import atomic_write_bytes, read_json
 
 INDEX = "index.html"
@@ -28,18 +28,30 @@ COLUMNS = (("model", "model", "text"), ("family", "family", "text"), ("task", "t
            ("data", "data (split, samples)", "text"), ("metric", "metric", "number"),
            ("parameters", "parameters", "number"), ("bundle", "bundle size", "number"),
            ("parity", "parity", "text"))
-RIGHT = ("parameters", "bundle")  # right-aligned: plain numbers (the metric cell is words and numbers)
+RIGHT = ("parameters", "bundle")
+# What a card must hold for its row (the parts of zoo.cards.CARD_SCHEMA the catalog reads).
+ROW_SCHEMA = {"model_details": {"name": str, "family": str, "task": str, "parameters": int},
+              "metrics": {"key": str, "values": dict}, "evaluation_data": {"name": str, "split": str, "size": int},
+              "parity": {"status": str}, "bundle": {"status": str}}  # right-aligned: plain numbers (the metric cell is words and numbers)
 
 
 def catalog_rows(cards_dir: str | Path) -> list[dict[str, Any]]:
     """One row per published card, by file name; JSON files that are not cards are not models."""
     rows = []
     for path in sorted(Path(cards_dir).glob("*.json")):
-        card = read_json(path)
+        try:
+            card = read_json(path)
+        except (OSError, ValueError) as exc:
+            raise CardError(f"{path}: not a readable card ({one_line(exc)})") from None
         if not isinstance(card, dict) or card.get("schema") != SCHEMA_ID:
             continue
+        problems = schema_problems(card, ROW_SCHEMA)
+        if problems:
+            raise CardError(f"{path}: a damaged card: {'; '.join(problems)} (zoo publish writes it again)")
         details, metrics, data = card["model_details"], card["metrics"], card["evaluation_data"]
         key, values = metrics["key"], metrics["values"]
+        if key not in values:
+            raise CardError(f"{path}: a damaged card: its headline metric {key!r} has no value")
         intervals = values.get("confidence_intervals") or {}
         files = card["bundle"].get("files")
         rows.append({
@@ -48,7 +60,8 @@ def catalog_rows(cards_dir: str | Path) -> list[dict[str, Any]]:
             "metric": key, "value": values[key], "interval": intervals.get(key),
             "level": intervals.get("level") if key in intervals else None,
             "parameters": details["parameters"],
-            # everything a user downloads with the bundle, as the card lists it (None: not exported)
+            # the bundle's files as its card lists them: graphs, weights, test data (the card itself, which
+            # cannot list its own checksum, aside); None: not exported
             "bundle_bytes": sum(f["bytes"] for f in files) if files else None,
             "parity": card["parity"]["status"],
             "card": path.stem,  # <card>.json / .md / .html sit side by side in cards_dir
@@ -199,7 +212,10 @@ def update_readme(readme: str | Path, cards_dir: str | Path, check: bool = False
     """
     readme = Path(readme)
     prefix = Path(os.path.relpath(Path(cards_dir).resolve(), readme.resolve().parent)).as_posix() + "/"
-    text = readme.read_text(encoding="utf-8")
+    try:
+        text = readme.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        raise ZooError(f"{readme}: cannot be read ({one_line(exc)})") from None
     new = with_block(text, to_markdown(catalog_rows(cards_dir), prefix), str(readme))
     if new == text:
         return False

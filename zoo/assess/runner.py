@@ -16,7 +16,7 @@ from typing import Any
 
 from zoo import __version__
 from zoo.assess import SECTIONS, Assessment, Context, Result
-from zoo.errors import one_line
+from zoo.errors import ZooError, one_line
 from zoo import runs
 from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, read_json, replace_dir, staging_dir
 
@@ -47,7 +47,9 @@ def offered(spec) -> tuple[list[tuple[str, Assessment]], list[dict[str, Any]]]:
                     failures.append(_failed(plugin, getattr(item, "name", "?"), "; ".join(problems)))
                 else:
                     found.append((plugin, item))
-        except Exception as exc:  # one plugin's bug stays that plugin's
+        except (KeyboardInterrupt, GeneratorExit):
+            raise
+        except BaseException as exc:  # one plugin's bug (sys.exit included) stays that plugin's
             failures.append(_failed(plugin, "?", f"zoo_assessments failed: {one_line(exc)}"))
     return found, failures
 
@@ -74,9 +76,9 @@ def _measure(plugin: str, assessment: Assessment, context: Context) -> dict[str,
         for figure in result.figures:
             if not (context.folder / figure.file).is_file():
                 raise ValueError(f"figure {figure.file!r} was not written (use Context.figure)")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, GeneratorExit):
         raise
-    except Exception as exc:
+    except BaseException as exc:  # sys.exit in a plugin's measure is that assessment's failure too
         if is_disk_full(exc):  # the machine's problem, not the assessment's: stop, keep the old results
             raise
         return _failed(plugin, assessment.name, one_line(exc), assessment.section,
@@ -104,10 +106,32 @@ def _fingerprint(run, budget: float, names: list[str]) -> dict[str, Any]:
             "data_sha256": record["data"]["sha256"], "budget": budget, "assessments": sorted(names)}
 
 
+ENTRY_KEYS = ("name", "plugin", "section", "title", "status")
+OK_KEYS = ("summary", "values", "tables", "figures", "method")
+
+
+def _usable(results: Any, folder: Path) -> bool:
+    """Whether stored results are whole: the schema, every entry's keys, every figure on disk."""
+    if not isinstance(results, dict) or results.get("schema") != SCHEMA or not isinstance(results.get("assessments"), list):
+        return False
+    for entry in results["assessments"]:
+        if not isinstance(entry, dict) or any(k not in entry for k in ENTRY_KEYS):
+            return False
+        if entry["status"] == "ok" and (any(k not in entry for k in OK_KEYS) or not all(
+                isinstance(f, dict) and (folder / str(f.get("file", ""))).is_file() for f in entry["figures"])):
+            return False
+    return True
+
+
 def stored(run_path: str | Path) -> dict[str, Any] | None:
-    """The results kept in a run directory, or None when it has none."""
-    path = Path(run_path) / FOLDER / RESULTS
-    return read_json(path) if path.is_file() else None
+    """The results kept in a run directory; None when it has none, or none that can be used (damaged,
+    unreadable, a figure missing): those are measured again."""
+    folder = Path(run_path) / FOLDER
+    try:
+        results = read_json(folder / RESULTS)
+    except (OSError, ValueError, ZooError):
+        return None
+    return results if _usable(results, folder) else None
 
 
 def assess_run(run_path: str | Path, budget: float = 1.0, force: bool = False) -> dict[str, Any]:
@@ -122,8 +146,8 @@ def assess_run(run_path: str | Path, budget: float = 1.0, force: bool = False) -
     found, failures = offered(spec)
     provenance = _fingerprint(run, budget, _offered_by(found))
     folder = Path(run.path) / FOLDER
-    kept = stored(run.path)
-    if not force and kept is not None and kept.get("provenance") == provenance:
+    kept = None if force else stored(run.path)
+    if kept is not None and kept.get("provenance") == provenance:
         return kept
     claimed = runs.claimed(run.path)
     runs.claim(run.path)  # one writer per run directory: a second `zoo assess` of it is one error line

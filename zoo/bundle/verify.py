@@ -160,6 +160,7 @@ class TorchReference:
         from zoo.runs import WEIGHTS, open_run
 
         run = open_run(bundle_run(bundle))
+        self.run_path = run.path
         if sha256_file(run.path / WEIGHTS) != bundle.manifest["run"]["weights_sha256"]:
             raise ZooError(f"the weights of {run.path} changed since export")
         spec, model, self.data, config, _ = load_trained(run)
@@ -176,7 +177,10 @@ class TorchReference:
 
 def load_reference(bundle: Bundle) -> tuple[TorchReference | None, str]:
     try:
-        return TorchReference(bundle), f"pytorch (run {bundle.manifest['run']['path']})"
+        from zoo.cards.facts import run_id
+
+        reference = TorchReference(bundle)
+        return reference, f"pytorch (run {run_id(reference.run_path)})"
     except ZooError as exc:
         return None, f"skipped: {exc}"
 

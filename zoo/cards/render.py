@@ -282,8 +282,9 @@ def _assessment_blocks(card: Mapping[str, Any], section: str) -> list[Block]:
             blocks.append(("p", f"*How:* {entry['method']}"))
     prov = found["provenance"]
     seconds = sum(e.get("seconds", 0) for e in entries)
-    blocks.append(("p", f"Measured by zoo {prov['zoo_version']} on the {prov['split']} split of run `{prov['run']}` "
-                        f"(seed {prov['seed']}, weights sha256 `{prov['weights_sha256'][:16]}...`, sample budget "
+    blocks.append(("p", f"Measured by zoo {prov['zoo_version']} on run `{prov['run']}` (its {prov['split']} split, "
+                        f"unless an entry names another; seed {prov['seed']}, weights sha256 "
+                        f"`{prov['weights_sha256'][:16]}...`, sample budget "
                         f"{prov['budget']:g}) in {seconds:.1f} s; kept with the run in `assessments/assessments.json` "
                         f"(`zoo assess RUN`)."))
     return blocks
