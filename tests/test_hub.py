@@ -8,6 +8,8 @@ copy with ``http.server`` on 127.0.0.1 (a port the OS picks), counting the reque
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import threading
 from functools import partial
@@ -21,7 +23,7 @@ from conftest import ROOT, invoke_zoo, one_error_line, run_zoo
 import zoo
 import zoo.hub
 from zoo.bundle import open_bundle, sha256_file
-from zoo.hub import INDEX
+from zoo.hub import INDEX, SCHEMA, HubError
 from zoo.hub.static import write_hub
 
 NAME = "cnn-digits"
@@ -126,7 +128,8 @@ def pin_manifest(root: Path) -> None:
     manifest = root / NAME / "manifest.json"
     edit_index(root, lambda m: (m.update(manifest_sha256=sha256_file(manifest)),
                                 m["files"]["manifest.json"].update(sha256=sha256_file(manifest),
-                                                                    bytes=manifest.stat().st_size)))
+                                                                    bytes=manifest.stat().st_size),
+                                m.update(bytes=sum(f["bytes"] for f in m["files"].values()))))
 
 
 def cache_is_clean(home: Path) -> bool:
@@ -231,8 +234,9 @@ def test_a_tampered_file_on_the_server_is_refused_and_nothing_lands_in_the_cache
     data[len(data) // 2] ^= 1
     path.write_bytes(bytes(data))
     result = invoke_zoo("pull", hub.url)
-    line = one_error_line(result.err)
-    assert result.code == 2 and f"/{NAME}/{file}: checksum mismatch with the hub's index" in line
+    line = one_error_line(result.err)  # the manifest (read whole) and the streamed files: one text
+    assert result.code == 2 and line.endswith(f"/{NAME}/{file}: checksum mismatch with the hub's index "
+                                              f"(tampered with or damaged)")
     assert cache_is_clean(home)
 
 
@@ -244,6 +248,9 @@ def test_a_tampered_file_on_the_server_is_refused_and_nothing_lands_in_the_cache
      "file 'card\\\\card.md' is outside the bundle (bundle paths use '/'"),
     ("manifest", lambda m: m["files"].update({"../x": "0" * 64}), "checksummed file '../x' is outside the bundle"),
     ("manifest", lambda m: m["graphs"][0].update(file="/etc/passwd"), "graph 'model' file '/etc/passwd' is outside"),
+    ("index", lambda m: m["files"].update({"card/\ud800": {"sha256": "0" * 64, "bytes": 0}}),
+     "file 'card/\\ud800' is not a file name (not UTF-8)"),
+    ("manifest", lambda m: m["files"].update({"\ud800": "0" * 64}), "damaged manifest (a path that is not UTF-8)"),
 ])
 def test_a_path_outside_the_bundle_is_refused_before_anything_is_written(home, serve, where, change, named):
     hub = serve()
@@ -372,6 +379,111 @@ def test_zoo_hub_refuses_to_overwrite_and_unknown_names_are_one_line(home, hub_f
     result = invoke_zoo("pull", str(hub_files), "cnn-digitz")
     assert result.code == 2 and "unknown model 'cnn-digitz' (did you mean 'cnn-digits'?)" in one_error_line(result.err)
     assert not home.exists()
+
+
+@pytest.mark.parametrize("field", ["name", "bundle"])
+def test_a_name_the_cache_uses_itself_is_refused(home, hub_files, tmp_path, field):
+    hub = Path(shutil.copytree(hub_files, tmp_path / "hub"))
+    edit_index(hub, lambda m: m.update({field: INDEX}))  # a bundle folder where the cache's index.json is
+    result = invoke_zoo("pull", str(hub))
+    what = {"name": "model name", "bundle": "bundle folder"}[field]
+    assert result.code == 2 and f"{what} 'index.json' is a name the zoo uses itself" in one_error_line(result.err)
+    edit_index(hub, lambda m: m.update({field: "x" * 201}))  # no room for the temporary names made from it
+    result = invoke_zoo("pull", str(hub))
+    assert result.code == 2 and "is longer than 200 bytes" in one_error_line(result.err)
+    assert not home.exists()
+
+
+def test_a_damaged_cache_index_is_one_line_and_zoo_list_keeps_the_other_zoo(home, hub_files, tmp_path, monkeypatch):
+    (home / INDEX).mkdir(parents=True)  # what pulling a model named index.json used to leave
+    monkeypatch.setattr(zoo.hub, "builtin_root", lambda: hub_files)
+    unreadable = f"{home / INDEX}: cannot be read (IsADirectoryError"
+    for args in (("pull", str(hub_files)), ("predict", NAME, str(tmp_path / "x.npy"))):
+        result = invoke_zoo(*args)
+        assert result.code == 2 and unreadable in one_error_line(result.err)
+    warned: list[str] = []
+    assert zoo.hub.weights_status(warn=warned.append) == {NAME: "builtin"}  # zoo list's WEIGHTS column
+    assert len(warned) == 1 and warned[0].startswith(unreadable)
+    assert warned[0].endswith("; the models of the cache zoo are left out")
+    with pytest.raises(HubError, match=re.escape(unreadable)):
+        zoo.hub.weights_status()
+    listed = invoke_zoo("list", NAME)
+    assert listed.code == 0 and listed.out.splitlines()[1].split()[5] == "builtin"
+    assert listed.err.startswith(f"warning: {unreadable}") and len(listed.err.splitlines()) == 1
+    (home / INDEX).rmdir()
+    nameless = json.dumps({"schema": SCHEMA, "models": [{"name": ["x"]}]})
+    for text, problem in [("[" * 100_000, "damaged index (RecursionError"),
+                          (nameless, "damaged index (a model without a name)")]:
+        (home / INDEX).write_text(text)
+        with pytest.raises(HubError, match=re.escape(f"{home / INDEX}: {problem}")):
+            zoo.hub.read_index(home)
+    assert (home / INDEX).read_text() == text  # nothing of the damaged cache is removed
+
+
+def test_sizes_are_bounded_before_anything_is_fetched(home, serve, monkeypatch):
+    import zoo.hub.pull as pulling
+
+    hub = serve()
+    entry = json.loads((hub.root / INDEX).read_text())["models"][0]
+    edit_index(hub.root, lambda m: m.update(bytes=m["bytes"] + 1))
+    result = invoke_zoo("pull", hub.url)
+    assert result.code == 2 and "its 'bytes' (" in one_error_line(result.err)
+    assert "is not the sum of its files' sizes" in result.err
+    edit_index(hub.root, lambda m: m.update(bytes=entry["bytes"]))
+    with pytest.raises(HubError, match=f"total {entry['bytes']} bytes, more than the {entry['bytes'] - 1} allowed"):
+        pulling.pull(hub.url, max_bytes=entry["bytes"] - 1)
+    limit = pulling.MANIFEST_LIMIT
+    monkeypatch.setattr(pulling, "MANIFEST_LIMIT", entry["files"]["manifest.json"]["bytes"] - 1)
+    with pytest.raises(HubError, match="more than the .* a manifest may have"):
+        pulling.pull(hub.url)
+    assert hub.bundle_requests() == [] and not home.exists()
+    monkeypatch.setattr(pulling, "MANIFEST_LIMIT", limit)
+    assert [r["status"] for r in pulling.pull(hub.url, max_bytes=entry["bytes"])] == ["pulled"]
+    assert [r["status"] for r in pulling.pull(hub.url, max_bytes=0)] == ["cached"]  # nothing to download
+    (home / NAME / "config.json").write_text("changed")  # a damaged copy fetched again counts too
+    with pytest.raises(HubError, match="damaged in the cache; fetching it again .* more than the 0 allowed"):
+        pulling.pull(hub.url, max_bytes=0)
+    assert (home / NAME / "config.json").read_text() == "changed"
+
+
+def test_a_hub_file_that_is_not_a_plain_file_is_refused_without_hanging(home, hub_files, tmp_path):
+    hub = Path(shutil.copytree(hub_files, tmp_path / "hub"))
+    (hub / NAME / "model.onnx").unlink()
+    os.mkfifo(hub / NAME / "model.onnx")  # opening it for reading would wait for a writer forever
+    result = invoke_zoo("pull", str(hub))
+    assert result.code == 2 and f"{NAME}/model.onnx: not a plain file" in one_error_line(result.err)
+    assert cache_is_clean(home)
+
+
+def test_long_names_and_an_unusable_cache_are_one_line_naming_the_path(home, hub_files, tmp_path):
+    from zoo.hub.pull import Source, fetch
+
+    hub = Path(shutil.copytree(hub_files, tmp_path / "hub"))
+    long = f"card/{'x' * 300}"
+    edit_index(hub, lambda m: m["files"].update({long: {"sha256": "0" * 64, "bytes": 0}}))
+    result = invoke_zoo("pull", str(hub))
+    assert result.code == 2 and f"file {long[:60]!r}... has a name longer than 255 bytes" in one_error_line(result.err)
+    assert not home.exists()
+    facts = json.loads((hub / INDEX).read_text())["models"][0]["files"]["model.onnx"]
+    with pytest.raises(HubError, match=re.escape(f"{tmp_path / ('y' * 300)}: cannot be written in the cache "
+                                                 f"(OSError: [Errno 36]")):
+        fetch(Source(str(hub)), f"{NAME}/model.onnx", tmp_path / ("y" * 300), facts)
+    home.parent.mkdir(exist_ok=True)
+    home.write_text("not a folder")
+    result = invoke_zoo("pull", str(hub_files))
+    assert result.code == 2 and f"{home}: the cache cannot be used (FileExistsError" in one_error_line(result.err)
+    assert home.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("typed", [".", ".."])
+def test_zoo_hub_refuses_the_current_folder_and_those_above_it(hub_files, tmp_path, monkeypatch, typed):
+    here = tmp_path / "site" / "sub"
+    here.mkdir(parents=True)
+    (here / "keep").write_text("mine")
+    monkeypatch.chdir(here)
+    result = invoke_zoo("hub", typed, "--exports", str(hub_files.parent / "exports"), "--force")
+    assert result.code == 2 and "zoo hub replaces its DIR whole" in one_error_line(result.err)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["keep", "site", "sub"]  # no ..old- or .tmp- folder
 
 
 def test_builtin_zoo_pretrained_matches_card(tmp_path, monkeypatch):

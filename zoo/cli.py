@@ -93,7 +93,7 @@ def list_command(pattern: str | None, family: str | None, task: str | None, as_j
     from zoo.registry import list_models
 
     specs = list_models(pattern, family=family, task=task)
-    weights = weights_status()  # index files only: no torch, no bundle opened
+    weights = weights_status(warn=lambda line: click.echo(f"warning: {line}", err=True))  # index files only
     if as_json:
         emit_json([{**{k: v for k, v in s.to_dict().items() if k != "default_config"},
                     "weights": weights.get(s.name)} for s in specs])
@@ -640,8 +640,11 @@ def hub_command(dest: str, exports: str, cards: str, force: bool, as_json: bool)
 @click.option("--public-key", type=click.Path(), metavar="KEY",
               help="Also check each bundle's signature with this PEM public key before it enters the cache.")
 @click.option("--force", is_flag=True, help="Download again even what the cache already holds.")
+@click.option("--max-bytes", type=click.IntRange(min=0), metavar="N",
+              help="Download at most N bytes in all; the hub's index is checked before anything is fetched.")
 @json_option
-def pull_command(source: str, names: tuple[str, ...], public_key: str | None, force: bool, as_json: bool) -> None:
+def pull_command(source: str, names: tuple[str, ...], public_key: str | None, force: bool, max_bytes: int | None,
+                 as_json: bool) -> None:
     """Fetch published models from a hub (a folder or an http(s):// URL) into the cache ($ZOO_HOME).
 
     Every file is checked against the hub's index and the bundle's manifest before the bundle enters
@@ -656,7 +659,7 @@ def pull_command(source: str, names: tuple[str, ...], public_key: str | None, fo
     from zoo.hub import zoo_home
     from zoo.hub.pull import pull
 
-    rows = pull(source, _names(names), public_key=public_key, force=force)
+    rows = pull(source, _names(names), public_key=public_key, force=force, max_bytes=max_bytes)
     if as_json:
         emit_json({"cache": str(zoo_home()), "models": rows})
         return

@@ -19,14 +19,21 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from zoo.errors import ZooError, closest
+from zoo.errors import ZooError, closest, one_line
 from zoo.specs import NAME_PATTERN
 
 INDEX = "index.json"
 SCHEMA = "zoo-hub-index/1"
 CACHE, BUILTIN = "cache", "builtin"
+LOCK = ".lock"  # the cache's lock file (zoo.hub.pull)
+TMP_PREFIX = ".pull-"  # the cache's temporary bundle folders (zoo.hub.pull)
+# What a model or its bundle folder may not be named, beside the cache's own files: names starting with '.'
+# (LOCK, TMP_PREFIX and the temporary names of zoo.fsutil all do) and these.
+RESERVED = frozenset({INDEX})
+PART_MAX = 255  # bytes of one file or folder name on common file systems
+NAME_MAX = 200  # bytes of a model or bundle folder name: room for the temporary names built from it
 
 
 class HubError(ZooError):
@@ -57,27 +64,43 @@ def zoos() -> list[tuple[str, Path]]:
     return [(CACHE, zoo_home()), (BUILTIN, builtin_root())]
 
 
+def reserved(name: str) -> str | None:
+    """Why ``name`` (matching NAME_PATTERN) cannot name a model or its folder in a zoo, or None: a name the
+    cache uses itself, or one too long for the temporary names made from it."""
+    if name.startswith(".") or name in RESERVED:
+        return f"is a name the zoo uses itself ({', '.join(sorted(RESERVED))}, or starting with '.')"
+    if len(name.encode()) > NAME_MAX:
+        return f"is longer than {NAME_MAX} bytes"
+    return None
+
+
 def parse_index(text: bytes | str, where: str) -> dict[str, Any]:
-    """An index's JSON with the right schema and a list of models (their fields: ``zoo.hub.index.check_index``)."""
+    """An index's JSON with the right schema and a list of named models (their other fields:
+    ``zoo.hub.index.check_index``)."""
     try:
         index = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HubError(f"{where}: damaged index ({exc})") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise HubError(f"{where}: damaged index ({one_line(exc)})") from None
     if not isinstance(index, dict) or index.get("schema") != SCHEMA:
         found = index.get("schema") if isinstance(index, dict) else None
         raise HubError(f"{where}: not a zoo index (schema {found!r}, this zoo reads {SCHEMA})")
     if not isinstance(index.get("models"), list) or not all(isinstance(m, dict) for m in index["models"]):
         raise HubError(f"{where}: damaged index (needs a list of 'models')")
+    if not all(isinstance(m.get("name"), str) for m in index["models"]):
+        raise HubError(f"{where}: damaged index (a model without a name)")
     return index
 
 
 def read_index(root: Path) -> dict[str, Any] | None:
-    """The index of the zoo at ``root``, or None when it has none."""
+    """The index of the zoo at ``root``, or None when it has none; one that cannot be read or parsed is
+    one ``HubError`` line naming it."""
     path = Path(root) / INDEX
     try:
         text = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:
+        raise HubError(f"{path}: cannot be read ({one_line(exc)})") from None
     return parse_index(text, str(path))
 
 
@@ -105,18 +128,27 @@ class Published:
         return bool(self.entry.get("weights"))
 
 
-def published() -> dict[str, Published]:
-    """Every model some zoo on this machine publishes, from the zoo that ``find`` would use."""
+def published(warn: Callable[[str], None] | None = None) -> dict[str, Published]:
+    """Every model some zoo on this machine publishes, from the zoo that ``find`` would use. A zoo whose
+    index is damaged is a ``HubError``; with ``warn``, a line passed to it instead, and the other zoos count."""
     found: dict[str, Published] = {}
     for where, root in zoos():
-        for name, entry in entries(root).items():
+        try:
+            held = entries(root)
+        except HubError as exc:
+            if warn is None:
+                raise
+            warn(f"{exc}; the models of the {where} zoo are left out")
+            continue
+        for name, entry in held.items():
             found.setdefault(name, Published(name, where, root, entry))
     return found
 
 
-def weights_status() -> dict[str, str]:
-    """``cache`` or ``builtin`` for every model whose published weights are on this machine (for zoo list)."""
-    return {name: p.where for name, p in published().items() if p.has_weights}
+def weights_status(warn: Callable[[str], None] | None = None) -> dict[str, str]:
+    """``cache`` or ``builtin`` for every model whose published weights are on this machine (for zoo list);
+    ``warn``: see ``published``."""
+    return {name: p.where for name, p in published(warn).items() if p.has_weights}
 
 
 def find(name: str, weights: bool = False) -> Published:

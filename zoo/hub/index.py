@@ -30,7 +30,7 @@ from typing import Any, Mapping
 from zoo import __version__
 from zoo.errors import ZooError, one_line
 from zoo.fsutil import atomic_write_json, read_json
-from zoo.hub import INDEX, SCHEMA, HubError
+from zoo.hub import INDEX, PART_MAX, SCHEMA, HubError, reserved
 from zoo.specs import NAME_PATTERN
 
 CARD_FORMATS = ("md", "json", "html")
@@ -97,6 +97,10 @@ def describe(folder: Path, cards_dir: Path | None = None) -> tuple[dict[str, Any
     if not NAME_PATTERN.match(folder.name):
         raise HubError(f"{folder}: a bundle folder in a zoo is named like a model ({NAME_PATTERN.pattern})")
     manifest = open_bundle(folder).manifest
+    for what, value in (("bundle folder", folder.name), ("model name", manifest["model"])):
+        problem = reserved(str(value))
+        if problem:
+            raise HubError(f"{folder}: {what} {value!r} {problem}")
     names = bundle_files(folder)
     files = {name: {"sha256": manifest["files"].get(name) or sha256_file(folder / name),
                     "bytes": (folder / name).stat().st_size} for name in names}
@@ -164,6 +168,10 @@ def _digest(value: Any, where: str) -> str:
     return value
 
 
+def _size(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
 def check_entry(entry: Mapping[str, Any], root: Path, where: str) -> None:
     """One index entry is well formed and every path it names stays inside its bundle (no file is read).
 
@@ -178,26 +186,38 @@ def check_entry(entry: Mapping[str, Any], root: Path, where: str) -> None:
     if not isinstance(folder, str) or not NAME_PATTERN.match(folder):
         raise HubError(f"{where}: {name}: bundle folder {folder!r} is outside the zoo (a plain folder name "
                        f"beside {INDEX})")
+    for what, value in (("model name", name), ("bundle folder", folder)):
+        problem = reserved(value)
+        if problem:
+            raise HubError(f"{where}: {what} {value!r} {problem}")
     files = entry.get("files")
     if not isinstance(files, dict) or MANIFEST not in files:
         raise HubError(f"{where}: {name}: damaged entry (needs the 'files' of the bundle, {MANIFEST} among them)")
     for path, facts in files.items():
         try:
+            if isinstance(path, str) and any(len(part.encode()) > PART_MAX for part in path.split("/")):
+                raise HubError(f"{where}: {name}: file {path[:60]!r}... has a name longer than {PART_MAX} bytes")
             inside(root / folder, path, "file")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON): no file system can name it
+            raise HubError(f"{where}: {name}: file {path!r} is not a file name (not UTF-8)") from None
         except BundleError as exc:
             raise HubError(f"{where}: {name}: {str(exc).removeprefix(f'{root / folder}: ')}") from None
-        if not isinstance(facts, dict) or not isinstance(facts.get("bytes"), int) or facts["bytes"] < 0:
+        if not isinstance(facts, dict) or not _size(facts.get("bytes")):
             raise HubError(f"{where}: {name}: file {path!r} has no size")
         _digest(facts.get("sha256"), f"{where}: {name}: file {path!r}")
     if _digest(entry.get("manifest_sha256"), f"{where}: {name}: manifest") != files[MANIFEST]["sha256"]:
         raise HubError(f"{where}: {name}: manifest_sha256 differs from the one its files list")
     weights = entry.get("weights")
-    if weights is not None and (not isinstance(weights, dict) or weights.get("file") not in files
+    if weights is not None and (not isinstance(weights, dict) or not isinstance(weights.get("file"), str)
+                                or weights["file"] not in files
                                 or weights.get("sha256") != files[weights["file"]]["sha256"]):
         raise HubError(f"{where}: {name}: its weights are not one of its files with the same SHA-256")
     card = entry.get("card") or {}
-    if not isinstance(card, dict) or not isinstance(entry.get("bytes"), int):
+    if not isinstance(card, dict) or not _size(entry.get("bytes")):
         raise HubError(f"{where}: {name}: damaged entry (its 'card' or 'bytes')")
+    total = sum(facts["bytes"] for facts in files.values())
+    if entry["bytes"] != total:
+        raise HubError(f"{where}: {name}: its 'bytes' ({entry['bytes']}) is not the sum of its files' sizes ({total})")
     for fmt, path in card.items():
         if not isinstance(path, str) or path not in files:
             raise HubError(f"{where}: {name}: card {path!r} is not one of its files")

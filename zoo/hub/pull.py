@@ -14,9 +14,11 @@ Nothing from a hub is trusted before it is checked, and nothing half-checked is 
    checked with ``public_key`` when one is given;
 6. the folder is renamed into place (``replace_dir``) and the cache's ``index.json`` rewritten atomically.
 
-A failure at any step removes the temporary folder (Ctrl-C too); one pull into a cache at a time
-(a lock on ``.lock``). A bad or tampered hub is a ``HubError`` (exit 2); a network failure a
-``PullFailed`` (exit 1).
+Sizes are bounded before anything is fetched: the index (``INDEX_LIMIT``), each manifest
+(``MANIFEST_LIMIT``), each bundle (its ``bytes``, the sum of its files' sizes) and, with ``max_bytes``,
+all that one pull downloads. A failure at any step removes the temporary folder (Ctrl-C too); one pull
+into a cache at a time (a lock on ``.lock``). A bad or tampered hub, or a cache that cannot be written,
+is a ``HubError`` (exit 2); a network failure a ``PullFailed`` (exit 1).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import urllib.error
 import urllib.request
@@ -34,14 +37,13 @@ from typing import IO, Any, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 from zoo.errors import WorkFailed, ZooError, one_line
-from zoo.fsutil import atomic_write_json, disk_space, replace_dir, usual_permissions
-from zoo.hub import INDEX, SCHEMA, HubError, parse_index, read_index, zoo_home
+from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, replace_dir, usual_permissions
+from zoo.hub import INDEX, LOCK, SCHEMA, TMP_PREFIX, HubError, parse_index, read_index, zoo_home
 from zoo.hub.index import check_against_manifest, check_index, open_published
 
 INDEX_LIMIT = 16 << 20  # bytes: an index of thousands of models is far below this
+MANIFEST_LIMIT = 4 << 20  # bytes: a manifest lists a bundle's files and graphs, a few KB
 TIMEOUT = 60  # seconds without a byte from the server
-LOCK = ".lock"
-TMP_PREFIX = ".pull-"
 
 
 class PullFailed(WorkFailed):
@@ -68,13 +70,16 @@ class Source:
             from zoo.bundle import inside
 
             inside(Path(self.text), relative, "file")  # no symlink on the hub's side leads out of it
-            try:
-                handle = open(Path(self.text) / relative, "rb")
+            try:  # non-blocking: a FIFO in the hub's folder would otherwise hang the pull on open
+                fd = os.open(Path(self.text) / relative, os.O_RDONLY | os.O_NONBLOCK)
             except FileNotFoundError:
                 raise HubError(f"{self.where(relative)}: listed in the hub's index but not there") from None
             except OSError as exc:
                 raise HubError(f"{self.where(relative)}: cannot be read ({one_line(exc)})") from None
-            with handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise HubError(f"{self.where(relative)}: not a plain file (a hub serves plain files only)")
+            with os.fdopen(fd, "rb") as handle:
                 yield handle
             return
         try:
@@ -105,15 +110,34 @@ def _guarded(read, where: str):
         raise PullFailed(f"{where}: the download broke off ({one_line(exc)})") from None
 
 
+def check_digest(data_digest: str, facts: Mapping[str, Any], where: str) -> None:
+    """The SHA-256 of what the hub served is the one its index lists for it."""
+    if data_digest != facts["sha256"]:
+        raise HubError(f"{where}: checksum mismatch with the hub's index (tampered with or damaged)")
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """An error writing ``path`` into the cache is one ``HubError`` line naming it; a full disk is left to
+    the ``disk_space`` around (it names what was not written)."""
+    try:
+        yield
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise
+        raise HubError(f"{path}: cannot be written in the cache ({one_line(exc)})") from None
+
+
 def fetch(source: Source, relative: str, dest: Path, facts: Mapping[str, Any]) -> None:
     """Stream one file into ``dest``, refusing it as soon as it exceeds its size, and at the end unless its
     size and SHA-256 are the index's."""
     digest, size, where = hashlib.sha256(), 0, source.where(relative)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        out = open(dest, "wb")
-    except (FileExistsError, NotADirectoryError, IsADirectoryError):
-        raise HubError(f"{where}: the index lists it where another of the bundle's files is") from None
+    with writing(dest):
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            out = open(dest, "wb")
+        except (FileExistsError, NotADirectoryError, IsADirectoryError):
+            raise HubError(f"{where}: the index lists it where another of the bundle's files is") from None
     with source.open(relative) as stream, out:
         while True:
             block = _guarded(lambda: stream.read(1 << 20), where)
@@ -123,20 +147,24 @@ def fetch(source: Source, relative: str, dest: Path, facts: Mapping[str, Any]) -
             if size > facts["bytes"]:
                 raise HubError(f"{where}: larger than the {facts['bytes']} bytes the index lists (tampered with)")
             digest.update(block)
-            out.write(block)
+            with writing(dest):
+                out.write(block)
     if size != facts["bytes"]:
         raise PullFailed(f"{where}: {size} of {facts['bytes']} bytes arrived (the download broke off)")
-    if digest.hexdigest() != facts["sha256"]:
-        raise HubError(f"{where}: checksum mismatch with the hub's index (tampered with or damaged)")
+    check_digest(digest.hexdigest(), facts, where)
 
 
 @contextlib.contextmanager
 def locked(cache: Path) -> Iterator[None]:
     """Hold the cache for this pull (two pulls into one cache would race on its index), and sweep the
     temporary folders of pulls that were killed before they could remove their own."""
-    with disk_space(cache):
-        cache.mkdir(parents=True, exist_ok=True)
-    fd = os.open(cache / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        with disk_space(cache):
+            cache.mkdir(parents=True, exist_ok=True)
+        fd = os.open(cache / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise HubError(f"{cache}: the cache cannot be used ({one_line(exc)}); set ZOO_HOME to a folder "
+                       f"you can write") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         for stale in cache.glob(f"{TMP_PREFIX}*"):
@@ -176,17 +204,22 @@ def fetch_manifest(source: Source, entry: Mapping[str, Any], cache: Path) -> byt
     (inside the bundle: ``check_paths``), its checksums and its weights. Nothing is written."""
     from zoo.bundle import MANIFEST, check_paths
 
-    relative = f"{entry['bundle']}/{MANIFEST}"
-    raw = source.read(relative, entry["files"][MANIFEST]["bytes"])
-    if hashlib.sha256(raw).hexdigest() != entry["manifest_sha256"]:
-        raise HubError(f"{source.where(relative)}: checksum mismatch with the hub's index (tampered with)")
+    relative, size = f"{entry['bundle']}/{MANIFEST}", entry["files"][MANIFEST]["bytes"]
+    if size > MANIFEST_LIMIT:
+        raise HubError(f"{source.where(relative)}: {size} bytes in the hub's index, more than the {MANIFEST_LIMIT} "
+                       f"a manifest may have (refused before it is fetched)")
+    raw = source.read(relative, size)
+    check_digest(hashlib.sha256(raw).hexdigest(), entry["files"][MANIFEST], source.where(relative))
     try:
         manifest = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise HubError(f"{source.where(relative)}: damaged manifest ({one_line(exc)})") from None
     if not isinstance(manifest, dict):
         raise HubError(f"{source.where(relative)}: damaged manifest (not a JSON object)")
-    check_paths(cache / entry["name"], manifest)
+    try:
+        check_paths(cache / entry["name"], manifest)
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON): no file system can name it
+        raise HubError(f"{source.where(relative)}: damaged manifest (a path that is not UTF-8)") from None
     check_against_manifest(entry, manifest, source.text)
     return raw
 
@@ -196,12 +229,13 @@ def _download(source: Source, entry: Mapping[str, Any], raw: bytes, cache: Path,
     check it whole; returns the folder."""
     from zoo.bundle import MANIFEST, open_bundle
 
-    with disk_space(cache):
+    with writing(cache / f"{TMP_PREFIX}{entry['name']}-*"), disk_space(cache):
         tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{entry['name']}-", dir=cache))
     usual_permissions(tmp)
     try:
         with disk_space(f"the bundle {cache / entry['name']}"):
-            (tmp / MANIFEST).write_bytes(raw)
+            with writing(tmp / MANIFEST):
+                (tmp / MANIFEST).write_bytes(raw)
             for relative, facts in entry["files"].items():
                 if relative != MANIFEST:
                     fetch(source, f"{entry['bundle']}/{relative}", tmp / relative, facts)
@@ -225,11 +259,15 @@ def _record(cache: Path, entry: Mapping[str, Any], source: Source) -> None:
 
 
 def pull(source: str, names: Sequence[str] = (), public_key: str | Path | None = None, force: bool = False,
-         cache: str | Path | None = None) -> list[dict[str, Any]]:
+         cache: str | Path | None = None, max_bytes: int | None = None) -> list[dict[str, Any]]:
     """Pull ``names`` (default: every model the hub lists) into the cache; one row per model:
-    name, status (``pulled`` or ``cached``), files, bytes and where it now is."""
+    name, status (``pulled`` or ``cached``), files, bytes and where it now is. ``max_bytes``: the most
+    this pull may download, checked against the index before anything is (a cached copy found damaged
+    and fetched again counts too)."""
     from zoo.errors import did_you_mean
 
+    if max_bytes is not None and (type(max_bytes) is not int or max_bytes < 0):
+        raise HubError(f"max_bytes {max_bytes!r} is not a number of bytes (a whole number, 0 or more)")
     cache = Path(cache) if cache is not None else zoo_home()
     hub = Source(source)
     if public_key is not None:
@@ -243,21 +281,31 @@ def pull(source: str, names: Sequence[str] = (), public_key: str | Path | None =
             raise HubError(f"{hub.where(INDEX)}: {did_you_mean('model', name, sorted(served))}")
     chosen = list(dict.fromkeys(names)) or sorted(served)
     held = {m.get("name"): m for m in (read_index(cache) or {"models": []})["models"]}
-    manifests = {name: fetch_manifest(hub, served[name], cache) for name in chosen
-                 if force or (held.get(name) or {}).get("files") != served[name]["files"]}
-    rows = []
+    stale = [name for name in chosen if force or (held.get(name) or {}).get("files") != served[name]["files"]]
+    total = sum(served[name]["bytes"] for name in stale)
+    if max_bytes is not None and total > max_bytes:
+        raise HubError(f"{hub.where(INDEX)}: the bundles to pull ({', '.join(stale)}) total {total} bytes, more "
+                       f"than the {max_bytes} allowed (max_bytes); pull fewer models or allow more")
+    manifests = {name: fetch_manifest(hub, served[name], cache) for name in stale}
+    rows, fetched = [], 0
     with locked(cache):  # the first write: the cache folder and its lock
         for name in chosen:
             entry = served[name]
             status = "cached"
             if force or not _cached(cache, entry, public_key):
+                fetched += entry["bytes"]
+                if max_bytes is not None and fetched > max_bytes:  # a cached copy found damaged, fetched again
+                    raise HubError(f"{cache / name}: damaged in the cache; fetching it again would make this pull "
+                                   f"{fetched} bytes, more than the {max_bytes} allowed (max_bytes)")
                 raw = manifests.get(name) or fetch_manifest(hub, entry, cache)
                 tmp = _download(hub, entry, raw, cache, public_key)
                 try:
-                    replace_dir(tmp, cache / name)
+                    with writing(cache / name):
+                        replace_dir(tmp, cache / name)
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
-                _record(cache, entry, hub)
+                with writing(cache / INDEX):
+                    _record(cache, entry, hub)
                 status = "pulled"
             rows.append({"name": name, "status": status, "files": len(entry["files"]), "bytes": entry["bytes"],
                          "bundle": str(cache / name)})
