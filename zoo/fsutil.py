@@ -76,8 +76,18 @@ def replace_dir(tmp: Path, dest: Path) -> None:
     old = None
     if dest.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
-        os.replace(dest, old / dest.name)
-    os.replace(tmp, dest)
+        try:
+            os.replace(dest, old / dest.name)
+        except BaseException:
+            shutil.rmtree(old, ignore_errors=True)
+            raise
+    try:
+        os.replace(tmp, dest)
+    except BaseException:  # put the old folder back: a failed replace changes nothing
+        if old is not None:
+            os.replace(old / dest.name, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
