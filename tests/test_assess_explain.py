@@ -71,10 +71,18 @@ def test_each_task_is_measured_well_formed_and_deterministic(model, tiny_run, tm
         values = first["attribution-quality"].values
         assert set(values["methods"]) == set(attributions.METHODS)
         for method, numbers in values["methods"].items():
-            assert {"deletion_auc", "random_auc", "beats_random", "sanity_spearman"} <= set(numbers)
+            assert {"deletion_auc", "random_auc", "difference", "difference_interval", "beats_random",
+                    "sanity_spearman", "sanity_passed", "infidelity"} <= set(numbers)
+            assert numbers["sanity_passed"] == faithfulness.sanity_passed(numbers["sanity_spearman"])
             phrase = attributions.NAMES[method]
             assert phrase.lower() in first["attribution-quality"].summary.lower()
-        assert values["most_faithful"] in (*attributions.METHODS, None)
+        assert {"margin", "margin_interval", "leader", "runner_up", "sanity_threshold"} <= set(values)
+        # a small budget measures too few samples for an interval: then nothing beats random and nobody wins
+        assert values["samples"] < faithfulness.MIN_INTERVAL_SAMPLES
+        assert values["most_faithful"] is None and values["margin_interval"] is None
+        assert not any(v["beats_random"] for v in values["methods"].values())
+        assert "too few samples" in first["attribution-quality"].summary
+        assert len(first["attribution-quality"].tables[0].headers) == 8
     if "latent-traversal" in first:
         values = first["latent-traversal"].values
         assert values["traversed"] and len(values["pixel_change"]) == len(values["dimensions"]) > 0
@@ -118,20 +126,96 @@ def test_deletion_curve_rewards_the_faithful_order():
     assert faithfulness.curve_area(curves) < random_area < faithfulness.curve_area(backwards)
 
 
-def test_the_summary_says_plainly_which_method_won_and_which_did_not_beat_random():
-    def numbers(area: float, sanity: float | None) -> dict:
-        return {"deletion_auc": area, "random_auc": 0.4, "difference": 0.4 - area, "beats_random": area < 0.4,
-                "sanity_spearman": sanity}
+def _areas(rng: np.random.Generator, samples: int, difficulty: float = 0.0, **means: tuple[float, float]
+           ) -> dict[str, np.ndarray]:
+    """Per-sample deletion areas: each method's mean plus its own noise, on samples whose shared difficulty
+    (the same for every order, as a hard sample is hard for every method) varies by ``difficulty``."""
+    shared = difficulty * rng.standard_normal(samples)
+    return {name: mean + shared + noise * rng.standard_normal(samples) for name, (mean, noise) in means.items()}
 
-    summary = faithfulness._quality_summary({"integrated-gradients": numbers(0.1, 0.9),
-                                             "kernel-shap": numbers(0.2, 0.1), "lime": numbers(0.45, None)},
-                                            "integrated-gradients")
-    assert summary.startswith("Integrated gradients was the most faithful")
-    assert "0.10, against 0.40 for random orders (0.30 lower)" in summary
-    assert "KernelSHAP by 0.20" in summary and "LIME did NOT beat random order (0.45 against 0.40)" in summary
-    assert "integrated gradients 0.90, KernelSHAP 0.10, LIME undefined" in summary
-    nobody = faithfulness._quality_summary({"lime": numbers(0.5, 0.2)}, None)
-    assert "most faithful" not in nobody and "LIME did NOT beat random" in nobody
+
+def test_a_winner_is_named_only_when_its_margin_interval_excludes_zero():
+    rng = np.random.default_rng(0)
+    areas = _areas(rng, 20, 0.05, random=(0.40, 0.02), lime=(0.10, 0.02), **{"kernel-shap": (0.20, 0.02)})
+    clear = faithfulness.compare({m: areas[m] for m in ("kernel-shap", "lime")}, areas["random"],
+                                 np.random.default_rng(1))
+    assert clear["most_faithful"] == "lime" and clear["runner_up"] == "kernel-shap"
+    assert clear["margin"] == pytest.approx(float((areas["kernel-shap"] - areas["lime"]).mean()))
+    assert 0 < clear["margin_interval"][0] < clear["margin"] < clear["margin_interval"][1]
+    assert all(v["beats_random"] and v["difference_interval"][0] > 0 for v in clear["methods"].values())
+    # the reviewer's case: areas 0.131 / 0.147 / 0.155 on 20 noisy samples is no ranking
+    areas = _areas(rng, 20, 0.05, random=(0.295, 0.03), lime=(0.131, 0.05), **{"integrated-gradients": (0.147, 0.05),
+                                                                                "kernel-shap": (0.155, 0.05)})
+    tie = faithfulness.compare({m: areas[m] for m in attributions.METHODS}, areas["random"], np.random.default_rng(1))
+    assert tie["most_faithful"] is None and tie["leader"] == tie["ranking"][0]
+    assert tie["margin_interval"][0] < 0 < tie["margin_interval"][1]
+    assert all(v["beats_random"] for v in tie["methods"].values())
+    again = faithfulness.compare({m: areas[m] for m in attributions.METHODS}, areas["random"], np.random.default_rng(1))
+    assert again == tie  # seeded: the same draws give the same intervals
+
+
+def test_the_bootstrap_is_paired():
+    """Hard samples are hard for every order: a method always 0.01 better wins, however much samples vary."""
+    rng = np.random.default_rng(0)
+    shared = rng.uniform(0.1, 0.9, 20)
+    found = faithfulness.compare({"lime": shared - 0.01, "kernel-shap": shared.copy()}, shared + 0.05,
+                                 np.random.default_rng(0))
+    assert found["most_faithful"] == "lime" and found["margin_interval"] == pytest.approx([0.01, 0.01])
+
+
+def test_random_order_is_beaten_only_when_the_interval_says_so():
+    rng = np.random.default_rng(0)
+    random = rng.uniform(0.2, 0.4, 20)
+    found = faithfulness.compare({"lime": random + rng.normal(0, 0.05, 20), "kernel-shap": random + 0.05},
+                                 random, np.random.default_rng(0))
+    lime, shap = found["methods"]["lime"], found["methods"]["kernel-shap"]
+    assert lime["difference_interval"][0] < 0 < lime["difference_interval"][1] and not lime["beats_random"]
+    assert shap["difference_interval"][1] < 0 and not shap["beats_random"]
+    assert found["most_faithful"] is None
+    few = faithfulness.compare({"lime": random[:5] - 0.2}, random[:5], np.random.default_rng(0))
+    assert few["methods"]["lime"]["difference_interval"] is None and few["most_faithful"] is None
+
+
+def _values(verdict: dict, sanity: dict[str, float | None], samples: int = 20) -> dict:
+    """The assessment's values around ``compare``'s verdict (as measure_attribution_quality builds them)."""
+    methods = {m: {**v, "sanity_spearman": sanity[m], "sanity_passed": faithfulness.sanity_passed(sanity[m])}
+               for m, v in verdict["methods"].items()}
+    return {**verdict, "methods": methods, "samples": samples, "sanity_threshold": faithfulness.SANITY_THRESHOLD}
+
+
+def test_the_summary_says_plainly_who_won_who_tied_who_lost_and_who_fails_the_sanity_check():
+    rng = np.random.default_rng(0)
+    sanity = {"integrated-gradients": 0.9, "kernel-shap": 0.1, "lime": None}
+    areas = _areas(rng, 20, 0.02, random=(0.4, 0.01), **{"integrated-gradients": (0.1, 0.01),
+                                                         "kernel-shap": (0.2, 0.01)}, lime=(0.45, 0.01))
+    won = faithfulness._quality_summary(_values(
+        faithfulness.compare({m: areas[m] for m in attributions.METHODS}, areas["random"], rng), sanity))
+    assert won.startswith("Integrated gradients was the most faithful: deleting its most-attributed inputs first "
+                          "leaves a deletion area of 0.10")
+    assert "below the runner-up, KernelSHAP (95% interval 0.0" in won
+    assert "Also better than random order (95% interval of the difference above 0): KernelSHAP by 0.198" in won
+    assert "LIME did NOT beat random order: it did worse (0.446 against 0.397" in won
+    assert "KernelSHAP (0.10) passes; integrated gradients (0.90) FAILS: its map looks much the same" in won
+    assert "blank pixels" in won and "LIME: undefined (constant maps), not judged" in won
+
+    areas = _areas(rng, 20, 0.05, random=(0.3, 0.03), lime=(0.131, 0.05), **{"integrated-gradients": (0.147, 0.05),
+                                                                              "kernel-shap": (0.3, 0.01)})
+    tied = faithfulness._quality_summary(_values(
+        faithfulness.compare({m: areas[m] for m in attributions.METHODS}, areas["random"], rng), sanity))
+    assert tied.startswith("No clear winner between LIME and integrated gradients: deletion areas 0.1")
+    assert "most faithful" not in tied and "which does not exclude 0" in tied
+    assert "KernelSHAP did NOT clearly beat random order" in tied and "includes 0" in tied
+
+    few = faithfulness._quality_summary(_values(faithfulness.compare(
+        {"lime": areas["lime"][:3]}, areas["random"][:3], rng), {"lime": 0.2}, samples=3))
+    assert few.startswith("No method clearly beat random order over 3 test samples")
+    assert "LIME cannot be said to beat random order" in few and "too few samples" in few
+
+
+def test_the_sanity_check_has_a_stated_threshold():
+    assert faithfulness.SANITY_THRESHOLD == 0.5
+    assert faithfulness.sanity_passed(0.49) is True and faithfulness.sanity_passed(0.5) is False
+    assert faithfulness.sanity_passed(0.9) is False and faithfulness.sanity_passed(None) is None
 
 
 def test_curve_area_is_normalised():

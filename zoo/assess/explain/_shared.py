@@ -12,7 +12,7 @@ from zoo.assess import Context, Result
 SECTION = "explainability"
 # Independent random streams of one context, so that no measurement shifts another's draws.
 STREAM = {"figure": 0, "quality": 1, "random-order": 2, "surrogate": 3, "infidelity": 4, "subset": 5, "noise": 6,
-          "class-grid": 7}
+          "class-grid": 7, "bootstrap": 8}
 
 
 def single_threaded(measure: Callable[[Context], Result]) -> Callable[[Context], Result]:

@@ -12,6 +12,7 @@ from zoo.assess.safety._shared import HIGH, LOW, histograms, rounded, save_figur
 
 GENERATED = 1000  # samples drawn from a generator
 SHOWN = 10  # samples shown in a figure's strip
+ALPHA = 0.01  # one-sided significance level of the Mann-Whitney test behind the data-copying verdict
 
 
 def generate(ctx: Context, count: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -33,10 +34,6 @@ def generate(ctx: Context, count: int) -> tuple[np.ndarray, np.ndarray | None]:
     return output.numpy(), None if labels is None else labels.numpy()
 
 
-def _flat(x: np.ndarray) -> np.ndarray:
-    return np.asarray(x, np.float64).reshape(len(x), -1)
-
-
 def data_copying(generated: np.ndarray, train: np.ndarray, test: np.ndarray) -> dict[str, Any]:
     """Distances to the nearest training sample, of generated samples and of held-out test samples.
 
@@ -47,30 +44,53 @@ def data_copying(generated: np.ndarray, train: np.ndarray, test: np.ndarray) -> 
     from scipy.stats import mannwhitneyu
     from sklearn.neighbors import NearestNeighbors
 
-    nearest = NearestNeighbors(n_neighbors=1).fit(_flat(train))
-    generated_d, generated_i = (a[:, 0] for a in nearest.kneighbors(_flat(generated)))
-    test_d = nearest.kneighbors(_flat(test))[0][:, 0]
+    from zoo.metrics import ReferenceClassifier
+
+    flat = ReferenceClassifier._flat  # flattened float64 samples, as the reference classifier reads them
+    nearest = NearestNeighbors(n_neighbors=1).fit(flat(train))
+    generated_d, generated_i = (a[:, 0] for a in nearest.kneighbors(flat(generated)))
+    test_d = nearest.kneighbors(flat(test))[0][:, 0]
     n1, n2 = len(generated_d), len(test_d)
     u, p = mannwhitneyu(generated_d, test_d, alternative="less")
+    farther = mannwhitneyu(generated_d, test_d, alternative="greater").pvalue
     z = (u - n1 * n2 / 2) / math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)
     median_generated, median_test = float(np.median(generated_d)), float(np.median(test_d))
     return {"median_generated": median_generated, "median_test": median_test,
             "ratio": median_generated / median_test if median_test > 0 else None,
-            "z": float(z), "p_value": float(p), "generated": n1, "test": n2,
+            "z": float(z), "p_value": float(p), "p_value_farther": float(farther), "generated": n1, "test": n2,
             "generated_distances": generated_d, "test_distances": test_d, "nearest": generated_i}
 
 
-def _copying_verdict(ratio: float | None, z: float) -> str:
-    """Meehan et al. read z << 0 as copying; the ratio says whether the difference is large enough to matter."""
-    if ratio is not None and ratio < 0.9 and z < -3:
-        return "generated samples sit closer to the training set than unseen real samples do: the generator copies"
-    if z < -3:
-        return ("generated samples sit slightly closer to the training set than unseen real samples (significant, "
-                "but within 10%): no strong sign of copying")
-    if ratio is not None and ratio > 1.1 and z > 3:
-        return ("generated samples sit farther from the training set than unseen real samples: no copying, but they "
-                "are less like the data than real samples are")
-    return "generated samples are about as far from the training set as unseen real samples: no sign of copying"
+def copying_verdict(p_value: float, z: float) -> str:
+    """Meehan et al. 2020's reading of the test: "copying" when generated samples sit significantly closer to
+    the training set than held-out samples (one-sided p below ``ALPHA``; z well below 0), "no copying" when
+    z >= 0 (as far or farther; significantly farther may mean underfitting), "inconclusive" otherwise (closer,
+    but not significantly)."""
+    if p_value < ALPHA:
+        return "copying"
+    return "no copying" if z >= 0 else "inconclusive"
+
+
+def _copying_sentence(values: dict[str, Any]) -> str:
+    """The verdict in words (whole sentences), the ratio of medians as the size of the effect."""
+    ratio, verdict = values["ratio"], values["verdict"]
+    if ratio is None:
+        size = "No ratio measures the size of the effect: the held-out samples' median distance is 0."
+    else:
+        size = (f"The size of the effect: the generated samples' median distance is {ratio:.1%} of the held-out "
+                f"samples' ({abs(1 - ratio):.1%} {'closer' if ratio < 1 else 'farther'}).")
+    if verdict == "copying":
+        return (f"With p below {ALPHA:g}, generated samples sit significantly closer to the training set than "
+                f"held-out real samples do: a sign of data copying. {size}")
+    if verdict == "no copying":
+        if values["possible_underfitting"]:
+            return (f"Generated samples sit significantly farther from the training set than held-out real samples "
+                    f"(p {values['p_value_farther']:.3g} the other way, below {ALPHA:g}): no sign of copying, but "
+                    f"possibly underfitting, as they are less like the data than real samples are. {size}")
+        return (f"Generated samples sit no closer to the training set than held-out real samples: no sign of "
+                f"copying. {size}")
+    return (f"Generated samples sit closer to the training set than held-out real samples, but not significantly "
+            f"(p not below {ALPHA:g}): inconclusive. {size}")
 
 
 def measure_data_copying(ctx: Context) -> Result:
@@ -81,13 +101,16 @@ def measure_data_copying(ctx: Context) -> Result:
     generated, _ = generate(ctx, ctx.count(GENERATED))
     found = data_copying(generated, train, test)
     values = {key: rounded(found[key]) for key in ("median_generated", "median_test", "ratio", "z")}
-    values.update({"p_value": float(f"{found['p_value']:.6g}"), "generated": found["generated"],
-                   "test": found["test"], "distance": "euclidean, pixel space"})
+    values.update({"p_value": float(f"{found['p_value']:.6g}"),
+                   "p_value_farther": float(f"{found['p_value_farther']:.6g}"), "alpha": ALPHA,
+                   "verdict": copying_verdict(found["p_value"], found["z"]),
+                   "possible_underfitting": bool(found["z"] > 0 and found["p_value_farther"] < ALPHA),
+                   "generated": found["generated"], "test": found["test"], "distance": "euclidean, pixel space"})
     ratio = f"{values['ratio']:.3f}" if values["ratio"] is not None else "undefined"
     summary = (f"The median distance of a generated sample to its nearest training sample is "
-               f"{values['median_generated']:.3f}, against {values['median_test']:.3f} for test samples (ratio "
-               f"{ratio}; Mann-Whitney z {values['z']:.2f}, one-sided p {values['p_value']:.3g}): "
-               f"{_copying_verdict(values['ratio'], values['z'])}.")
+               f"{values['median_generated']:.3f}, against {values['median_test']:.3f} for held-out test samples "
+               f"(ratio {ratio}; Mann-Whitney z {values['z']:.2f}, one-sided p {values['p_value']:.3g}). "
+               f"{_copying_sentence(values)}")
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 2.4))
     histograms(ax, {"generated": found["generated_distances"], "test": found["test_distances"]},
@@ -104,13 +127,19 @@ def measure_data_copying(ctx: Context) -> Result:
     table = Table(["samples", "count", "median distance to nearest training sample"],
                   [["generated", values["generated"], values["median_generated"]],
                    ["test (held out)", values["test"], values["median_test"]]],
-                  f"Ratio of medians {ratio}: near 1 is what new samples from the data look like; well below 1 "
-                  f"means copying.")
+                  f"Ratio of medians {ratio}, the size of the effect: 1 is as far as new samples from the data "
+                  f"(held out) sit, below 1 closer, as copies would; whether the difference is a sign of copying is "
+                  f"the test's verdict in the summary.")
     return Result(summary, values, [table], figures,
                   method=("Data-copying check after Meehan et al. 2020 ('A Non-Parametric Test to Detect "
                           "Data-Copying in Generative Models'): nearest-neighbour distances (scikit-learn) in pixel "
                           "space of generated and held-out test samples to the training split, compared by the "
-                          "one-sided Mann-Whitney U test (scipy; z < 0 means generated samples are closer)."))
+                          "Mann-Whitney U test (scipy; z < 0 means generated samples are closer), once over whole "
+                          "samples where the paper tests each cell of a partition. Read as the paper reads its "
+                          f"statistic: a one-sided p below {ALPHA:g} toward closer is a sign of copying, the ratio "
+                          "of medians its size; z > 0 is no sign of copying (with the other tail's p below "
+                          f"{ALPHA:g}, possibly underfitting); a z below 0 that is not significant is "
+                          "inconclusive."))
 
 
 def class_coverage(predicted: np.ndarray, classes: int) -> dict[str, Any]:

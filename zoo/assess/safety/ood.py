@@ -14,6 +14,11 @@ from zoo.assess.safety.calibration import softmax
 OOD_SAMPLES = 360  # inputs per out-of-distribution set (the digits' test split is 360)
 PATCH_SCALE = 4  # natural-image crops are this many times the sample's size, block-averaged down
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 grayscale weights
+MIN_ERRORS = 10  # below this many test errors the misclassification AUROC is called uncertain: each error moves it
+# by up to 1/errors, and a handful of errors cannot say how the model ranks its mistakes in general
+OUTSIDE_SETS = ("Outside sets: seeded uniform noise, and seeded grayscale crops of scikit-learn's two sample "
+                f"photographs (load_sample_images), {PATCH_SCALE}x the sample size block-averaged down, in "
+                f"[{LOW:g}, {HIGH:g}].")
 
 
 def uniform_noise(ctx: Context, count: int) -> np.ndarray:
@@ -122,6 +127,18 @@ def _quality(auroc: float | None) -> str:
             else "weak" if auroc >= 0.6 else "no better than chance")
 
 
+def _misclassification(auroc: float | None, errors: int, predictions: int) -> str:
+    """The misclassification AUROC with the number of errors it rests on; uncertain below ``MIN_ERRORS``."""
+    if auroc is None:
+        return (f"misclassification detection is undefined ({errors} errors in {predictions} test predictions: "
+                f"no errors, or no correct predictions, to rank)")
+    said = (f"it ranks correct above wrong test predictions with AUROC {auroc:.3f}, which rests on "
+            f"{errors} {'error' if errors == 1 else 'errors'} in {predictions} test predictions")
+    if errors < MIN_ERRORS:
+        return f"{said}: with so few errors (under {MIN_ERRORS}) the number is uncertain"
+    return f"{said} ({_quality(auroc)})"
+
+
 def measure_ood_classifier(ctx: Context) -> Result:
     """Maximum softmax probability as an out-of-distribution and misclassification detector."""
     from sklearn.metrics import roc_auc_score
@@ -134,18 +151,17 @@ def measure_ood_classifier(ctx: Context) -> Result:
     result = _ood_result(ctx, lambda x: softmax(predict(ctx.model, x)).max(axis=1), "maximum softmax probability",
                          True, {"auroc_misclassification": misclassified, "errors": int((~correct).sum())}, False)
     v = result.values
-    wrong = (f"it ranks correct above wrong test predictions with AUROC {misclassified:.3f} ({_quality(misclassified)})"
-             if misclassified is not None else "misclassification detection is undefined (no test errors or no "
-                                               "correct predictions)")
+    v["misclassification_min_errors"] = MIN_ERRORS
+    v["misclassification_reliable"] = misclassified is not None and v["errors"] >= MIN_ERRORS
     result.summary = (f"The maximum softmax probability separates test digits from uniform noise with AUROC "
                       f"{v['auroc_uniform_noise']:.3f} ({_quality(v['auroc_uniform_noise'])}) and from natural-image "
                       f"patches with {v['auroc_natural_patches']:.3f} ({_quality(v['auroc_natural_patches'])}); "
-                      f"{wrong}. 0.5 is chance: a low value means the model is confident on inputs it should reject.")
+                      f"{_misclassification(misclassified, v['errors'], len(correct))}. 0.5 is chance: a low value "
+                      f"means the model is confident on inputs it should reject.")
     result.method = ("Maximum softmax probability baseline (Hendrycks and Gimpel 2017, 'A Baseline for Detecting "
-                     "Misclassified and Out-of-Distribution Examples'); AUROC by scikit-learn's roc_auc_score. "
-                     "Outside sets: seeded uniform noise, and seeded grayscale crops of scikit-learn's two sample "
-                     f"photographs (load_sample_images), {PATCH_SCALE}x the sample size block-averaged down, in "
-                     f"[{LOW:g}, {HIGH:g}].")
+                     "Misclassified and Out-of-Distribution Examples'); AUROC by scikit-learn's roc_auc_score. The "
+                     f"misclassification AUROC rests on the test errors alone: with fewer than {MIN_ERRORS} it is "
+                     f"called uncertain. {OUTSIDE_SETS}")
     return result
 
 
@@ -159,7 +175,5 @@ def measure_ood_reconstruction(ctx: Context) -> Result:
                       f"0.5 is chance: a low value means the model reconstructs what it was never trained on as well "
                       f"as its data, and its error cannot flag foreign inputs.")
     result.method = ("Per-sample mean squared reconstruction error as the score (higher = more foreign); AUROC by "
-                     "scikit-learn's roc_auc_score. Outside sets: seeded uniform noise, and seeded grayscale crops "
-                     f"of scikit-learn's two sample photographs (load_sample_images), {PATCH_SCALE}x the sample "
-                     f"size block-averaged down, in [{LOW:g}, {HIGH:g}].")
+                     f"scikit-learn's roc_auc_score. {OUTSIDE_SETS}")
     return result
