@@ -654,7 +654,7 @@ def pull_command(source: str, names: tuple[str, ...], public_key: str | None, fo
     Examples:
       zoo pull https://example.org/zoo
       zoo pull https://example.org/zoo cnn-digits --public-key publisher.pub
-      zoo pull /mnt/shared/zoo lstm-digits --json
+      zoo pull ../shared-zoo lstm-digits --json
     """
     from zoo.hub import zoo_home
     from zoo.hub.pull import pull
