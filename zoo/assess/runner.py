@@ -134,15 +134,17 @@ def stored(run_path: str | Path) -> dict[str, Any] | None:
     return results if _usable(results, folder) else None
 
 
-def assess_run(run_path: str | Path, budget: float = 1.0, force: bool = False) -> dict[str, Any]:
+def assess_run(run_path: str | Path, budget: float = 1.0, force: bool = False, trained: tuple | None = None,
+               ) -> dict[str, Any]:
     """Measure every assessment offered for the run's model, or reuse the stored results when still valid.
 
     Valid means: same weights (SHA-256), same assessments offered by the same plugin versions, same budget,
-    same zoo version.
+    same zoo version. ``trained`` is ``zoo.api.load_trained(run_path)`` when the caller has it already
+    (the card does), so the model is not built and the data not loaded twice.
     """
     from zoo.api import load_trained
 
-    spec, model, data, config, run = load_trained(run_path)
+    spec, model, data, config, run = trained if trained is not None else load_trained(run_path)
     found, failures = offered(spec)
     provenance = _fingerprint(run, budget, _offered_by(found))
     folder = Path(run.path) / FOLDER

@@ -274,13 +274,14 @@ def make_card(source: str | Path, card_dir: Path) -> dict[str, Any]:
 
     card_dir = Path(card_dir)
     run_path, bundle = source_paths(source)
-    spec, model, data, config, run = load_trained(run_path)
+    trained = load_trained(run_path)
+    spec, model, data, config, run = trained
     static = require_static(spec)
     card = assemble(spec=spec, static=static, run=run, facts=measured.model_facts(spec, model, data.info, config),
                     bundle=measured.bundle_facts(bundle),
                     parity=measured.parity(bundle, card_dir, files_folder(spec.name) / measured.REPORT),
                     figures=make_figures(spec, model, data, run, card_dir),
-                    assessments=assessments(run_path, card_dir, files_folder(spec.name)))
+                    assessments=assessments(run_path, card_dir, files_folder(spec.name), trained))
     card = measured.portable(card)
     found = validate_card(card)
     if found:

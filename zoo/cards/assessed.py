@@ -29,11 +29,12 @@ def card_budget() -> float:
     return value
 
 
-def assessments(run_path: Path, card_dir: Path, files_folder: Path) -> dict[str, Any]:
-    """The run's assessments for its card, by section, with provenance; figures copied under ``files_folder``."""
+def assessments(run_path: Path, card_dir: Path, files_folder: Path, trained: tuple) -> dict[str, Any]:
+    """The run's assessments for its card, by section, with provenance; figures copied under ``files_folder``.
+    ``trained`` is the card's own ``load_trained(run_path)``."""
     from zoo.assess.runner import FOLDER, assess_run, by_section
 
-    results = assess_run(run_path, budget=card_budget())
+    results = assess_run(run_path, budget=card_budget(), trained=trained)
     source = Path(run_path) / FOLDER
     sections: dict[str, list[dict[str, Any]]] = {}
     for section, entries in by_section(results).items():
