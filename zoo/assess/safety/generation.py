@@ -183,11 +183,11 @@ def measure_class_coverage(ctx: Context) -> Result:
     with threadpool_limits(1):  # a small MLP gains nothing from BLAS threads, which spin on a busy machine
         reference = reference_classifier(data)  # (the fitted weights are the same at any thread count)
     generated, labels = generate(ctx, ctx.count(GENERATED))
-    predicted = reference.predict(generated)
-    found, real = class_coverage(predicted, classes), class_coverage(reference.predict(data.test.x), classes)
+    predicted, read_test = reference.predict(generated), reference.predict(data.test.x)
+    found, real = class_coverage(predicted, classes), class_coverage(read_test, classes)
     values = {**{key: rounded(v) if isinstance(v, float) else v for key, v in found.items()},
               "test_normalised_entropy": rounded(real["normalised_entropy"]), "test_histogram": real["histogram"],
-              "reference_accuracy": rounded(float((reference.predict(data.test.x) == data.test.y).mean())),
+              "reference_accuracy": rounded(float((read_test == data.test.y).mean())),
               "samples": len(generated), "classes": classes}
     missing = [str(c) for c, share in enumerate(found["histogram"]) if share == 0]
     spread = (f"classes {', '.join(missing)} never appear: partial mode collapse" if missing

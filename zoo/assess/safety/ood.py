@@ -97,11 +97,13 @@ def _ood_figure(ctx: Context, scores: dict[str, np.ndarray], inputs: dict[str, n
 
 
 def _ood_result(ctx: Context, score: Callable[[np.ndarray], np.ndarray], name: str, higher_inside: bool,
-                extra: dict[str, Any], log: bool) -> Result:
-    """AUROC of ``score`` (per input) for test inputs against each outside set; shared by every task."""
+                extra: dict[str, Any], log: bool, test_scores: np.ndarray | None = None) -> Result:
+    """AUROC of ``score`` (per input) for test inputs against each outside set; shared by every task.
+    ``test_scores``: the test inputs' scores when the caller has computed them already."""
     test = ctx.data.test.x
     sets = outside_sets(ctx)
-    raw = {"test split": score(test), **{label: score(x) for label, x in sets.items()}}
+    raw = {"test split": score(test) if test_scores is None else test_scores,
+           **{label: score(x) for label, x in sets.items()}}
     sign = 1.0 if higher_inside else -1.0
     auroc = {label: separation(sign * raw["test split"], sign * raw[label]) for label in sets}
     values = {"auroc_uniform_noise": rounded(auroc["uniform noise"]),
@@ -149,7 +151,8 @@ def measure_ood_classifier(ctx: Context) -> Result:
     misclassified = (rounded(float(roc_auc_score(correct, probs.max(axis=1))))
                      if 0 < correct.sum() < len(correct) else None)
     result = _ood_result(ctx, lambda x: softmax(predict(ctx.model, x)).max(axis=1), "maximum softmax probability",
-                         True, {"auroc_misclassification": misclassified, "errors": int((~correct).sum())}, False)
+                         True, {"auroc_misclassification": misclassified, "errors": int((~correct).sum())}, False,
+                         test_scores=probs.max(axis=1))
     v = result.values
     v["misclassification_min_errors"] = MIN_ERRORS
     v["misclassification_reliable"] = misclassified is not None and v["errors"] >= MIN_ERRORS
