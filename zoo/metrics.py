@@ -108,13 +108,18 @@ def mean_interval(values: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, seed: in
     return [float(low), float(high)]
 
 
+def per_sample_mse(x: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
+    """Mean squared error of each sample's reconstruction (float64): an autoencoder's loss, per sample."""
+    squared = (np.asarray(x, np.float64) - np.asarray(reconstruction, np.float64)) ** 2
+    return squared.reshape(len(squared), -1).mean(axis=1)
+
+
 def reconstruction_metrics(x: np.ndarray, reconstruction: np.ndarray,
                            bootstrap: int = BOOTSTRAP_SAMPLES) -> dict[str, Any]:
     """Mean squared error per pixel and PSNR for data in [0, 1] (peak 1), with the MSE's bootstrap
     95% interval over test samples."""
-    x, reconstruction = np.asarray(x, np.float64), np.asarray(reconstruction, np.float64)
-    per_sample = ((x - reconstruction) ** 2).reshape(len(x), -1).mean(axis=1)
-    mse = float(np.mean((x - reconstruction) ** 2))
+    per_sample = per_sample_mse(x, reconstruction)
+    mse = float(np.mean((np.asarray(x, np.float64) - np.asarray(reconstruction, np.float64)) ** 2))
     return {"mse": mse, "psnr": float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf"),
             "confidence_intervals": {"mse": mean_interval(per_sample, bootstrap), "level": 0.95,
                                      "resamples": bootstrap}}

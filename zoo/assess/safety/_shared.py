@@ -23,8 +23,9 @@ def predict(model, x: np.ndarray) -> np.ndarray:
 
 def reconstruction_errors(model, x: np.ndarray) -> np.ndarray:
     """Mean squared error of each sample's reconstruction: the autoencoder's own loss, per sample."""
-    restored = predict(model, x)
-    return ((restored - np.asarray(x, np.float64)) ** 2).reshape(len(x), -1).mean(axis=1)
+    from zoo.metrics import per_sample_mse
+
+    return per_sample_mse(x, predict(model, x))
 
 
 def rounded(value: float | None, digits: int = 6) -> float | None:
