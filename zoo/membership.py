@@ -29,12 +29,13 @@ def sample_losses(model: torch.nn.Module, split: Arrays) -> np.ndarray:
 
 def threshold_attack(members: np.ndarray, outsiders: np.ndarray, attack: str = ATTACK) -> dict[str, Any]:
     """AUROC and advantage of guessing "member" for a low loss, from any per-sample losses (any task's)."""
-    from sklearn.metrics import roc_auc_score, roc_curve
+    from sklearn.metrics import roc_curve
+
+    from zoo.metrics import separation
 
     truth = np.r_[np.ones(len(members)), np.zeros(len(outsiders))]
-    score = -np.r_[members, outsiders]
-    fpr, tpr, _ = roc_curve(truth, score)
-    return {"auroc": round(float(roc_auc_score(truth, score)), 6),
+    fpr, tpr, _ = roc_curve(truth, -np.r_[members, outsiders])
+    return {"auroc": round(separation(-members, -outsiders), 6),
             "advantage": round(float(np.max(tpr - fpr)), 6),
             "members": int(len(members)), "non_members": int(len(outsiders)),
             "member_loss": round(float(members.mean()), 6), "non_member_loss": round(float(outsiders.mean()), 6),

@@ -108,6 +108,14 @@ def mean_interval(values: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, seed: in
     return [float(low), float(high)]
 
 
+def separation(higher: np.ndarray, lower: np.ndarray) -> float:
+    """AUROC of a score meant to be higher for the first group (1 = perfect, 0.5 = chance; scikit-learn)."""
+    from sklearn.metrics import roc_auc_score
+
+    truth = np.r_[np.ones(len(higher)), np.zeros(len(lower))]
+    return float(roc_auc_score(truth, np.r_[higher, lower]))
+
+
 def per_sample_mse(x: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
     """Mean squared error of each sample's reconstruction (float64): an autoencoder's loss, per sample."""
     squared = (np.asarray(x, np.float64) - np.asarray(reconstruction, np.float64)) ** 2

@@ -10,6 +10,7 @@ import numpy as np
 from zoo.assess import Context, Figure, Result, Table
 from zoo.assess.safety._shared import HIGH, LOW, histograms, predict, reconstruction_errors, rounded, save_figure
 from zoo.assess.safety.calibration import softmax
+from zoo.metrics import separation
 
 OOD_SAMPLES = 360  # inputs per out-of-distribution set (the digits' test split is 360)
 PATCH_SCALE = 4  # natural-image crops are this many times the sample's size, block-averaged down
@@ -63,14 +64,6 @@ def outside_sets(ctx: Context) -> dict[str, np.ndarray]:
     count = ctx.count(OOD_SAMPLES)
     return {"uniform noise": uniform_noise(ctx, count),
             "natural-image patches": natural_patches(tuple(ctx.data.info.sample_shape), count, ctx.rng(3))}
-
-
-def separation(inside: np.ndarray, outside: np.ndarray) -> float:
-    """AUROC of a score that is higher for in-distribution inputs (1 = perfect, 0.5 = chance)."""
-    from sklearn.metrics import roc_auc_score
-
-    truth = np.r_[np.ones(len(inside)), np.zeros(len(outside))]
-    return float(roc_auc_score(truth, np.r_[inside, outside]))
 
 
 def _strip(samples: np.ndarray) -> np.ndarray:
@@ -143,16 +136,14 @@ def _misclassification(auroc: float | None, errors: int, predictions: int) -> st
 
 def measure_ood_classifier(ctx: Context) -> Result:
     """Maximum softmax probability as an out-of-distribution and misclassification detector."""
-    from sklearn.metrics import roc_auc_score
-
     test = ctx.data.test
     probs = softmax(predict(ctx.model, test.x))
-    correct = probs.argmax(axis=1) == test.y
-    misclassified = (rounded(float(roc_auc_score(correct, probs.max(axis=1))))
+    correct, confidence = probs.argmax(axis=1) == test.y, probs.max(axis=1)
+    misclassified = (rounded(separation(confidence[correct], confidence[~correct]))
                      if 0 < correct.sum() < len(correct) else None)
     result = _ood_result(ctx, lambda x: softmax(predict(ctx.model, x)).max(axis=1), "maximum softmax probability",
                          True, {"auroc_misclassification": misclassified, "errors": int((~correct).sum())}, False,
-                         test_scores=probs.max(axis=1))
+                         test_scores=confidence)
     v = result.values
     v["misclassification_min_errors"] = MIN_ERRORS
     v["misclassification_reliable"] = misclassified is not None and v["errors"] >= MIN_ERRORS
