@@ -42,7 +42,7 @@ def measure(ctx):
     fig.savefig(path, format="png")
     plt.close(fig)
     return Result(summary=f"{share:.0%} of test samples have a logit margin above 1.",
-                  values={"share_above_1": share},
+                  values={"share_above_1": share, "threads": torch.get_num_threads()},
                   tables=[Table(["margin", "share"], [[1.0, share]], "Share of test samples above the margin.")],
                   figures=[Figure(path.name, "Histogram of logit margins.")],
                   method="top-1 minus top-2 logit, numpy")
@@ -89,13 +89,22 @@ def zoo_assessments(spec):
 
 def test_a_third_party_assessment_reaches_the_run_and_the_card(plugin_path, tiny_run, tmp_path):
     plugin_path.add("zoo-margin", "zoo_margin", MARGIN_PLUGIN)
+    import torch
+
     run = TINY_RUNS.copy_run("cnn-digits", tmp_path / "run")
-    result = invoke_zoo("assess", str(run), "--budget", "0.05", "--json")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        result = invoke_zoo("assess", str(run), "--budget", "0.05", "--json")
+        assert torch.get_num_threads() == 2, "the caller's thread count comes back"
+    finally:
+        torch.set_num_threads(before)
     assert result.code == 0, result.err
     found = {e["name"]: e for e in json.loads(result.out)["assessments"]}
     margin = found["logit-margin"]
     assert margin["status"] == "ok" and margin["plugin"] == "zoo_margin" and margin["section"] == "safety"
     assert 0.0 <= margin["values"]["share_above_1"] <= 1.0
+    assert margin["values"]["threads"] == 1, "every measurement runs on one thread, whatever the caller's"
     assert (run / "assessments" / "logit-margin-hist.png").is_file()
     assert {"calibration", "membership-inference"} <= set(found), "the core's own assessments run beside it"
     calls = (plugin_path.root / "margin-calls.txt").read_text().count("call")

@@ -1,40 +1,15 @@
-"""What several explanation measurements share, written once so they agree: one thread per measurement,
-independent seeded streams, rank agreement between maps, and a graph's first output."""
+"""What several explanation measurements share, written once so they agree: independent seeded streams,
+rank agreement between maps, and a graph's first output."""
 from __future__ import annotations
-
-import functools
-from typing import Callable
 
 import numpy as np
 
-from zoo.assess import Context, Result
+from zoo.assess import Context
 
 SECTION = "explainability"
 # Independent random streams of one context, so that no measurement shifts another's draws.
 STREAM = {"figure": 0, "quality": 1, "random-order": 2, "surrogate": 3, "infidelity": 4, "subset": 5, "noise": 6,
           "class-grid": 7, "bootstrap": 8}
-
-
-def single_threaded(measure: Callable[[Context], Result]) -> Callable[[Context], Result]:
-    """Run ``measure`` on one torch thread, then restore the caller's count.
-
-    The work is thousands of tiny tensor operations (one LIME or KernelSHAP perturbation at a time), where
-    handing work between threads costs more than it saves: on the 2-core machine one thread was faster even
-    when idle, and two threads beside any other busy process were 5-16x slower (they wait on each other).
-    One thread also makes the numbers independent of the caller's thread count."""
-
-    @functools.wraps(measure)
-    def run(ctx: Context) -> Result:
-        import torch
-
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return measure(ctx)
-        finally:
-            torch.set_num_threads(before)
-
-    return run
 
 
 def stream_seed(ctx: Context, stream: str) -> int:

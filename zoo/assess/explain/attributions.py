@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from zoo.assess import Context, Figure, Result, Table
-from zoo.assess.explain._shared import STREAM, mean_spearman, plural, single_threaded, stream_seed
+from zoo.assess.explain._shared import STREAM, mean_spearman, plural, stream_seed
 from zoo.cards.figures import picture, pyplot, save_png, show_picture, strip
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,7 +70,6 @@ def _method_agreement(maps: dict[str, np.ndarray]) -> dict[str, float | None]:
             for i, a in enumerate(maps) for b in list(maps)[i + 1:]}
 
 
-@single_threaded
 def measure_attributions(ctx: Context) -> Result:
     """Each method's mean attribution per class, as one figure; how far the methods agree, as numbers."""
     import torch

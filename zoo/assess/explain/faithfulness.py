@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo.assess import Context, Figure, Result, Table
-from zoo.assess.explain._shared import STREAM, mean_spearman, plural, single_threaded, stream_seed
+from zoo.assess.explain._shared import STREAM, mean_spearman, plural, stream_seed
 from zoo.assess.explain.attributions import METHODS, NAMES, attribute, surrogate_samples
 from zoo.cards.figures import pyplot, save_png
 
@@ -172,7 +172,6 @@ def infidelity(ctx: Context, x: torch.Tensor, attributions: torch.Tensor, target
                                    n_perturb_samples=ctx.count(INFIDELITY_SAMPLES), normalize=True).mean())
 
 
-@single_threaded
 def measure_attribution_quality(ctx: Context) -> Result:
     """Deletion curves against random orders, the sanity check and infidelity, for each method."""
     import torch

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from zoo.assess import Context, Figure, Result
-from zoo.assess.explain._shared import STREAM, first_output, plural, single_threaded
+from zoo.assess.explain._shared import STREAM, first_output, plural
 from zoo.cards.figures import draw_input, row_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,7 +52,6 @@ def _generate(graph, inputs: list[torch.Tensor]) -> np.ndarray:
         return first_output(graph.module(*inputs)).numpy()
 
 
-@single_threaded
 def measure_latent_interpolation(ctx: Context) -> Result:
     """Walk between seeded noise pairs through the primary graph; for a class input, the class grid too."""
     from zoo.api import onnx_graphs

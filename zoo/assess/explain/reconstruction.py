@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from zoo.assess import Context, Figure, Result, Table
-from zoo.assess.explain._shared import STREAM, first_output, single_threaded
+from zoo.assess.explain._shared import STREAM, first_output
 from zoo.cards.figures import picture, pyplot, row_pairs, save_png, show_picture
 
 TRAVERSED = 6  # code dimensions shown in the latent traversal
@@ -29,7 +29,6 @@ def border_share(errors: np.ndarray) -> tuple[float, float]:
     return float(errors[ring].sum()) / total, float(ring.mean())
 
 
-@single_threaded
 def measure_reconstruction_errors(ctx: Context) -> Result:
     """Mean squared error per pixel over the test split (and per class when labelled): where the model fails."""
     import torch
@@ -111,7 +110,6 @@ def code_graphs(graphs: Sequence[Any], sample_shape: Sequence[int]):
     return None
 
 
-@single_threaded
 def measure_latent_traversal(ctx: Context) -> Result:
     """Decode the mean code with one high-variance dimension moved from -2 to +2 std: what each one controls."""
     import torch
