@@ -298,6 +298,27 @@ def test_ctrl_c_mid_pull_leaves_nothing_and_a_killed_pull_is_swept(home, hub_fil
     assert sorted(p.name for p in home.iterdir()) == [".lock", NAME, INDEX]
 
 
+def test_a_cached_copy_whose_card_changed_is_fetched_again_through_a_swept_folder(home, hub_files, monkeypatch):
+    """The card and bundle.sig are not in the manifest: a cached copy is checked against the index for them too;
+    a bundle is fetched into a folder that the next pull sweeps if this one is killed."""
+    import zoo.hub.pull as pulling
+
+    real, staged = pulling.fetch, set()
+
+    def recording(source, relative, dest, facts):
+        staged.add(dest.relative_to(home).parts[0])
+        real(source, relative, dest, facts)
+
+    monkeypatch.setattr(pulling, "fetch", recording)
+    assert [r["status"] for r in pulling.pull(str(hub_files))] == ["pulled"]
+    assert len(staged) == 1 and next(iter(staged)).startswith(f"{pulling.TMP_PREFIX}{NAME}-")
+    assert [r["status"] for r in pulling.pull(str(hub_files))] == ["cached"]
+    card = home / NAME / "card" / "card.md"
+    card.write_text("changed")
+    assert [r["status"] for r in pulling.pull(str(hub_files))] == ["pulled"]
+    assert card.read_text() == (hub_files / NAME / "card" / "card.md").read_text()
+
+
 def test_changed_weights_are_never_loaded(home, hub_files):
     from zoo.bundle import checksums
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from zoo.cards import SCHEMA_ID, CardError, schema_problems
+from zoo.cards import SCHEMA_ID, CardError, headline, schema_problems
 from zoo.cards.render import STYLE, fmt_value, md_cell
 from zoo.errors import CheckFailed, ZooError, one_line
 from zoo.fsutil import atomic_write_bytes, read_json
@@ -49,16 +49,15 @@ def catalog_rows(cards_dir: str | Path) -> list[dict[str, Any]]:
         if problems:
             raise CardError(f"{path}: a damaged card: {'; '.join(problems)} (zoo publish writes it again)")
         details, metrics, data = card["model_details"], card["metrics"], card["evaluation_data"]
-        key, values = metrics["key"], metrics["values"]
-        if key not in values:
-            raise CardError(f"{path}: a damaged card: its headline metric {key!r} has no value")
-        intervals = values.get("confidence_intervals") or {}
+        if metrics["key"] not in metrics["values"]:
+            raise CardError(f"{path}: a damaged card: its headline metric {metrics['key']!r} has no value")
+        metric = headline(card)
         files = card["bundle"].get("files")
         rows.append({
             "name": details["name"], "family": details["family"], "task": details["task"],
             "data": data["name"], "split": data["split"], "samples": data["size"],
-            "metric": key, "value": values[key], "interval": intervals.get(key),
-            "level": intervals.get("level") if key in intervals else None,
+            "metric": metric["key"], "value": metric["value"], "interval": metric["interval"],
+            "level": metric["level"],
             "parameters": details["parameters"],
             # the bundle's files as its card lists them: graphs, weights, test data (the card itself, which
             # cannot list its own checksum, aside); None: not exported

@@ -58,13 +58,14 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             raise
 
 
-def staging_dir(dest: Path) -> Path:
+def staging_dir(dest: Path, prefix: str | None = None) -> Path:
     """A fresh, empty folder beside ``dest`` to build its new contents in (one file system, so that
-    ``replace_dir`` can rename it into place); a full disk is one StorageError line."""
+    ``replace_dir`` can rename it into place); a full disk is one StorageError line. ``prefix``: the
+    folder's name before its random part (default ``.<dest name>.tmp-``), for a caller that sweeps its own."""
     dest = Path(dest)
     with disk_space(dest):
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=prefix or f".{dest.name}.tmp-", dir=dest.parent))
     usual_permissions(tmp)
     return tmp
 

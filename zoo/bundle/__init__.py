@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterator, Mapping, Sequence
@@ -228,7 +227,7 @@ def _relative(root: Path, name: Any, what: str) -> str:
     backslash."""
     if not isinstance(name, str) or not name or "\x00" in name:
         raise BundleError(f"{root}: {what} {name!r} is not a file name")
-    if name.startswith(("/", "\\")) or PureWindowsPath(name).drive or ".." in re.split(r"[\\/]", name):
+    if name.startswith("/") or PureWindowsPath(name).drive or ".." in name.split("/"):
         raise BundleError(f"{root}: {what} {name!r} is outside the bundle (bundle paths are relative, "
                           f"without '..')")
     if "\\" in name:  # a separator on Windows: the same file name must mean the same file everywhere

@@ -198,7 +198,7 @@ def copy_weights(run: Run, root: Path) -> dict[str, str]:
     record = run.record
     config = {"format": WEIGHTS_FORMAT, "model": record["model"], "family": record.get("family"),
               "task": record.get("task"), "plugin": record.get("plugin"), "config": record["config"],
-              "data": {key: record["data"].get(key) for key in DATA_FACTS}, "weights": WEIGHTS}
+              "data": {key: record["data"].get(key) for key in DATA_FACTS}}
     atomic_write_json(root / CONFIG, config)
     return {"weights": WEIGHTS, "config": CONFIG}
 
@@ -239,12 +239,13 @@ def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: i
 
                 log = tmp / bundle.LOG
                 log.write_text(portable(log.read_text(encoding="utf-8")), encoding="utf-8")
+        files = bundle.checksums(tmp)
         manifest = {
             "format": bundle.FORMAT, "model": spec.name, "family": spec.family, "task": spec.task,
             "plugin": _plugin(spec), "opset": opset, "exporter": exporter, "versions": versions(),
             "run": {"path": _run_reference(run.path, dest, shipped), "created": run.record.get("created"),
-                    "weights_sha256": bundle.sha256_file(run.path / WEIGHTS)},
-            "variants": names, "graphs": entries, "pytorch": pytorch, "files": bundle.checksums(tmp),
+                    "weights_sha256": files[pytorch["weights"]]},  # the run's file, copied byte for byte
+            "variants": names, "graphs": entries, "pytorch": pytorch, "files": files,
         }
         atomic_write_json(tmp / bundle.MANIFEST, manifest)
         replace_dir(tmp, dest)

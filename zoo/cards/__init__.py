@@ -184,6 +184,18 @@ def key_metric(metrics: Mapping[str, Any]) -> str:
     raise CardError("metrics.json holds no scalar metric")
 
 
+def headline(card: Mapping[str, Any]) -> dict[str, Any]:
+    """A card's headline metric: its key, value, interval and the interval's level (None where not
+    measured) and the split it was measured on. A card without them raises KeyError or TypeError: each
+    caller says how its card is damaged."""
+    metrics = card["metrics"]
+    key, values = metrics["key"], metrics["values"]
+    intervals = values.get("confidence_intervals") or {}
+    return {"key": key, "value": values[key], "interval": intervals.get(key),
+            "level": intervals.get("level") if key in intervals else None,
+            "split": card.get("evaluation_data", {}).get("split")}
+
+
 def _quantitative(metrics: Mapping[str, Any]) -> dict[str, Any]:
     parts = {k: metrics[k] for k in ("per_class", "confidence_intervals", "confusion_matrix") if k in metrics}
     if "per_class" not in parts:

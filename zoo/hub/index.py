@@ -55,7 +55,7 @@ def _card(folder: Path, manifest: Mapping[str, Any], cards_dir: Path | None) -> 
 
     A card counts only if it is of this model and lists every graph file (variants too) with the
     manifest's SHA-256: the card of another export of the run, or of another run, does not."""
-    from zoo.cards import SCHEMA_ID
+    from zoo.cards import SCHEMA_ID, headline
     from zoo.cards.facts import CARD_DIR
 
     candidates = [folder / CARD_DIR / "card.json"]
@@ -68,7 +68,7 @@ def _card(folder: Path, manifest: Mapping[str, Any], cards_dir: Path | None) -> 
             card = read_json(path)
             listed = {f["file"]: f["sha256"] for f in card["bundle"]["files"]}
             ours = card["schema"] == SCHEMA_ID and card["model_details"]["name"] == manifest["model"]
-            _metric(card), card["parity"]["status"]
+            headline(card), card["parity"]["status"]
         except (ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
             return None, f"{path}: not a zoo card ({one_line(exc)})"
         graphs = [g["file"] for g in manifest["graphs"]] + [v["file"] for g in manifest["graphs"]
@@ -80,19 +80,11 @@ def _card(folder: Path, manifest: Mapping[str, Any], cards_dir: Path | None) -> 
     return None, None
 
 
-def _metric(card: Mapping[str, Any]) -> dict[str, Any]:
-    metrics = card["metrics"]
-    key, values = metrics["key"], metrics["values"]
-    intervals = values.get("confidence_intervals") or {}
-    return {"key": key, "value": values[key], "interval": intervals.get(key),
-            "level": intervals.get("level") if key in intervals else None,
-            "split": card.get("evaluation_data", {}).get("split")}
-
-
 def describe(folder: Path, cards_dir: Path | None = None) -> tuple[dict[str, Any], str | None]:
     """The index entry of the bundle in ``folder`` (opened and checked first), and a note when its card
     could not be used."""
     from zoo.bundle import MANIFEST, open_bundle, sha256_file
+    from zoo.cards import headline
 
     if not NAME_PATTERN.match(folder.name):
         raise HubError(f"{folder}: a bundle folder in a zoo is named like a model ({NAME_PATTERN.pattern})")
@@ -117,7 +109,7 @@ def describe(folder: Path, cards_dir: Path | None = None) -> tuple[dict[str, Any
         "bundle": folder.name, "format": manifest["format"], "manifest_sha256": files[MANIFEST]["sha256"],
         "files": files, "bytes": sum(f["bytes"] for f in files.values()),
         "weights": {"file": pytorch["weights"], "sha256": files[pytorch["weights"]]["sha256"]} if pytorch else None,
-        "metric": _metric(card) if card else None,
+        "metric": headline(card) if card else None,
         "parameters": card["model_details"].get("parameters") if card else None,
         "parity": card["parity"]["status"] if card else None,
         "card": in_bundle if card else {},

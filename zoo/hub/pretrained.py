@@ -6,7 +6,7 @@ The order of checks, each a one-line ``ZooError`` (never a silent load):
    zoo (``zoo.hub.find``);
 2. its index entry's paths stay inside its bundle; its manifest is the one the index pins (SHA-256);
 3. every checksum of the manifest holds (``open_bundle``), and the manifest is the entry's bundle;
-4. the weights' bytes, read once, have the SHA-256 of the index entry and of the manifest;
+4. the weights' bytes, read once, have the SHA-256 of the manifest (step 3 showed it is the index's);
 5. ``config.json`` is of this model and of the plugin that provides it here;
 6. the plugin's ``zoo_build`` makes the network from that config and the recorded data facts (no data
    is loaded), and the weights load into it with strict key checking.
@@ -26,14 +26,14 @@ class WeightsError(HubError):
 
 
 def _weights_bytes(folder, entry: Mapping[str, Any], manifest: Mapping[str, Any]) -> bytes:
+    """The weights' bytes, read once, with the manifest's SHA-256 (``open_published`` has shown it to be the
+    index's too): what is loaded is what was checked, even if the file changed since."""
     name = entry["weights"]["file"]
     data = (folder / name).read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    recorded = {"index": entry["weights"]["sha256"], "manifest": manifest["files"].get(name)}
-    for what, expected in recorded.items():
-        if digest != expected:
-            raise WeightsError(f"{folder / name}: SHA-256 {digest[:12]}… is not the {what}'s "
-                               f"{str(expected)[:12]}… (changed since it was published); refusing to load it")
+    digest, expected = hashlib.sha256(data).hexdigest(), manifest["files"].get(name)
+    if digest != expected:
+        raise WeightsError(f"{folder / name}: SHA-256 {digest[:12]}… is not the manifest's "
+                           f"{str(expected)[:12]}… (changed since it was published); refusing to load it")
     return data
 
 

@@ -29,16 +29,15 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 import urllib.error
 import urllib.request
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Any, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 from zoo.errors import WorkFailed, ZooError, one_line
-from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, replace_dir, usual_permissions
-from zoo.hub import INDEX, LOCK, SCHEMA, TMP_PREFIX, HubError, parse_index, read_index, zoo_home
+from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, replace_dir, staging_dir
+from zoo.hub import INDEX, LOCK, SCHEMA, TMP_PREFIX, HubError, entries, parse_index, read_index, zoo_home
 from zoo.hub.index import check_against_manifest, check_index, open_published
 
 INDEX_LIMIT = 16 << 20  # bytes: an index of thousands of models is far below this
@@ -176,15 +175,18 @@ def locked(cache: Path) -> Iterator[None]:
 
 def _cached(cache: Path, entry: Mapping[str, Any], public_key) -> bool:
     """The cache holds exactly the served bundle and it still checks (every file, its signature if asked)."""
-    from zoo.bundle import sha256_file
+    from zoo.bundle import MANIFEST, check_paths, sha256_file
 
-    held = {m.get("name"): m for m in (read_index(cache) or {"models": []})["models"]}.get(entry["name"])
+    held = entries(cache).get(entry["name"])
     if held is None or held.get("files") != entry["files"]:
         return False
     try:
-        open_published(cache, held, f"{cache / INDEX}")
+        opened = open_published(cache, held, f"{cache / INDEX}")  # the manifest and every file it lists, hashed
         folder = cache / held["bundle"]
-        if any(sha256_file(folder / n) != f["sha256"] for n, f in held["files"].items()):
+        hashed = check_paths(folder, opened.manifest)  # what open_bundle checked, by normalised path
+        rest = {n: f for n, f in held["files"].items()  # the files added after export: the card, bundle.sig
+                if n != MANIFEST and hashed.get(PurePosixPath(n).as_posix()) != f["sha256"]}
+        if any(sha256_file(folder / n) != f["sha256"] for n, f in rest.items()):
             return False
         _check_signature(folder, public_key)
     except (ZooError, OSError):
@@ -229,9 +231,9 @@ def _download(source: Source, entry: Mapping[str, Any], raw: bytes, cache: Path,
     check it whole; returns the folder."""
     from zoo.bundle import MANIFEST, open_bundle
 
-    with writing(cache / f"{TMP_PREFIX}{entry['name']}-*"), disk_space(cache):
-        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{entry['name']}-", dir=cache))
-    usual_permissions(tmp)
+    prefix = f"{TMP_PREFIX}{entry['name']}-"  # what ``locked`` sweeps when a pull was killed
+    with writing(cache / f"{prefix}*"):
+        tmp = staging_dir(cache / entry["name"], prefix=prefix)
     try:
         with disk_space(f"the bundle {cache / entry['name']}"):
             with writing(tmp / MANIFEST):
@@ -280,7 +282,7 @@ def pull(source: str, names: Sequence[str] = (), public_key: str | Path | None =
         if name not in served:
             raise HubError(f"{hub.where(INDEX)}: {did_you_mean('model', name, sorted(served))}")
     chosen = list(dict.fromkeys(names)) or sorted(served)
-    held = {m.get("name"): m for m in (read_index(cache) or {"models": []})["models"]}
+    held = entries(cache)
     stale = [name for name in chosen if force or (held.get(name) or {}).get("files") != served[name]["files"]]
     total = sum(served[name]["bytes"] for name in stale)
     if max_bytes is not None and total > max_bytes:
