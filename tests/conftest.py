@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -285,6 +286,14 @@ def pausing_plugin(ready: Path, epoch: int = 1, step: int = 3, rank: int = 0) ->
     one is under way), it touches ``ready`` and sleeps; other ranks wait at their next collective.
     A signal sent once ``ready`` exists lands mid-epoch, every time."""
     return PAUSING_PLUGIN.format(ready=str(ready), epoch=epoch, step=step, rank=rank)
+
+
+def sigint_as_at_a_terminal() -> None:
+    """Popen's ``preexec_fn`` for a child that a test interrupts: SIGINT back to its default, so Python in
+    the child turns it into KeyboardInterrupt as it does at a terminal. A shell starts a background job
+    (``pytest ... &`` in a script) with SIGINT ignored, an ignored signal stays ignored across exec, and
+    Python then installs no handler for it: the test would wait for an interrupt that never comes."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240) -> None:

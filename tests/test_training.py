@@ -13,7 +13,8 @@ import pytest
 import torch
 
 import zoo
-from conftest import TINY, TINY_RUNS, invoke_zoo, one_error_line, pausing_plugin, run_zoo, tiny_args, wait_for
+from conftest import (TINY, TINY_RUNS, invoke_zoo, one_error_line, pausing_plugin, run_zoo,
+                      sigint_as_at_a_terminal, tiny_args, wait_for)
 from zoo.runs import RunError, load_checkpoint
 
 CNN = TINY["cnn-digits"]
@@ -78,7 +79,7 @@ def test_ctrl_c_leaves_a_resumable_run_that_matches_an_uninterrupted_one(tmp_pat
     out = tmp_path / "interrupted"
     proc = subprocess.Popen([sys.executable, "-m", "zoo", "train", "cnn-digits", *tiny_args("cnn-digits"),
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **plugin_site.env})
+                            env={**os.environ, **plugin_site.env}, preexec_fn=sigint_as_at_a_terminal)
     try:
         wait_for(ready, proc)
         proc.send_signal(signal.SIGINT)
