@@ -40,7 +40,7 @@ class Autoencoder(nn.Module):
         self,
         input_shape: Sequence[int],
         code_size: int,
-        hidden: Sequence[int] = (256, 128),
+        hidden: Sequence[int] = (128, 64),
         code_activation: str = "linear",
     ) -> None:
         super().__init__()

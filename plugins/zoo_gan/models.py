@@ -32,7 +32,7 @@ class Generator(nn.Module):
         self,
         noise_dim: int,
         output_shape: Sequence[int],
-        hidden: Sequence[int] = (256, 512),
+        hidden: Sequence[int] = (128, 256),
         num_classes: int = 0,
     ) -> None:
         super().__init__()

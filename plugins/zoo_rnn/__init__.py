@@ -5,7 +5,9 @@ from zoo import ModelSpec, hookimpl
 
 FAMILY = "rnn"
 
-_COMMON = {"epochs": 60, "batch_size": 128, "lr": 0.005, "weight_decay": 0.01, "seed": 0, "hidden_size": 128,
+# Sized for the committed zoo (benchmarks/zoo_size.py): 48 units meet the goal with every seed tried
+# (benchmarks/quality.py), where 64 units for 60 epochs did not.
+_COMMON = {"epochs": 150, "batch_size": 128, "lr": 0.005, "weight_decay": 0.01, "seed": 0, "hidden_size": 48,
            "num_layers": 2, "bidirectional": True, "dropout": 0.3, "grad_clip": 1.0, "shift": 1,
            "label_smoothing": 0.1}
 HELP = {
@@ -16,7 +18,7 @@ HELP = {
     "dropout": "dropout between recurrent layers and before the head",
 }
 _CELLS = {  # the tanh RNN needs more, smaller steps than the gated cells
-    "rnn": ("Bidirectional tanh RNN", {"epochs": 100, "batch_size": 64, "lr": 0.003}),
+    "rnn": ("Bidirectional tanh RNN", {"epochs": 200, "batch_size": 64, "lr": 0.003}),
     "lstm": ("Bidirectional LSTM", {}),
     "gru": ("Bidirectional GRU", {}),
 }

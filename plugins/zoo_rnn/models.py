@@ -32,7 +32,7 @@ class SequenceClassifier(nn.Module):
         cell: str,
         input_size: int,
         num_classes: int,
-        hidden_size: int = 128,
+        hidden_size: int = 48,
         num_layers: int = 2,
         bidirectional: bool = True,
         dropout: float = 0.3,
