@@ -30,6 +30,8 @@ CONSOLE_VARIABLE = "ZOO_CONSOLE"  # the terminal rank 0 draws its progress bar o
 _FAILURE = re.compile(
     r"rank\s*:\s*(?P<rank>\d+) \(local_rank: \d+\)\s*\n\s*exitcode\s*:\s*(?P<code>-?\d+) \(pid: \d+\)"
     r"[ ]*(?:\((?P<signal>\w+)\))?[ ]*\n\s*error_file:[ ]*(?P<file>.*)\n\s*traceback\s*:[ ]*(?P<message>.*)")
+# The heading torchrun puts above the failure it observed first.
+_ROOT_CAUSE = "Root Cause (first observed failure):"
 # A worker's error that only says another worker went away.
 _LOST_PEER = re.compile(r"gloo|nccl|by peer|Dist(Backend|Network)Error", re.IGNORECASE)
 
@@ -161,7 +163,8 @@ def explain(log: str, topology: Topology) -> tuple[str, type[ZooError]]:
     if "RendezvousTimeoutError" in log:
         return (f"the rendezvous at {topology.endpoint} did not form within {topology.rdzv_timeout} s: "
                 f"{topology.nnodes} machines must join with the same --nnodes and --rdzv-endpoint", LaunchError)
-    failures = [m.groupdict() for m in _FAILURE.finditer(log)]
+    root = log.find(_ROOT_CAUSE)
+    failures = [{**m.groupdict(), "root": root != -1 and m.start() > root} for m in _FAILURE.finditer(log)]
     if not failures:
         if "RendezvousConnectionError" in log or "DistNetworkError" in log:
             return f"cannot reach the rendezvous at {topology.endpoint}", LaunchError
@@ -179,14 +182,18 @@ def _killed(failure: dict[str, str]) -> bool:
     return bool(failure["signal"]) and failure["file"] == "<N/A>"
 
 
-def _blame(failure: dict[str, str]) -> tuple[int, int]:
+def _blame(failure: dict[str, Any]) -> tuple[int, bool, int]:
     """Order failures by how likely each is the cause: a killed worker, then the user's error,
-    then any other error before a mere lost connection to a worker that went away."""
+    then any other error before a mere lost connection to a worker that went away; within one kind,
+    torchrun's root cause (its first observed failure) before the workers it then stopped itself
+    (SIGTERM, which can also end a survivor before it writes an error of its own)."""
     if _killed(failure):
-        return 0, int(failure["rank"])
-    if int(failure["code"]) == 2:
-        return 1, int(failure["rank"])
-    return 3 if _LOST_PEER.search(failure["message"]) else 2, int(failure["rank"])
+        kind = 0
+    elif int(failure["code"]) == 2:
+        kind = 1
+    else:
+        kind = 3 if _LOST_PEER.search(failure["message"]) else 2
+    return kind, not failure["root"], int(failure["rank"])
 
 
 def _mark_failed(path: Path, message: str) -> int | None:
