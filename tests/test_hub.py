@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, invoke_zoo, one_error_line, run_zoo
+from conftest import ROOT, TINY_RUNS, invoke_zoo, one_error_line, run_zoo
 
 import zoo
 import zoo.hub
@@ -148,6 +148,18 @@ def test_the_bundle_carries_its_weights_and_their_config(tiny_bundle, tiny_run):
     assert config["data"] == {"name": "digits", "layout": "image", "sample_shape": [1, 8, 8], "num_classes": 10,
                               "splits": {"train": 1257, "val": 180, "test": 360},
                               "sha256": tiny_run(NAME).record["data"]["sha256"]}
+
+
+@pytest.mark.parametrize("command", ["assess", "evaluate"])
+def test_a_bundle_is_never_taken_for_a_run(tiny_bundle, tmp_path, command):
+    """Its config.json is not a run record: commands that take a run refuse it, and write nothing into it
+    (`zoo card BUNDLE` is the bundle's own command and writes its card)."""
+    bundle = TINY_RUNS.copy_bundle(NAME, tmp_path / "bundle")
+    before = sorted(p.relative_to(bundle) for p in bundle.rglob("*"))
+    result = invoke_zoo(command, str(bundle))
+    assert result.code == 2 and one_error_line(result.err) == (
+        f"error: {bundle} is a bundle, not a run: give the run it was exported from (zoo train writes one)")
+    assert sorted(p.relative_to(bundle) for p in bundle.rglob("*")) == before
 
 
 def test_the_index_takes_every_fact_from_the_manifest_and_the_card(hub_files, tiny_run, tmp_path):

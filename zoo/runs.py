@@ -29,6 +29,9 @@ from zoo.errors import ZooError
 from zoo.fsutil import atomic_write, atomic_write_bytes, atomic_write_json, disk_space, read_json
 
 CONFIG, CHECKPOINT, WEIGHTS = "config.json", "checkpoint.pt", "weights.safetensors"
+# A bundle ships its weights with the run record's portable part under the same file name, marked with
+# this format: a run record has none, so a bundle is never taken for a run (and written into).
+WEIGHTS_FORMAT = "zoo-weights/1"
 HISTORY, METRICS, STATE = "history.jsonl", "metrics.json", "state.json"
 LOCK = ".lock"
 RUN_FILES = (CONFIG, CHECKPOINT, WEIGHTS, HISTORY, METRICS, STATE)
@@ -198,6 +201,8 @@ def open_run(path: str | Path) -> Run:
     if not path.is_dir():
         raise RunError(f"{path}: no such run directory")
     record = _read_json(path / CONFIG, "run config")
+    if isinstance(record, dict) and record.get("format") == WEIGHTS_FORMAT:
+        raise RunError(f"{path} is a bundle, not a run: give the run it was exported from (zoo train writes one)")
     if not isinstance(record, dict) or not {"model", "config", "data"} <= set(record):
         raise RunError(f"{path / CONFIG}: not a zoo run record")
     return Run(path, record)

@@ -34,7 +34,7 @@ from zoo.errors import ZooError, one_line
 from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, replace_dir, staging_dir
 from zoo.graphs import OnnxGraph
 from zoo.plugins import plugin_set
-from zoo.runs import CONFIG, WEIGHTS, Run, open_run
+from zoo.runs import CONFIG, WEIGHTS, WEIGHTS_FORMAT, Run, open_run
 from zoo.versions import versions
 
 DEFAULT_ROOT = Path("exports")
@@ -187,7 +187,6 @@ def destination(model: str, out: str | Path | None, force: bool) -> Path:
     return path
 
 
-WEIGHTS_FORMAT = "zoo-weights/1"
 DATA_FACTS = ("name", "layout", "sample_shape", "num_classes", "sha256", "splits")  # not "source": a user's path
 
 

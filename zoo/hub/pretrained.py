@@ -46,7 +46,7 @@ def load_pretrained(name: str):
     from zoo.data import DataInfo
     from zoo.hub.index import open_published
     from zoo.registry import get_model
-    from zoo.runs import RunError, load_state
+    from zoo.runs import WEIGHTS_FORMAT, RunError, load_state
 
     spec = get_model(name)  # an unknown name is the registry's one line, with its suggestion
     hit = find(name, weights=True)
@@ -61,6 +61,9 @@ def load_pretrained(name: str):
         config = dict(record["config"])
     except (ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
         raise WeightsError(f"{config_file}: damaged ({one_line(exc)})") from None
+    if record.get("format") != WEIGHTS_FORMAT:
+        raise WeightsError(f"{config_file}: not a bundle's weights config (format {record.get('format')!r}, "
+                           f"expected {WEIGHTS_FORMAT!r})")
     if record.get("model") != name or record.get("plugin") not in (None, spec.plugin):
         raise WeightsError(f"{folder}: its weights are of {record.get('model')!r} from plugin "
                            f"{record.get('plugin')!r}, not {name!r} from {spec.plugin!r}")
