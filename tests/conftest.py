@@ -305,3 +305,32 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"{path.name} did not appear within {timeout} s")
         time.sleep(0.05)
+
+
+def published_cards() -> Path:
+    """The committed cards/ folder; a test of the published zoo skips when nothing is published."""
+    folder = ROOT / "cards"
+    if not any(folder.glob("*.json")):
+        pytest.skip("cards/ is empty: run `zoo publish` to publish the built-in models' cards")
+    return folder
+
+
+def chromium() -> str:
+    """Headless Chromium's path: missing, a test fails in CI (.ci/run installs it) and skips elsewhere."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI (.ci/run installs Debian's chromium package)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return browser
+
+
+def dump_dom(url: str, profile: Path, budget_ms: int = 3000) -> str:
+    """The page at ``url`` as headless Chromium leaves it after ``budget_ms`` of virtual time (scripts run)."""
+    proc = subprocess.run(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+         f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout

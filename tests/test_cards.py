@@ -13,7 +13,7 @@ import torch
 import yaml
 
 import zoo
-from conftest import ROOT, invoke_zoo, run_zoo
+from conftest import ROOT, chromium, dump_dom, invoke_zoo, published_cards, run_zoo
 from zoo.cards import STATIC_SCHEMA, linked_files, static_card, validate_card
 from zoo.cards.facts import augmentation
 from zoo.plugins import call_model_hook
@@ -311,10 +311,6 @@ def test_plugin_with_incomplete_card_is_reported(plugin_path, tmp_path):
     assert not (run / "card" / "card.md").exists()
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 CHECK_SCRIPT = """<script>
 window.__errors = [];
 window.addEventListener('error', e => window.__errors.push(String(e.message || e.type)), true);
@@ -327,21 +323,11 @@ window.addEventListener('load', () => {
 
 
 def test_html_card_opens_in_headless_chromium(cards, tmp_path):
-    browser = chromium()
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing in CI (.ci/run installs Debian's chromium package)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+    chromium()
     card, files = cards["cnn-digits"]
     page = tmp_path / "card.html"
     page.write_text(files["html"].read_text().replace("<head>", "<head>" + CHECK_SCRIPT, 1))
-    proc = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    dom = proc.stdout
+    dom = dump_dom(page.as_uri(), tmp_path / "profile", budget_ms=5000)
     assert "<title>cnn-digits - model card</title>" in dom
     assert "<h1>cnn-digits</h1>" in dom
     accuracy = f"{card['metrics']['values']['accuracy']:.4g}"
@@ -355,9 +341,7 @@ def test_html_card_opens_in_headless_chromium(cards, tmp_path):
 
 def test_published_cards_match_the_plugins_today():
     """cards/ holds what `zoo publish` wrote; its static text must still be what the plugins say."""
-    published = sorted((ROOT / "cards").glob("*.json"))
-    if not published:
-        pytest.skip("cards/ is empty: run `zoo publish` to publish the built-in models' cards")
+    published = sorted(published_cards().glob("*.json"))
     assert {p.stem for p in published} == {s.name for s in list_models()}
     for path in published:
         card = json.loads(path.read_text())
@@ -376,21 +360,14 @@ def test_published_cards_match_the_plugins_today():
             assert (path.parent / file).is_file() and f"]({file})" in markdown
 
 
-def _published() -> Path:
-    folder = ROOT / "cards"
-    if not any(folder.glob("*.md")):
-        pytest.skip("cards/ is empty: run `zoo publish` to publish the built-in models' cards")
-    return folder
-
-
 def test_published_cards_name_no_machine_path():
     """Nothing under cards/ (Markdown, JSON, figures, reports) names a path of the machine that wrote it."""
-    assert absolute_paths(_published()) == []
+    assert absolute_paths(published_cards()) == []
 
 
 def test_published_cards_link_only_files_in_the_repository():
     """Every relative link of cards/*.md opens a file of the repository that git does not ignore."""
-    folder = _published()
+    folder = published_cards()
     for card in sorted(folder.glob("*.md")):
         assert broken_links(card) == [], card.name
         for target in LINK.findall(card.read_text()):

@@ -3,9 +3,7 @@ generated table, and the page sorted and followed in headless Chromium."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
@@ -13,7 +11,7 @@ from urllib.request import url2pathname
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, chromium, dump_dom, published_cards
 from zoo.catalog import (COLUMNS, END, START, catalog_rows, main, to_html, to_markdown, update_readme,
                          write_catalog)
 from zoo.cards.render import render
@@ -25,10 +23,7 @@ CARDS = ROOT / "cards"
 @pytest.fixture(scope="module")
 def published() -> dict[str, dict]:
     """The committed cards by file stem."""
-    found = {p.stem: json.loads(p.read_text()) for p in sorted(CARDS.glob("*.json"))}
-    if not found:
-        pytest.skip("cards/ is empty: run `zoo publish` to publish the built-in models' cards")
-    return found
+    return {p.stem: json.loads(p.read_text()) for p in sorted(published_cards().glob("*.json"))}
 
 
 class Table(HTMLParser):
@@ -164,25 +159,6 @@ def test_readme_check_and_rewrite(published, tmp_path, capsys):
     assert main(["--readme", str(readme)]) == 2 and "catalog:start" in capsys.readouterr().err
 
 
-def chromium() -> str:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing in CI (.ci/run installs Debian's chromium package)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    return browser
-
-
-def dump(browser: str, url: str, profile: Path) -> str:
-    proc = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-         "--virtual-time-budget=3000", "--dump-dom", url],
-        capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout
-
-
 CLICK_SCRIPT = """<script>
 window.__errors = [];
 window.addEventListener('error', e => window.__errors.push(String(e.message || e.type)), true);
@@ -197,7 +173,7 @@ window.addEventListener('load', () => {
 
 @pytest.mark.browser
 def test_catalog_sorts_and_links_in_headless_chromium(published, tmp_path):
-    browser = chromium()
+    chromium()
     for path in CARDS.glob("*.json"):
         shutil.copy(path, tmp_path)
     shutil.copytree(CARDS / "figures", tmp_path / "figures")
@@ -206,7 +182,7 @@ def test_catalog_sorts_and_links_in_headless_chromium(published, tmp_path):
     index = write_catalog(tmp_path)
 
     url = index.as_uri() + "#sort=parameters&dir=asc"
-    table = Table(dump(browser, url, tmp_path / "profile"))
+    table = Table(dump_dom(url, tmp_path / "profile"))
     parameters = [int(c["data-sort"]) for c in table.column("parameters")]
     assert len(parameters) == len(published) and parameters == sorted(parameters)
     assert [h.get("aria-sort") for h in table.heads if h.get("aria-sort")] == ["ascending"]
@@ -215,11 +191,11 @@ def test_catalog_sorts_and_links_in_headless_chromium(published, tmp_path):
     first = table.column("model")[0]
     card_page = urljoin(url, first["href"])
     assert Path(url2pathname(urlparse(card_page).path)) == tmp_path / f"{first['text']}.html"
-    assert Table(dump(browser, card_page, tmp_path / "profile")).title == f"{first['text']} - model card"
+    assert Table(dump_dom(card_page, tmp_path / "profile")).title == f"{first['text']} - model card"
 
     clicked = tmp_path / "clicked.html"  # a header clicked twice: descending, and the order in the fragment
     clicked.write_text(index.read_text().replace("<head>", "<head>" + CLICK_SCRIPT, 1))
-    dom = dump(browser, clicked.as_uri(), tmp_path / "profile")
+    dom = dump_dom(clicked.as_uri(), tmp_path / "profile")
     table = Table(dom)
     sizes = [int(c["data-sort"]) for c in table.column("bundle")]
     assert sizes == sorted(sizes, reverse=True)
