@@ -414,6 +414,16 @@ def test_zoo_hub_refuses_to_overwrite_and_unknown_names_are_one_line(home, hub_f
     assert not home.exists()
 
 
+def test_zoo_hub_with_no_bundle_is_one_line_and_keeps_the_old_hub(hub_files, tmp_path):
+    """A folder holding no bundle (here one bundle itself) is refused, even with --force: no empty hub."""
+    before = sorted(p.relative_to(hub_files) for p in hub_files.rglob("*"))
+    for exports, says in ((hub_files.parent / "exports" / NAME, " (it is one bundle: give the folder that holds it)"),
+                          (tmp_path, "")):
+        result = invoke_zoo("hub", str(hub_files), "--exports", str(exports), "--force")
+        assert result.code == 2 and one_error_line(result.err) == f"error: {exports}: no bundle to serve{says}"
+    assert sorted(p.relative_to(hub_files) for p in hub_files.rglob("*")) == before
+
+
 @pytest.mark.parametrize("field", ["name", "bundle"])
 def test_a_name_the_cache_uses_itself_is_refused(home, hub_files, tmp_path, field):
     hub = Path(shutil.copytree(hub_files, tmp_path / "hub"))

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from zoo.bundle import MANIFEST
 from zoo.errors import one_line
 from zoo.fsutil import atomic_write_json, disk_space, replace_dir, staging_dir
 from zoo.hub import INDEX, HubError
@@ -36,6 +37,9 @@ def write_hub(dest: str | Path, exports: str | Path = "exports", cards: str | Pa
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())) and not force:
             raise HubError(f"{typed} already exists; choose another folder or pass --force to replace it")
         index, notes = build_index(exports, cards)
+        if not index["models"]:
+            hint = " (it is one bundle: give the folder that holds it)" if (exports / MANIFEST).exists() else ""
+            raise HubError(f"{exports}: no bundle to serve{hint}" + "".join(f"; {note}" for note in notes))
         tmp = staging_dir(dest)
         try:
             with disk_space(f"the hub {typed}"):
