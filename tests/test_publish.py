@@ -11,6 +11,8 @@ from zoo.cards import linked_files
 
 def test_publish_one_model_end_to_end(tmp_path):
     cards, runs, exports = tmp_path / "cards", tmp_path / "runs", tmp_path / "exports"
+    (exports / "stray").mkdir(parents=True)  # not a bundle: left out of the index, and said so
+    (exports / "stray" / "manifest.json").write_text("{}")
     result = run_zoo("publish", "cnn-digits", "--epochs", "1", "--set", "channels=8,16", "--set", "hidden=32",
                      "--out", str(cards), "--runs", str(runs), "--exports", str(exports))
     assert result.code == 0, result.err
@@ -47,6 +49,8 @@ def test_publish_one_model_end_to_end(tmp_path):
     # The zoo's index and catalog: every fact from the bundle and its card.
     index = json.loads((exports / "index.json").read_text())
     entry = next(m for m in index["models"] if m["name"] == "cnn-digits")
+    assert [m["bundle"] for m in index["models"]] == ["cnn-digits"]
+    assert f"index: warning: stray: left out of the index: {exports / 'stray' / 'manifest.json'}: not a" in result.err
     assert entry["metric"]["value"] == card["metrics"]["values"]["accuracy"]
     manifest = json.loads((exports / "cnn-digits" / "manifest.json").read_text())
     assert manifest["run"]["path"] == "../../runs/cnn-digits", "a shipped bundle names its run relative to itself"

@@ -198,7 +198,9 @@ def publish(names: Sequence[str], cards: Path = DEFAULT_CARDS, runs: Path = DEFA
             results.append(Published(spec.name, round(time.monotonic() - started, 1), error=str(exc)))
     from zoo.hub.index import write_index
 
-    write_index(Path(exports), Path(cards))  # exports/index.json: every bundle there that opens cleanly
+    _, notes = write_index(Path(exports), Path(cards))  # exports/index.json: every bundle there that opens cleanly
+    for note in notes:  # a bundle left out of the index, a card not used: said, as zoo hub says them
+        progress("index", f"warning: {note}")
     from zoo.catalog import write_catalog
 
     write_catalog(Path(cards))  # every card in the folder, not only this call's models
