@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from zoo.bundle import BundleError, Graph, load_arrays, open_bundle
+from zoo.bundle import Bundle, BundleError, Graph, load_arrays, open_bundle
 from zoo.errors import one_line
 
 
@@ -29,18 +29,22 @@ def read_inputs(graph: Graph, path: Path) -> dict[str, np.ndarray]:
     return graph.check_inputs(arrays)
 
 
-def predict(bundle_path: str | Path, input_path: str | Path, graph_name: str | None = None,
+def predict(bundle: str | Path | Bundle, input_path: str | Path, graph_name: str | None = None,
             variant: str | None = None, public_key: str | Path | None = None) -> dict[str, np.ndarray]:
     """The graph's outputs for the arrays in ``input_path``, after the bundle's checksums pass.
 
+    ``bundle``: its folder, or a ``Bundle`` already opened (and its signature checked) by the caller,
+    as ``zoo.hub.bundle_or_name`` does for a model name: nothing is hashed twice.
     ``variant``: run that precision of the graph (``int8``, ``fp16``; default FP32).
     ``public_key``: first check the bundle's signature with it; nothing else is read before that passes.
     """
-    if public_key is not None:
-        from zoo.bundle.signing import verify_signature
+    if not isinstance(bundle, Bundle):
+        if public_key is not None:
+            from zoo.bundle.signing import verify_signature
 
-        verify_signature(bundle_path, public_key)
-    graph = open_bundle(bundle_path).graph(graph_name).variant(variant)
+            verify_signature(bundle, public_key)
+        bundle = open_bundle(bundle)
+    graph = bundle.graph(graph_name).variant(variant)
     inputs = read_inputs(graph, Path(input_path))
     options = ort.SessionOptions()
     options.log_severity_level = 4  # the reason reaches the one error line, not a log on stderr

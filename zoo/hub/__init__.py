@@ -167,10 +167,10 @@ def find(name: str, weights: bool = False) -> Published:
                        f"{builtin_root()}; fetch it with: zoo pull SOURCE {name}")
 
 
-def bundle_or_name(argument: str | Path, public_key: str | Path | None = None) -> Path:
+def bundle_or_name(argument: str | Path, public_key: str | Path | None = None):
     """A bundle path as given; or, when no such path exists and it names a published model, that model's
-    bundle after its signature (with ``public_key``, first), index entry and checksums are checked
-    (``zoo predict NAME``). Torch-free."""
+    bundle, opened (a ``zoo.bundle.Bundle``) after its signature (with ``public_key``, first), index entry
+    and checksums are checked (``zoo predict NAME``): ``predict`` takes either. Torch-free."""
     path = Path(argument)
     if path.exists() or not NAME_PATTERN.match(str(argument)):
         return path
@@ -181,4 +181,4 @@ def bundle_or_name(argument: str | Path, public_key: str | Path | None = None) -
         from zoo.bundle.signing import verify_signature
 
         verify_signature(hit.bundle, public_key)
-    return open_published(hit.root, hit.entry, str(hit.root / INDEX)).path
+    return open_published(hit.root, hit.entry, str(hit.root / INDEX))
