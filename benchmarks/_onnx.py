@@ -1,10 +1,11 @@
-"""Shared by the ONNX benchmarks: a model's main export graph, its inputs, quiet export, timing, CPU sessions."""
+"""Shared by the ONNX benchmarks: a model's main export graph, its inputs, quiet export, CPU sessions."""
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
 
 def main_graph(name: str):
     """The (untrained, default-sized) model's primary graph: latency does not depend on the weights."""
@@ -39,8 +40,6 @@ def export_quietly(graph, path: Path, exporter: str) -> None:
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         with captured_output(Path(log.name)):
             export_graph(graph, path, DEFAULT_OPSET, exporter)
-
-
 
 
 def session(path: Path, threads: int):

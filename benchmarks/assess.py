@@ -1,8 +1,8 @@
 """Assessments of every built-in model: each one's time and its headline number, from `zoo publish`'s runs.
 
 Measures every assessment afresh (``assess_run(force=True)``) on the runs `zoo publish` left in runs/<model>
-(train them first: `zoo publish`), at budget 1 as the cards are, in this process with the machine's
-threads. Target: all assessments of one model under 30 s on the 2-core machine.
+(train them first: `zoo publish`), at budget 1 as the cards are, in this process (the runner gives each
+measurement one torch thread). Target: all assessments of one model under 30 s on the 2-core machine.
 Run: python benchmarks/assess.py [NAMES...] [--runs DIR]
 """
 from __future__ import annotations

@@ -216,7 +216,7 @@ def test_held_out_samples_are_called_copies_only_at_the_tests_level(digits):
 def _copying_values(ratio: float | None, z: float, p_value: float, p_value_farther: float) -> dict:
     return {"ratio": ratio, "z": z, "p_value": p_value, "p_value_farther": p_value_farther,
             "verdict": generation.copying_verdict(p_value, z),
-            "possible_underfitting": z > 0 and p_value_farther < generation.ALPHA}
+            "possible_underfitting": generation.possible_underfitting(z, p_value_farther)}
 
 
 def test_the_copying_verdict_reads_the_test_as_meehan_et_al_do():

@@ -11,7 +11,6 @@ from zoo.bundle import BundleError
 from zoo.bundle.predict import predict
 
 
-
 def test_cli_predict_runs_without_torch_and_matches_the_test_vectors(zoo_cli, tmp_path, without_torch):
     graph = bundle.open_bundle(exported("cnn-digits")).graph()
     inputs, outputs = graph.test_vectors()

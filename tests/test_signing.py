@@ -17,7 +17,6 @@ from zoo.bundle import open_bundle
 from zoo.bundle.signing import SIGNATURE, SignatureError, key_facts, sign, verify_signature
 
 
-
 def _write_key(path: Path, key) -> Path:
     from cryptography.hazmat.primitives import serialization
 

@@ -20,7 +20,6 @@ from zoo.bundle.export import export_run
 from zoo.bundle.verify import summary, verify
 
 
-
 # The session's tiny CNN (3 epochs) reaches about 0.77 accuracy: so many near-ties that int8's rounding
 # flips 2% of its answers, which says nothing about the quantizer. Ten epochs at a higher rate give a
 # model that, like the published one (see benchmarks/variants.py), has margins to keep.

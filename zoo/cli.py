@@ -9,6 +9,7 @@ from typing import Any, Iterable, Sequence
 import click
 
 from zoo import __version__
+from zoo.assess import BUDGET_RANGE
 from zoo.errors import CheckFailed, Interrupted, ZooError
 
 
@@ -301,7 +302,7 @@ def evaluate_command(run: str, as_json: bool) -> None:
 
 @cli.command("assess")
 @click.argument("run", type=click.Path())
-@click.option("--budget", type=click.FloatRange(0.01, 10.0), default=1.0, show_default=True,
+@click.option("--budget", type=click.FloatRange(*BUDGET_RANGE), default=1.0, show_default=True,
               help="Scale every assessment's sample counts (recorded with the results; cards use 1).")
 @click.option("--force", is_flag=True, help="Measure again even when the stored results are still valid.")
 @json_option

@@ -36,7 +36,8 @@ HISTORY, METRICS, STATE = "history.jsonl", "metrics.json", "state.json"
 LOCK = ".lock"
 RUN_FILES = (CONFIG, CHECKPOINT, WEIGHTS, HISTORY, METRICS, STATE)
 # Folders made from a run's weights (its assessments, its card): stale once the run is trained again.
-DERIVED = ("assessments", "card")
+ASSESSMENTS, CARD_DIR = "assessments", "card"
+DERIVED = (ASSESSMENTS, CARD_DIR)
 DEFAULT_ROOT = Path("runs")
 _claimed: dict[Path, int] = {}  # run directory -> the open, locked .lock (released when the process exits)
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from zoo.specs import NAME_PATTERN
+
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
@@ -28,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from zoo.specs import ModelSpec
 
 SECTIONS = ("explainability", "safety")
+BUDGET_RANGE = (0.01, 10.0)  # the budgets zoo assess and ZOO_ASSESS_BUDGET accept
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,8 @@ class Assessment:
     def problems(self) -> list[str]:
         """What is wrong with this declaration (empty when it can run)."""
         found = []
-        if not self.name or not self.name.replace("-", "").replace("_", "").isalnum():
-            found.append(f"assessment name {self.name!r} must be letters, digits, '-' or '_'")
+        if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
+            found.append(f"assessment name {self.name!r} must match {NAME_PATTERN.pattern}")
         if self.section not in SECTIONS:
             found.append(f"assessment {self.name!r}: section must be one of {', '.join(SECTIONS)}, not {self.section!r}")
         if not callable(self.measure):

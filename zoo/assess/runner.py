@@ -21,7 +21,7 @@ from zoo.errors import ZooError, one_line
 from zoo import runs
 from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, read_json, replace_dir, staging_dir
 
-FOLDER = "assessments"
+FOLDER = runs.ASSESSMENTS
 RESULTS = "assessments.json"
 SCHEMA = "zoo.assessments/1"
 

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from zoo.assess import BUDGET_RANGE, SECTIONS
 from zoo.fsutil import atomic_write_bytes
 
 BUDGET_VARIABLE = "ZOO_ASSESS_BUDGET"  # scales assessment sample counts for cards (default 1; recorded)
@@ -24,8 +25,9 @@ def card_budget() -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0.01 <= value <= 10:
-        raise ZooError(f"{BUDGET_VARIABLE} must be a number from 0.01 to 10, got {text!r}")
+    low, high = BUDGET_RANGE
+    if not low <= value <= high:
+        raise ZooError(f"{BUDGET_VARIABLE} must be a number from {low:g} to {high:g}, got {text!r}")
     return value
 
 
@@ -57,5 +59,5 @@ def _placed(entry: Mapping[str, Any], source: Path, card_dir: Path, files_folder
 def figure_files(card: Mapping[str, Any]) -> list[str]:
     """Every assessment figure the card links (relative to the card)."""
     found = card.get("assessments") or {}
-    return [f["file"] for section in ("explainability", "safety") for entry in found.get(section, [])
+    return [f["file"] for section in SECTIONS for entry in found.get(section, [])
             for f in entry.get("figures", [])]

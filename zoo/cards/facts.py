@@ -17,9 +17,9 @@ from typing import Any, Mapping
 from zoo.bundle import MANIFEST, Bundle
 from zoo.errors import ZooError
 from zoo.fsutil import atomic_write_json, read_json
-from zoo.runs import CONFIG
+from zoo.runs import CARD_DIR, CONFIG
 
-CARD_DIR = "card"  # inside a bundle: card.md/.json/.html and the card's files (figures/, the report's copy)
+# CARD_DIR (zoo.runs), inside a run or a bundle: card.md/.json/.html and its files (figures/, the report's copy)
 VERIFICATION = f"{CARD_DIR}/verification.json"  # inside a bundle: the `zoo verify` report `zoo publish` stores
 REPORT = "verification.json"  # the card's portable copy of that report, beside the card's figures
 NOT_EXPORTED = {"status": "not exported"}

@@ -93,6 +93,12 @@ def _copying_sentence(values: dict[str, Any]) -> str:
             f"(p not below {ALPHA:g}): inconclusive. {size}")
 
 
+def possible_underfitting(z: float, p_value_farther: float) -> bool:
+    """Generated samples significantly farther from the training data than held-out ones are: the
+    generator may not have learnt the data (the other side of Meehan et al.'s test)."""
+    return bool(z > 0 and p_value_farther < ALPHA)
+
+
 def measure_data_copying(ctx: Context) -> Result:
     """Nearest-training-sample distances of generated samples against those of test samples."""
     from zoo.cards.figures import pyplot, row_pairs
@@ -104,7 +110,7 @@ def measure_data_copying(ctx: Context) -> Result:
     values.update({"p_value": float(f"{found['p_value']:.6g}"),
                    "p_value_farther": float(f"{found['p_value_farther']:.6g}"), "alpha": ALPHA,
                    "verdict": copying_verdict(found["p_value"], found["z"]),
-                   "possible_underfitting": bool(found["z"] > 0 and found["p_value_farther"] < ALPHA),
+                   "possible_underfitting": possible_underfitting(found["z"], found["p_value_farther"]),
                    "generated": found["generated"], "test": found["test"], "distance": "euclidean, pixel space"})
     ratio = f"{values['ratio']:.3f}" if values["ratio"] is not None else "undefined"
     summary = (f"The median distance of a generated sample to its nearest training sample is "
