@@ -444,6 +444,9 @@ def test_a_damaged_cache_index_is_one_line_and_zoo_list_keeps_the_other_zoo(home
     for args in (("pull", str(hub_files)), ("predict", NAME, str(tmp_path / "x.npy"))):
         result = invoke_zoo(*args)
         assert result.code == 2 and unreadable in one_error_line(result.err)
+        if args[0] == "pull":  # the way out, said; the damaged index is the user's to move, never removed
+            assert one_error_line(result.err).endswith("; move it away and pull again (the models it listed are "
+                                                       "then pulled afresh)")
     warned: list[str] = []
     assert zoo.hub.weights_status(warn=warned.append) == {NAME: "builtin"}  # zoo list's WEIGHTS column
     assert len(warned) == 1 and warned[0].startswith(unreadable)

@@ -28,11 +28,11 @@ COLUMNS = (("model", "model", "text"), ("family", "family", "text"), ("task", "t
            ("data", "data (split, samples)", "text"), ("metric", "metric", "number"),
            ("parameters", "parameters", "number"), ("bundle", "bundle size", "number"),
            ("parity", "parity", "text"))
-RIGHT = ("parameters", "bundle")
+RIGHT = ("parameters", "bundle")  # right-aligned: plain numbers (the metric cell is words and numbers)
 # What a card must hold for its row (the parts of zoo.cards.CARD_SCHEMA the catalog reads).
 ROW_SCHEMA = {"model_details": {"name": str, "family": str, "task": str, "parameters": int},
               "metrics": {"key": str, "values": dict}, "evaluation_data": {"name": str, "split": str, "size": int},
-              "parity": {"status": str}, "bundle": {"status": str}}  # right-aligned: plain numbers (the metric cell is words and numbers)
+              "parity": {"status": str}, "bundle": {"status": str}}
 
 
 def catalog_rows(cards_dir: str | Path) -> list[dict[str, Any]]:

@@ -282,7 +282,10 @@ def pull(source: str, names: Sequence[str] = (), public_key: str | Path | None =
         if name not in served:
             raise HubError(f"{hub.where(INDEX)}: {did_you_mean('model', name, sorted(served))}")
     chosen = list(dict.fromkeys(names)) or sorted(served)
-    held = entries(cache)
+    try:
+        held = entries(cache)
+    except HubError as exc:  # never removed for the user: it is the only record of what the cache holds
+        raise HubError(f"{exc}; move it away and pull again (the models it listed are then pulled afresh)") from None
     stale = [name for name in chosen if force or (held.get(name) or {}).get("files") != served[name]["files"]]
     total = sum(served[name]["bytes"] for name in stale)
     if max_bytes is not None and total > max_bytes:
