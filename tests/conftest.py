@@ -334,3 +334,24 @@ def dump_dom(url: str, profile: Path, budget_ms: int = 3000) -> str:
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
+
+
+def _write_key(path: Path, key) -> Path:
+    from cryptography.hazmat.primitives import serialization
+
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    path.with_suffix(".pub").write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return path
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory):
+    """Two P-256 key pairs (``publisher``, ``other``: key.pem and key.pub) and an Ed25519 one model-signing refuses."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    root = tmp_path_factory.mktemp("keys")
+    return {"publisher": _write_key(root / "publisher.pem", ec.generate_private_key(ec.SECP256R1())),
+            "other": _write_key(root / "other.pem", ec.generate_private_key(ec.SECP256R1())),
+            "ed25519": _write_key(root / "ed25519.pem", ed25519.Ed25519PrivateKey.generate())}

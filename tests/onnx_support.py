@@ -22,3 +22,15 @@ def exported(name: str) -> Path:
 def copy_bundle(name: str, dest: Path) -> Path:
     """A private copy of a shared bundle, for tests that damage it."""
     return TINY_RUNS.copy_bundle(name, dest)
+
+
+def resign(path: Path) -> None:
+    """Make the manifest's checksums match the files again (every file under the bundle), as a careless or
+    hostile tool would: what the checksums alone cannot catch."""
+    import json
+
+    from zoo import bundle
+
+    manifest = json.loads((path / bundle.MANIFEST).read_text())
+    manifest["files"] = bundle.checksums(path)
+    (path / bundle.MANIFEST).write_text(json.dumps(manifest))

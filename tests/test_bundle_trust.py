@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import set_external_data
-from onnx_support import copy_bundle, exported
+from onnx_support import copy_bundle, exported, resign
 
 from zoo import bundle
 from zoo.bundle import BundleError, external_data_locations, open_bundle
@@ -33,13 +33,6 @@ def zoo(*args: str):
     """`zoo ARGS` in-process: (exit code, stdout, stderr)."""
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
-
-
-def resign(path: Path) -> None:
-    """Make the manifest's checksums match the files again (every file under the bundle)."""
-    manifest = json.loads((path / bundle.MANIFEST).read_text())
-    manifest["files"] = bundle.checksums(path)
-    (path / bundle.MANIFEST).write_text(json.dumps(manifest))
 
 
 def edit_manifest(path: Path, change) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT, TINY_RUNS, invoke_zoo, one_error_line, run_zoo
+from onnx_support import resign
 
 import zoo
 import zoo.hub
@@ -332,8 +333,6 @@ def test_a_cached_copy_whose_card_changed_is_fetched_again_through_a_swept_folde
 
 
 def test_changed_weights_are_never_loaded(home, hub_files):
-    from zoo.bundle import checksums
-
     assert invoke_zoo("pull", str(hub_files)).code == 0
     weights = home / NAME / "weights.safetensors"
     data = bytearray(weights.read_bytes())
@@ -341,9 +340,7 @@ def test_changed_weights_are_never_loaded(home, hub_files):
     weights.write_bytes(bytes(data))
     with pytest.raises(zoo.ZooError, match="weights.safetensors: checksum mismatch"):
         zoo.create_model(NAME, pretrained=True)
-    manifest = json.loads((home / NAME / "manifest.json").read_text())  # the manifest made to agree ...
-    manifest["files"] = checksums(home / NAME)
-    (home / NAME / "manifest.json").write_text(json.dumps(manifest))
+    resign(home / NAME)  # the manifest made to agree ...
     with pytest.raises(zoo.ZooError, match="not the manifest .* pins"):  # ... is not the one the index pins
         zoo.create_model(NAME, pretrained=True)
     edit_index(home, lambda m: m.update(manifest_sha256=sha256_file(home / NAME / "manifest.json")))
@@ -352,16 +349,13 @@ def test_changed_weights_are_never_loaded(home, hub_files):
 
 
 def test_weights_load_with_strict_keys_even_when_every_checksum_agrees(home, hub_files):
-    from zoo.bundle import checksums
     from zoo.hub.index import describe
 
     assert invoke_zoo("pull", str(hub_files)).code == 0
     config = json.loads((home / NAME / "config.json").read_text())
     config["config"]["hidden"] = 8  # a consistent republish of the wrong network: index, manifest, files agree
     (home / NAME / "config.json").write_text(json.dumps(config))
-    manifest = json.loads((home / NAME / "manifest.json").read_text())
-    manifest["files"] = checksums(home / NAME)
-    (home / NAME / "manifest.json").write_text(json.dumps(manifest))
+    resign(home / NAME)
     index = json.loads((home / INDEX).read_text())
     index["models"] = [describe(home / NAME)[0]]
     (home / INDEX).write_text(json.dumps(index))
@@ -379,29 +373,18 @@ def test_no_published_weights_is_one_line_naming_zoo_pull(home, tmp_path):
         zoo.create_model(NAME, pretrained=True, hidden=8)
 
 
-def test_signed_bundles_are_checked_with_the_public_key(home, serve, tmp_path):
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
+def test_signed_bundles_are_checked_with_the_public_key(home, serve, tmp_path, keys):
     from zoo.bundle.signing import sign
 
-    keys = {}
-    for who in ("publisher", "other"):
-        key = ec.generate_private_key(ec.SECP256R1())
-        keys[who] = tmp_path / f"{who}.pub"
-        (tmp_path / f"{who}.pem").write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        keys[who].write_bytes(key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     hub = serve()
     exports = tmp_path / "exports"
     shutil.copytree(hub.root / NAME, exports / NAME)
-    sign(exports / NAME, tmp_path / "publisher.pem")
+    sign(exports / NAME, keys["publisher"])
     write_hub(hub.root, exports, force=True)
-    refused = invoke_zoo("pull", hub.url, "--public-key", str(keys["other"]))
+    refused = invoke_zoo("pull", hub.url, "--public-key", str(keys["other"].with_suffix(".pub")))
     assert refused.code == 2 and "signed with another key" in one_error_line(refused.err)
     assert cache_is_clean(home)
-    assert invoke_zoo("pull", hub.url, "--public-key", str(keys["publisher"])).code == 0
+    assert invoke_zoo("pull", hub.url, "--public-key", str(keys["publisher"].with_suffix(".pub"))).code == 0
     assert json.loads((home / INDEX).read_text())["models"][0]["signed"] is True
 
 
