@@ -124,9 +124,20 @@ def test_a_third_party_assessment_reaches_the_run_and_the_card(plugin_path, tiny
     assert "sample budget 0.05" in safety
 
 
+WRAPPING_HOOK = """
+from zoo import hookimpl
+
+
+@hookimpl(wrapper=True)
+def zoo_assessments(spec):
+    return (yield)  # wraps the others' answers and offers none of its own
+"""
+
+
 def test_broken_assessments_are_reported_and_the_rest_still_run(plugin_path, tmp_path):
     plugin_path.add("zoo-broken", "zoo_broken", BROKEN_PLUGINS)
     plugin_path.add("zoo-raising", "zoo_raising", RAISING_HOOK)
+    plugin_path.add("zoo-wrapping", "zoo_wrapping", WRAPPING_HOOK)
     run = TINY_RUNS.copy_run("cnn-digits", tmp_path / "run")
     result = invoke_zoo("assess", str(run), "--budget", "0.05", "--json")
     assert result.code == 1
@@ -138,6 +149,7 @@ def test_broken_assessments_are_reported_and_the_rest_still_run(plugin_path, tmp
     assert "already offered by plugin 'core'" in failed[("zoo_broken", "calibration")]
     assert "section must be one of explainability, safety" in failed[("zoo_broken", "misfiled")]
     assert "zoo_assessments failed: ValueError: cannot even say what I measure" in failed[("zoo_raising", "?")]
+    assert not [key for key in failed if key[0] == "zoo_wrapping"], "a wrapper offers nothing and fails nothing"
     core = [e for e in entries if e["plugin"] == "core"]
     assert core and all(e["status"] == "ok" for e in core)
 

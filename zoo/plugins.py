@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pluggy
 
@@ -124,28 +124,49 @@ def _register(pm: pluggy.PluginManager, plugin: object, info: PluginInfo) -> Non
     info.hooks = sorted(c.name for c in callers)
 
 
+def each_plugin(caller: pluggy.HookCaller, **kwargs: Any) -> Iterator[tuple[str, Any, BaseException | None]]:
+    """Call a list-returning hook plugin by plugin, so one plugin's failure (``sys.exit`` included) stays
+    that plugin's: ``(plugin, answer, None)`` or ``(plugin, None, exception)``. Wrappers only wrap the
+    others' calls and give no list of their own: they are not called."""
+    for impl in caller.get_hookimpls():
+        if _is_wrapper(impl):
+            continue
+        try:
+            answer = impl.function(**kwargs)
+        except (KeyboardInterrupt, GeneratorExit):
+            raise
+        except BaseException as exc:
+            yield impl.plugin_name, None, exc
+        else:
+            yield impl.plugin_name, answer, None
+
+
 def _collect(
     pm: pluggy.PluginManager, hook: str, kind: type, info_by_name: dict[str, PluginInfo]
 ) -> dict[str, list[Any]]:
-    """Call a list-returning hook plugin by plugin, so one failure stays that plugin's."""
+    """The specs of a registration hook by plugin; a plugin whose answer fails or breaks the contract
+    is unregistered, with the reason in its status."""
     results: dict[str, list[Any]] = {}
-    for impl in getattr(pm.hook, hook).get_hookimpls():
-        info = info_by_name.get(impl.plugin_name)
+    for plugin, specs, failure in each_plugin(getattr(pm.hook, hook)):
+        info = info_by_name.get(plugin)
         try:
-            specs = impl.function()
+            if failure is not None:
+                raise failure
             if not isinstance(specs, (list, tuple)):
                 raise SpecError(f"{hook}() returned {type(specs).__name__}, expected a list")
             for spec in specs:
                 if not isinstance(spec, kind):
                     raise SpecError(f"{hook}() returned a {type(spec).__name__}, expected {kind.__name__}")
                 spec.validate()
-        except Exception as exc:
+        except (KeyboardInterrupt, GeneratorExit):
+            raise
+        except BaseException as exc:  # the call's own failure, re-raised here, or the contract's
             if info is not None:
                 info.status = f"broken: {hook}() failed: {one_line(exc)}"
-            pm.unregister(name=impl.plugin_name)
-            results.pop(impl.plugin_name, None)
+            pm.unregister(name=plugin)
+            results.pop(plugin, None)
             continue
-        results[impl.plugin_name] = [replace(spec, plugin=impl.plugin_name) for spec in specs]
+        results[plugin] = [replace(spec, plugin=plugin) for spec in specs]
     return results
 
 

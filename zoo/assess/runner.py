@@ -28,14 +28,15 @@ SCHEMA = "zoo.assessments/1"
 
 def offered(spec) -> tuple[list[tuple[str, Assessment]], list[dict[str, Any]]]:
     """Every plugin's assessments for ``spec`` as (plugin, assessment), and the failures found while asking."""
-    from zoo.plugins import plugin_set
+    from zoo.plugins import each_plugin, plugin_set
 
     found: list[tuple[str, Assessment]] = []
     failures: list[dict[str, Any]] = []
-    for impl in plugin_set().manager.hook.zoo_assessments.get_hookimpls():  # the core's (trylast) first
-        plugin = impl.plugin_name
-        try:
-            answer = impl.function(spec=spec) or []
+    for plugin, answer, failure in each_plugin(plugin_set().manager.hook.zoo_assessments, spec=spec):
+        try:  # the core's answer (trylast) comes first
+            if failure is not None:
+                raise failure
+            answer = answer or []
             if not isinstance(answer, (list, tuple)):
                 raise TypeError(f"returned {type(answer).__name__}, expected a list of zoo.assess.Assessment")
             for item in answer:
@@ -50,7 +51,7 @@ def offered(spec) -> tuple[list[tuple[str, Assessment]], list[dict[str, Any]]]:
                     found.append((plugin, item))
         except (KeyboardInterrupt, GeneratorExit):
             raise
-        except BaseException as exc:  # one plugin's bug (sys.exit included) stays that plugin's
+        except BaseException as exc:  # one plugin's bug (sys.exit included), re-raised here, stays that plugin's
             failures.append(_failed(plugin, "?", f"zoo_assessments failed: {one_line(exc)}"))
     return found, failures
 
