@@ -9,7 +9,7 @@ import numpy as np
 
 def main_graph(name: str):
     """The (untrained, default-sized) model's primary graph: latency does not depend on the weights."""
-    from zoo.api import build, load_model_data, onnx_graphs
+    from zoo.models import build, load_model_data, onnx_graphs
     from zoo.config import resolve
     from zoo.graphs import primary
     from zoo.registry import get_model
@@ -23,7 +23,7 @@ def main_graph(name: str):
 
 def inputs_for(graph, batch: int, lengths: dict[int, int] | None = None) -> dict[str, np.ndarray]:
     """Fresh inputs drawn as the graph declares; ``lengths`` changes non-batch axes (axis -> size)."""
-    from zoo.bundle.verify import random_inputs
+    from zoo.bundle import random_inputs
 
     specs = []
     for i in graph.inputs:

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo.api import load_model_data  # noqa: E402
+from zoo.models import load_model_data  # noqa: E402
 from zoo.metrics import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, bootstrap_intervals  # noqa: E402
 from zoo.recipes import evaluate_classifier, predict_batches  # noqa: E402
 from zoo.registry import get_model  # noqa: E402

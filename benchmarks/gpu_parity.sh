@@ -36,7 +36,7 @@ sys.path.insert(0, "benchmarks")
 from _onnx import median_seconds
 from _table import report
 from zoo.bundle import open_bundle
-from zoo.bundle.verify import random_inputs
+from zoo.bundle import random_inputs
 
 rows = []
 for path in sorted(Path(sys.argv[1]).iterdir()):

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _table import report  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo.api import load_trained  # noqa: E402
+from zoo.models import load_trained  # noqa: E402
 from zoo.membership import loss_attack  # noqa: E402
 from zoo.runs import open_run  # noqa: E402
 

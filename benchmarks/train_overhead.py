@@ -21,7 +21,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo.api import load_model_data  # noqa: E402
+from zoo.models import load_model_data  # noqa: E402
 from zoo.recipes import random_shift  # noqa: E402
 from zoo.registry import get_model  # noqa: E402
 from zoo.training import SilentProgress  # noqa: E402

@@ -16,11 +16,12 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def _context(run, folder, budget: float = BUDGET) -> Context:
-    from zoo.api import load_trained
+    from zoo.assess.runner import make_context
+    from zoo.models import load_trained
 
     spec, model, data, config, _ = load_trained(run.path)
     folder.mkdir(exist_ok=True)
-    return Context(spec, model, data, config, seed=int(config["seed"]), budget=budget, folder=folder)
+    return make_context(spec, model, data, config, budget, folder)
 
 
 def _measure_all(ctx: Context) -> dict[str, Result]:
@@ -236,12 +237,12 @@ def test_sanity_check_sees_an_unchanged_model_as_the_same(tiny_run, tmp_path):
 def test_the_control_network_is_the_untrained_one_and_leaves_global_randomness_alone(tiny_run, tmp_path):
     ctx = _context(tiny_run("cnn-digits"), tmp_path)
     state = torch.get_rng_state()
-    control = faithfulness.untrained(ctx)
+    control = ctx.untrained()
     assert torch.equal(state, torch.get_rng_state())
     trained, fresh = ctx.model.state_dict(), control.state_dict()
     assert trained.keys() == fresh.keys() and not control.training
     assert any(not torch.equal(trained[k], fresh[k]) for k in trained)
-    again = faithfulness.untrained(ctx).state_dict()
+    again = ctx.untrained().state_dict()
     assert all(torch.equal(fresh[k], again[k]) for k in fresh)
 
 

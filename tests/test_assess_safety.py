@@ -22,11 +22,12 @@ EXPECTED = {
 
 def _measure_all(run, folder: Path) -> dict[str, Result]:
     """Every safety assessment of ``run``, as the runner calls them: one context, a prefix per assessment."""
-    from zoo.api import load_trained
+    from zoo.assess.runner import make_context
+    from zoo.models import load_trained
 
     spec, model, data, config, _ = load_trained(run)
     folder.mkdir()
-    ctx = Context(spec, model, data, dict(config), seed=int(config["seed"]), budget=BUDGET, folder=folder)
+    ctx = make_context(spec, model, data, config, BUDGET, folder)
     results = {}
     for assessment in safety.assessments(spec):
         ctx.prefix = f"{assessment.name}-"
@@ -56,7 +57,7 @@ def test_results_are_well_formed_and_deterministic(name, tiny_run, tmp_path):
 
 def test_numbers_agree_with_their_definitions(tiny_run, tmp_path):
     """Temperature scaling never worsens validation NLL, and the classifier's membership numbers are loss_attack's."""
-    from zoo.api import load_trained
+    from zoo.models import load_trained
     from zoo.membership import loss_attack
 
     results = _measure_all(tiny_run("cnn-digits"), tmp_path / "a")
@@ -182,10 +183,10 @@ def test_shift_moves_by_one_and_fills_with_background():
 @pytest.fixture(scope="module")
 def digits():
     """The generators' data (the digits), loaded directly: no model needs training for these tests."""
-    import zoo.api
+    import zoo.models
     import zoo.registry
 
-    return zoo.api.load_model_data(zoo.registry.get_model("gan-digits"))
+    return zoo.models.load_model_data(zoo.registry.get_model("gan-digits"))
 
 
 def test_data_copying_flags_a_generator_that_returns_training_samples(digits):

@@ -163,9 +163,9 @@ def test_a_graph_onnxruntime_cannot_load_fails_verify_with_the_reason(zoo_cli, t
 
 
 def test_the_card_of_a_bundle_that_failed_verification_says_not_verified(tmp_path):
-    from zoo.cards.facts import VERIFICATION
+    from zoo.bundle import VERIFICATION
     from zoo.fsutil import atomic_write_json
-    from zoo.publish import write_card
+    from zoo.cards.writer import write_card
 
     copy = broken_graph_bundle(tmp_path)
     report = verify(copy, batch_sizes=[2])

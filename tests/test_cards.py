@@ -14,10 +14,12 @@ import yaml
 
 import zoo
 from conftest import ROOT, chromium, dump_dom, invoke_zoo, published_cards, run_zoo
-from zoo.cards import STATIC_SCHEMA, linked_files, static_card, validate_card
+from zoo.cards.make import linked_files
+from zoo.cards.schema import STATIC_SCHEMA, validate_card
+from zoo.cards.static import static_card
 from zoo.cards.facts import augmentation
 from zoo.plugins import call_model_hook
-from zoo.publish import write_card
+from zoo.cards.writer import write_card
 from zoo.registry import get_model, list_models
 
 TINY = {  # shift is the core's augmentation key: the two classifiers train with and without it

@@ -75,7 +75,7 @@ def test_a_plugin_answering_every_build_changes_no_other_plugins_model(plugin_pa
     assert isinstance(zoo.create_model("cnn-digits"), DigitsCNN)
     assert isinstance(zoo.create_model("lstm-digits").rnn, nn.LSTM)
     assert isinstance(zoo.create_model("greedy-digits"), nn.Sequential)  # its own model is still its own
-    from zoo.cards import static_card
+    from zoo.cards.static import static_card
 
     card, problems = static_card(zoo.get_model("cnn-digits"))
     assert problems == [] and "hijacked" not in card["description"]
@@ -144,8 +144,6 @@ def zoo_models():
 @pytest.mark.parametrize("config, expected", [
     ('{"epochs": 1, "batch_size": 8, "lr": 0.1}', "default_config lacks 'seed'"),
     ('{"batch_size": 8, "lr": 0.1, "seed": 0}', "default_config lacks 'epochs'"),
-    ('{"epochs": 1, "batch_size": 8, "lr": 0.1, "seed": 0, "width": 4}',
-     "config key 'width' has no description (add it to ModelSpec.config_help)"),
 ])
 def test_a_model_breaking_the_config_contract_makes_its_plugin_broken(plugin_path, config, expected):
     plugin_path.add("zoo-bad", "zoo_bad", f"""
@@ -165,6 +163,46 @@ def zoo_models():
     errors = error_lines(train.output)
     assert train.exit_code == 2 and len(errors) == 1 and errors[0].startswith("error: unknown model 'bad-digits'")
     assert f"warning: plugin 'zoo_bad' is broken: zoo_models() failed: SpecError" in train.output
+
+
+def test_a_plugin_written_for_the_first_contract_still_works_with_one_warning_per_problem(plugin_path, tmp_path):
+    plugin_path.add("zoo-old", "zoo_old", FIRST_CONTRACT)
+    keys = ("warning: plugin 'zoo_old': model 'old-digits': config keys 'width', 'depth' have no description "
+            "(add them to ModelSpec.config_help; deprecated since plugin contract 2.1, refused from 3.0)")
+    roles = ("warning: plugin 'zoo_old', zoo_onnx_graphs for 'old-digits': graphs 'model', 'features' name no "
+             "role; 'model' is taken as the primary graph and the others as components (give each OnnxGraph a "
+             "role; several graphs without roles are deprecated since plugin contract 2.1, refused from 3.0)")
+    plugins = {p["name"]: p for p in json.loads(invoke("plugins", "--json").stdout)}
+    assert plugins["zoo_old"]["status"] == "ok" and plugins["zoo_old"]["card"]["complete"]
+    assert plugins["zoo_old"]["deprecations"] == [keys.removeprefix("warning: ")]
+    listed = invoke("list", "old-*")
+    assert "old-digits" in listed.stdout and listed.stderr.splitlines() == [keys]
+    info = json.loads(invoke("info", "old-digits", "--json").stdout)
+    assert info["config_help"]["width"] == "(no description)"
+    run, bundle = tmp_path / "run", tmp_path / "bundle"
+    trained = invoke("train", "old-digits", "--out", str(run))
+    assert trained.exit_code == 0 and trained.stderr.count("warning:") == 1
+    exported = invoke("export", str(run), "--out", str(bundle))
+    assert exported.exit_code == 0, exported.output
+    assert [line for line in exported.stderr.splitlines() if line.startswith("warning:")] == [keys, roles]
+    verified = invoke("verify", str(bundle), "--batch-sizes", "3")
+    assert verified.exit_code == 0, verified.output
+    assert verified.stderr.count(roles) == 1  # said once, though every check asked for the graphs
+    from zoo.bundle import open_bundle
+
+    assert {g.name: g.role for g in open_bundle(bundle).graphs} == {"model": "primary", "features": "component"}
+
+
+def test_a_plugin_that_needs_a_newer_contract_is_reported_broken_with_the_reason(plugin_path):
+    plugin_path.add("zoo-future", "zoo_future", """
+from zoo.hookspecs import require_contract
+
+require_contract("2.99")
+""")
+    plugins = {p["name"]: p for p in json.loads(invoke("plugins", "--json").stdout)}
+    assert plugins["zoo_future"]["status"] == ("broken: import failed: ContractVersionError: needs plugin "
+                                               "contract 2.99, this zoo offers 2.1 (upgrade zoo)")
+    assert plugins["cnn"]["status"] == "ok"
 
 
 def test_info_shows_every_config_key_with_type_and_description():
@@ -193,8 +231,42 @@ def zoo_onnx_graphs(spec, model, info, config):
     import torch
     from zoo.graphs import GraphInput, OnnxGraph
     x = torch.rand(2, *info.sample_shape)
-    return [OnnxGraph("a", model, [GraphInput("input", x)], ["logits"]),
-            OnnxGraph("b", model, [GraphInput("input", x)], ["logits"])]
+    return [OnnxGraph("a", model, [GraphInput("input", x)], ["logits"], role="primary"),
+            OnnxGraph("b", model, [GraphInput("input", x)], ["logits"], role="primary")]
+"""
+
+# A plugin written from the README of the first contract: its config keys have no descriptions and its
+# two graphs name no role. Contract 2.1 deprecates both (one warning line each) and keeps it working.
+FIRST_CONTRACT = """
+from zoo import ModelSpec, hookimpl
+
+@hookimpl
+def zoo_models():
+    return [ModelSpec(name="old-digits", family="old", task="classification", dataset="digits",
+                      summary="written for the first plugin contract",
+                      default_config={"epochs": 1, "batch_size": 64, "lr": 0.01, "seed": 0, "width": 16,
+                                      "depth": 1})]
+
+@hookimpl
+def zoo_build(spec, config, info):
+    from math import prod
+    from torch import nn
+    return nn.Sequential(nn.Flatten(), nn.Linear(prod(info.sample_shape), config["width"]), nn.ReLU(),
+                         nn.Linear(config["width"], info.num_classes))
+
+@hookimpl
+def zoo_onnx_graphs(spec, model, info, config):
+    import torch
+    from zoo.graphs import GraphInput, OnnxGraph
+    x = torch.rand(2, *info.sample_shape)
+    return [OnnxGraph("model", model, [GraphInput("input", x)], ["logits"]),
+            OnnxGraph("features", model[:3], [GraphInput("input", x)], ["features"])]
+
+@hookimpl
+def zoo_model_card(spec):
+    text = "A small dense classifier written for the first plugin contract."
+    return {"description": text, "intended_use": text, "out_of_scope_use": text, "data_notes": {"preprocessing": text},
+            "explainability": text, "safety": {"risks": text, "misuse": text}, "limitations": text}
 """
 
 
@@ -232,12 +304,38 @@ def _zoo_imports(path: Path) -> set[str]:
     return found
 
 
-def test_plugins_import_only_the_plugin_api():
-    sources = [*(ROOT / "plugins").rglob("*.py"), *(ROOT / "examples").rglob("*.py")]
-    assert len(sources) >= 8
+CORE_ASSESSMENTS = [ROOT / "zoo" / "assess" / "explain", ROOT / "zoo" / "assess" / "safety"]
+
+
+def test_plugins_and_the_core_assessments_import_only_the_plugin_api():
+    sources = [*(ROOT / "plugins").rglob("*.py"), *(ROOT / "examples").rglob("*.py"),
+               *(p for folder in CORE_ASSESSMENTS for p in folder.rglob("*.py"))]
+    assert len(sources) >= 20
     for source in sources:
         internal = _zoo_imports(source) - set(zoo.PLUGIN_API)
         assert not internal, f"{source.relative_to(ROOT)} imports internal modules {sorted(internal)}"
+
+
+@pytest.mark.parametrize("folder", CORE_ASSESSMENTS, ids=lambda p: p.name)
+def test_a_core_assessment_copied_into_a_plugin_works_unchanged(plugin_path, folder):
+    """The core's assessments are the template a plugin author copies: the copy, files unchanged, imports
+    only the plugin API and offers the same assessments from the plugin's own package."""
+    import shutil
+
+    copy = plugin_path.root / f"zoo_copied_{folder.name}"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    for source in copy.rglob("*.py"):
+        assert (folder / source.name).read_bytes() == source.read_bytes()
+        assert _zoo_imports(source) <= set(zoo.PLUGIN_API), source.name
+    import importlib
+
+    copied = importlib.import_module(copy.name)
+    original = importlib.import_module(f"zoo.assess.{folder.name}")
+    for name in ("cnn-digits", "ae-digits", "gan-digits"):
+        spec = zoo.get_model(name)
+        theirs = copied.assessments(spec)
+        assert [a.name for a in theirs] == [a.name for a in original.assessments(spec)]
+        assert all(a.measure.__module__.startswith(copy.name) for a in theirs)
 
 
 def test_no_family_guard_is_left():

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 import zoo
 from conftest import TINY, invoke_zoo, one_error_line
-from zoo.bundle import sha256_file
+from zoo.fsutil import sha256_file
 from zoo.cards.facts import parameter_count
 from zoo.runs import WEIGHTS
 
@@ -43,7 +43,7 @@ def test_the_student_run_records_its_teacher(student, tiny_run):
 
 def test_the_distillation_loss_is_hintons():
     """alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * cross-entropy, computed by hand."""
-    from zoo.distill import Teacher
+    from zoo.options.distill import Teacher
 
     torch.manual_seed(0)
     teacher_net = torch.nn.Linear(4, 3)
@@ -57,7 +57,7 @@ def test_the_distillation_loss_is_hintons():
 
 
 def test_the_card_has_a_distillation_note(tmp_path, student, tiny_run):
-    from zoo.cards import make_card
+    from zoo.cards.make import make_card
     from zoo.cards.render import to_markdown
 
     card = make_card(student.path, tmp_path)
@@ -111,8 +111,9 @@ def test_a_resumed_student_ends_where_an_uninterrupted_one_does(tmp_path, studen
 
 
 def test_a_changed_teacher_stops_the_resumed_student(tmp_path, student):
-    from zoo.distill import DistillError, load_teacher
+    from zoo.models import load_trained
+    from zoo.options.distill import DistillError, load_teacher
 
     record = {**student.record["teacher"], "weights_sha256": "0" * 64}
     with pytest.raises(DistillError, match="other weights than when this run began"):
-        load_teacher(record, None, student.config, "cpu")
+        load_teacher(record, None, student.config, "cpu", load_trained)

@@ -20,7 +20,7 @@ def session(path):
 
 
 def torch_graphs(name):
-    from zoo.api import load_trained, onnx_graphs
+    from zoo.models import load_trained, onnx_graphs
 
     spec, model, data, config, _ = load_trained(trained(name))
     return {g.name: g for g in onnx_graphs(spec, model, data.info, config)}

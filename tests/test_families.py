@@ -7,7 +7,7 @@ import torch
 
 import zoo
 from conftest import TINY
-from zoo.api import load_trained
+from zoo.models import load_trained
 
 CLASSIFIER_KEYS = {"accuracy", "precision_macro", "recall_macro", "f1_macro", "confusion_matrix", "per_class",
                    "confidence_intervals"}

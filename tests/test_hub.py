@@ -23,7 +23,8 @@ from onnx_support import resign
 
 import zoo
 import zoo.hub
-from zoo.bundle import open_bundle, sha256_file
+from zoo.bundle import open_bundle
+from zoo.fsutil import sha256_file
 from zoo.hub import INDEX, SCHEMA, HubError
 from zoo.hub.static import write_hub
 
@@ -210,7 +211,7 @@ def test_pull_over_http_then_pretrained_and_predict_by_name(home, serve, tiny_ru
     listed = {m["name"]: m["weights"] for m in json.loads(invoke_zoo("list", "--json").out)}
     assert listed[NAME] == "cache" and listed["rnn-digits"] is None
 
-    from zoo.api import evaluate_model, load_model_data
+    from zoo.models import evaluate_model, load_model_data
 
     model = zoo.create_model(NAME, pretrained=True)
     assert not model.training
@@ -519,7 +520,7 @@ def test_builtin_zoo_pretrained_matches_card(tmp_path, monkeypatch):
     """The committed zoo: a fresh clone predicts and loads cnn-digits without training, at its card's accuracy."""
     import torch
 
-    from zoo.api import evaluate_model, load_model_data
+    from zoo.models import evaluate_model, load_model_data
 
     monkeypatch.setenv("ZOO_HOME", str(tmp_path / "empty-cache"))
     card = json.loads((ROOT / "cards" / f"{NAME}.json").read_text())

@@ -26,7 +26,8 @@ def test_builtins_come_through_entry_points():
         assert plugins[name]["distribution"] == "zoo"
         assert plugins[name]["status"] == "ok"
     assert "zoo_build" in plugins["cnn"]["hooks"] and "zoo_datasets" in plugins["digits"]["hooks"]
-    assert set(plugins["cnn"]) == {"name", "distribution", "version", "module", "hooks", "status", "card", "conflicts"}
+    assert set(plugins["cnn"]) == {"name", "distribution", "version", "module", "hooks", "status", "card", "conflicts",
+                                   "deprecations"}
 
 
 def test_list_json_schema_and_filters():

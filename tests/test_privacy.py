@@ -9,8 +9,8 @@ import torch
 
 import zoo
 from conftest import TINY, invoke_zoo, one_error_line
-from zoo.api import load_trained
-from zoo.bundle import sha256_file
+from zoo.models import load_trained
+from zoo.fsutil import sha256_file
 from zoo.runs import WEIGHTS
 
 # A tiny private cnn-digits: 3 epochs of 5 Poisson batches (q = 1/5 of 1,257 samples).
@@ -92,7 +92,7 @@ def test_private_run_exports_and_verifies(tmp_path, private_run):
 
 
 def test_card_states_the_budget_and_the_measured_leak_beside_the_baseline(tmp_path, private_run, tiny_run):
-    from zoo.cards import make_card
+    from zoo.cards.make import make_card
     from zoo.cards.render import to_markdown
 
     card = make_card(private_run.path, tmp_path)

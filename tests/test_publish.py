@@ -6,7 +6,7 @@ import re
 
 from conftest import run_zoo
 from test_cards import HUB_TASK_IDS, LINK, absolute_paths, broken_links, front_matter
-from zoo.cards import linked_files
+from zoo.cards.make import linked_files
 
 
 def test_publish_one_model_end_to_end(tmp_path):

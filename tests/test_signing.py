@@ -148,7 +148,7 @@ def test_model_signing_does_not_import_torch():
 
 
 def test_the_card_names_the_key_and_is_inside_what_is_signed(tmp_path, keys):
-    from zoo.publish import write_card
+    from zoo.cards.writer import write_card
 
     path = copy_bundle("cnn-digits", tmp_path / "b")
     write_card(path, ["md", "json"])

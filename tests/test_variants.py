@@ -224,7 +224,7 @@ def test_census_counts_qdq_and_integer_kernels_and_the_conv_integer_trap_is_refu
 
 
 def test_verify_save_stores_the_deployment_table_and_the_card_renders_it(with_variants, tmp_path):
-    from zoo.publish import write_card
+    from zoo.cards.writer import write_card
 
     copy = Path(shutil.copytree(with_variants("cnn-digits"), tmp_path / "b"))
     result = invoke_zoo("verify", str(copy), "--batch-sizes", "2", "--save")

@@ -27,6 +27,8 @@ PLUGIN_API = (
     "zoo.metrics",    # classification, reconstruction and generation metrics
     "zoo.errors",     # ZooError and the one-line error texts
     "zoo.assess",     # Assessment, Context, Result, Table, Figure: measurements for the card
+    "zoo.plots",      # pyplot, save_png, picture, strip, row_pairs: figures drawn as the core draws them
+    "zoo.membership", # loss-threshold membership-inference attack (sample_losses, threshold_attack)
 )
 
 # Public API resolved lazily so that ``import zoo`` never pulls in torch.

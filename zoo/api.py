@@ -7,52 +7,20 @@ from typing import Any, Mapping
 
 import torch
 
-from zoo import __version__, distill, privacy, runs
+from zoo import __version__, runs
 from zoo.config import REQUIRED_KEYS, resolve
-from zoo.data import Data, DataInfo, load_data
+from zoo.data import Data
 from zoo.errors import Interrupted, WorkFailed, ZooError, one_line
-from zoo.graphs import GraphRoleError, OnnxGraph, check_graphs
-from zoo.plugins import PluginError, call_model_hook
-from zoo.registry import get_dataset, get_model
+from zoo.models import build, build_plain, build_recorded, check_same_data, dataset_info, evaluate_model, load_model_data, load_trained
+from zoo.options import distill, privacy
+from zoo.plugins import call_model_hook
+from zoo.registry import get_model
 from zoo.specs import ModelSpec
 from zoo.training import Progress, SilentProgress, TrainContext, World
 
 
-def load_model_data(spec: ModelSpec, path: str | Path | None = None) -> Data:
-    """The model's own dataset, or the user's file read the same way."""
-    return load_data(get_dataset(spec.dataset), spec.requires_labels, path)
-
-
 # The options of a new run beside --set: the required keys and the differential-privacy budget.
 TRAIN_OPTIONS = (*REQUIRED_KEYS, "dp_epsilon", "dp_delta", "dp_max_grad_norm")
-
-
-def _build_plain(spec: ModelSpec, config: Mapping[str, Any], info: DataInfo) -> torch.nn.Module:
-    torch.manual_seed(int(config["seed"]))
-    return call_model_hook("zoo_build", spec, config=dict(config), info=info)
-
-
-def _build_recorded(spec: ModelSpec, config: Mapping[str, Any], info: DataInfo) -> tuple[torch.nn.Module, list[str]]:
-    """``build``, and the layers changed for differential privacy (none unless the config is private)."""
-    model = _build_plain(spec, config, info)
-    return privacy.compatible(model) if privacy.is_private(config) else (model, [])
-
-
-def build(spec: ModelSpec, config: Mapping[str, Any], info: DataInfo) -> torch.nn.Module:
-    """A fresh model for ``spec``, initialised from ``config['seed']``; for a private config, the network
-    Opacus trains (``zoo.privacy.compatible``: GroupNorm for BatchNorm), so that a private run's weights
-    load into what export, evaluation and cards build."""
-    return _build_recorded(spec, config, info)[0]
-
-
-def onnx_graphs(spec: ModelSpec, model: torch.nn.Module, info: DataInfo, config: Mapping[str, Any]) -> list[OnnxGraph]:
-    """The graphs the model's plugin exports, checked: unique names, exactly one ``primary``."""
-    graphs = call_model_hook("zoo_onnx_graphs", spec, model=model, info=info, config=dict(config))
-    try:
-        check_graphs(graphs)
-    except GraphRoleError as exc:
-        raise PluginError(f"plugin {spec.plugin!r}, zoo_onnx_graphs for {spec.name!r}: {exc}") from None
-    return graphs
 
 
 def create_model(name: str, data: str | Path | None = None, pretrained: bool = False,
@@ -70,11 +38,7 @@ def create_model(name: str, data: str | Path | None = None, pretrained: bool = F
         return load_pretrained(name)
     spec = get_model(name)
     config = resolve(spec.default_config, overrides)
-    if data is None:
-        dataset = get_dataset(spec.dataset)
-        info = DataInfo(dataset.name, dataset.layout, tuple(dataset.sample_shape), dataset.num_classes)
-    else:
-        info = load_model_data(spec, data).info
+    info = dataset_info(spec) if data is None else load_model_data(spec, data).info
     return build(spec, config, info)
 
 
@@ -123,7 +87,7 @@ def check_new_run(name: str | None, overrides: Mapping[str, Any] | None, options
         if teacher is not None:
             raise distill.DistillError("--teacher and --dp-epsilon do not combine: the teacher saw the training "
                                        "data without privacy, so the student's epsilon would bound nothing")
-        privacy.require_support(spec, _build_plain(spec, config, loaded.info))
+        privacy.require_support(spec, build_plain(spec, config, loaded.info))
     if teacher is not None:
         distill.describe_teacher(teacher, spec, loaded)
     return spec, config, loaded
@@ -153,9 +117,9 @@ def train(
 
     Same seed, same machine: same metrics. Every epoch leaves a resumable checkpoint; an
     interrupted run (Ctrl-C) is continued with ``resume=run_dir``. ``dp_epsilon`` trains with
-    differential privacy (``zoo.privacy``); ``teacher`` (a classifier run on the same data)
-    distils into the model (``zoo.distill``); ``baseline``, a run of the same model trained without
-    either, is measured and recorded beside it (``zoo.baseline``).
+    differential privacy (``zoo.options.privacy``); ``teacher`` (a classifier run on the same data)
+    distils into the model (``zoo.options.distill``); ``baseline``, a run of the same model trained without
+    either, is measured and recorded beside it (``zoo.options.baseline``).
     """
     world = world or World()
     common = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "dp_epsilon": dp_epsilon,
@@ -187,7 +151,7 @@ def train(
             spec, config, data = get_model(previous.model), previous.config, previous.data_path
             state = previous.load_checkpoint(world.device)
             loaded = load_model_data(spec, data)
-            _check_same_data(previous, loaded)
+            check_same_data(previous, loaded)
             related = {key: previous.record.get(key) for key in ("teacher", "baseline")}
         else:
             state = None
@@ -200,9 +164,9 @@ def train(
 def _baseline(path, spec: ModelSpec, data: Data, config: Mapping[str, Any], teacher) -> dict[str, Any] | None:
     if path is None:
         return None
-    from zoo.baseline import describe
+    from zoo.options.baseline import describe
 
-    return describe(path, spec, data, config, teacher)
+    return describe(path, spec, data, config, teacher, load_trained)
 
 
 def _train_run(spec: ModelSpec, config: dict[str, Any], loaded: Data, data_path, path: Path,
@@ -219,7 +183,7 @@ def _train_run(spec: ModelSpec, config: dict[str, Any], loaded: Data, data_path,
         history.append(entry)
         runs.write_history(path, history)
 
-    model, replaced = _build_recorded(spec, config, loaded.info)
+    model, replaced = build_recorded(spec, config, loaded.info)
     if privacy.is_private(config):
         record["privacy"] = {"layers_changed": replaced}
     record.update({key: value for key, value in related.items() if value is not None})
@@ -233,7 +197,7 @@ def _train_run(spec: ModelSpec, config: dict[str, Any], loaded: Data, data_path,
         world=world, progress=progress, checkpoint_path=path / runs.CHECKPOINT,
         resume=state, on_epoch_end=epoch_done,
         privacy=privacy.PrivateTraining(config) if privacy.is_private(config) else None,
-        teacher=distill.load_teacher(teacher, loaded, config, world.device) if teacher is not None else None,
+        teacher=distill.load_teacher(teacher, loaded, config, world.device, load_trained) if teacher is not None else None,
     )
     try:
         call_model_hook("zoo_train", spec, model=model, data=loaded, config=config, context=context)
@@ -273,32 +237,6 @@ def _check_recipe_used(spec: ModelSpec, context: TrainContext) -> None:
         raise WorkFailed(f"{spec.name} was trained without the core's private recipe; no privacy guarantee holds")
     if context.teacher is not None and remaining > 0 and not context.teacher.used:
         raise WorkFailed(f"{spec.name} was trained without the loss of its teacher")
-
-
-def evaluate_model(spec: ModelSpec, model: torch.nn.Module, data: Data, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The family's own evaluation on the test split, in eval mode, without gradients."""
-    model.eval()
-    with torch.no_grad():
-        return call_model_hook("zoo_evaluate", spec, model=model, data=data, config=dict(config))
-
-
-def _check_same_data(run: runs.Run, data: Data) -> None:
-    """Refuse to resume or evaluate a run on data other than what it was trained on."""
-    if data.sha256 != run.record["data"]["sha256"]:
-        where = run.data_path or run.record["data"]["name"]
-        raise ZooError(f"the data of {run.path} changed since it was trained ({where})")
-
-
-def load_trained(run: str | Path | runs.Run) -> tuple[ModelSpec, torch.nn.Module, Data, dict[str, Any], runs.Run]:
-    """A run's model with its trained weights, and the data it was trained on (checked unchanged)."""
-    run = run if isinstance(run, runs.Run) else runs.open_run(run)
-    spec = get_model(run.model)
-    data = load_model_data(spec, run.data_path)
-    _check_same_data(run, data)
-    model = build(spec, run.config, data.info)
-    run.load_weights(model)
-    model.eval()
-    return spec, model, data, run.config, run
 
 
 def evaluate(run: str | Path | runs.Run) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from zoo.cards import SCHEMA_ID, CardError, headline, schema_problems
+from zoo.cards.schema import SCHEMA_ID, CardError, headline, schema_problems
 from zoo.cards.render import STYLE, fmt_value, md_cell
 from zoo.errors import CheckFailed, ZooError, one_line
 from zoo.fsutil import atomic_write_bytes, read_json
@@ -29,7 +29,7 @@ COLUMNS = (("model", "model", "text"), ("family", "family", "text"), ("task", "t
            ("parameters", "parameters", "number"), ("bundle", "bundle size", "number"),
            ("parity", "parity", "text"))
 RIGHT = ("parameters", "bundle")  # right-aligned: plain numbers (the metric cell is words and numbers)
-# What a card must hold for its row (the parts of zoo.cards.CARD_SCHEMA the catalog reads).
+# What a card must hold for its row (the parts of zoo.cards.schema.CARD_SCHEMA the catalog reads).
 ROW_SCHEMA = {"model_details": {"name": str, "family": str, "task": str, "parameters": int},
               "metrics": {"key": str, "values": dict}, "evaluation_data": {"name": str, "split": str, "size": int},
               "parity": {"status": str}, "bundle": {"status": str}}

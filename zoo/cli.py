@@ -31,12 +31,42 @@ class ZooGroup(click.Group):
 PLUGIN_FREE_COMMANDS = {"predict", "pull"}  # the deployer's paths read bundles, never the plugins
 
 
+_SAID: set[str] = set()  # the warning lines this command has printed (cleared when a command starts)
+
+
+def warn(line: str) -> None:
+    """One ``warning:`` line on stderr, said once per command however often it comes up."""
+    if line not in _SAID:
+        _SAID.add(line)
+        click.echo(f"warning: {line}", err=True)
+
+
+def show_contract_warnings() -> None:
+    """A plugin's use of a deprecated part of the contract (``zoo.errors.ContractWarning``) is one warning
+    line, said once; other warnings keep Python's own handling."""
+    import warnings
+
+    from zoo.errors import ContractWarning
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ContractWarning):
+            warn(str(message))
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    warnings.simplefilter("always", ContractWarning)  # dedup is warn()'s: each problem once, wherever it arose
+
+
 def report_plugin_problems() -> None:
-    """Load the plugins and report each broken plugin or name conflict once on stderr."""
+    """Load the plugins and report each broken plugin, name conflict or deprecated use once on stderr."""
     from zoo.plugins import plugin_set
 
-    for line in plugin_set().problems:
-        click.echo(f"warning: {line}", err=True)
+    loaded = plugin_set()
+    for line in loaded.problems + loaded.deprecations:
+        warn(line)
 
 
 def emit_json(payload: Any) -> None:
@@ -69,6 +99,8 @@ def cli(ctx: click.Context) -> None:
       zoo train cnn-digits          train one on its built-in data
       zoo plugins                   which plugins are loaded, and their status
     """
+    _SAID.clear()
+    show_contract_warnings()
     if ctx.invoked_subcommand not in PLUGIN_FREE_COMMANDS:
         report_plugin_problems()
 
@@ -94,7 +126,7 @@ def list_command(pattern: str | None, family: str | None, task: str | None, as_j
     from zoo.registry import list_models
 
     specs = list_models(pattern, family=family, task=task)
-    weights = weights_status(warn=lambda line: click.echo(f"warning: {line}", err=True))  # index files only
+    weights = weights_status(warn=warn)  # index files only
     if as_json:
         emit_json([{**{k: v for k, v in s.to_dict().items() if k != "default_config"},
                     "weights": weights.get(s.name)} for s in specs])
@@ -158,14 +190,15 @@ def plugins_command(as_json: bool) -> None:
 
     CARD says whether every model of the plugin has a complete model card (zoo card names what is missing).
     """
-    from zoo.cards import describe_status, plugin_card_status
+    from zoo.cards.static import describe_status, plugin_card_status
     from zoo.plugins import plugin_set
 
     loaded = plugin_set()
     cards = {p.name: plugin_card_status(p.name) for p in loaded.plugins}
     if as_json:
         emit_json([{**p.to_dict(), "card": cards[p.name],
-                    "conflicts": [c.message() for c in loaded.conflicts if p.name in c.plugins]}
+                    "conflicts": [c.message() for c in loaded.conflicts if p.name in c.plugins],
+                    "deprecations": [d for d in loaded.deprecations if d.startswith(f"plugin {p.name!r}:")]}
                    for p in loaded.plugins])
         return
     click.echo(table(["NAME", "DISTRIBUTION", "VERSION", "HOOKS", "STATUS", "CARD"],
@@ -176,11 +209,13 @@ def plugins_command(as_json: bool) -> None:
 
 
 def _training_options(spec) -> dict[str, dict[str, Any]]:
-    """Whether --dp-epsilon and --teacher can train ``spec``, and why not (zoo.privacy, zoo.distill)."""
-    from zoo import distill, privacy
+    """Whether --dp-epsilon and --teacher can train ``spec``, and why not (zoo.options.privacy, zoo.options.distill)."""
+    from zoo.models import build_default
+    from zoo.options import distill, privacy
 
     found = {}
-    for option, check, how in (("differential privacy", privacy.support, "--dp-epsilon, Opacus"),
+    for option, check, how in (("differential privacy", lambda s: privacy.support(s, build_default),
+                                 "--dp-epsilon, Opacus"),
                                ("distillation", distill.support, "--teacher RUN")):
         try:
             reason = check(spec)
@@ -242,7 +277,7 @@ def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, re
     from zoo.config import parse_assignments
     from zoo.distributed import Topology, launch
     from zoo.runs import METRICS, open_run
-    from zoo.training import BarProgress
+    from zoo.progress import BarProgress
 
     request = dict(name=name, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                    overrides=parse_assignments(assignments), data=data, out=out, resume=resume,
@@ -456,15 +491,12 @@ def verify_command(bundle: str, providers: str, batch_sizes: str, atol: float | 
       zoo verify exports/ae-digits --batch-sizes 1,256 --atol 1e-6 --json
       zoo verify exports/cnn-digits --public-key publisher.pub --latency
     """
-    from zoo.bundle.verify import VerificationFailed, summary, verify
+    from zoo.bundle.verify import VerificationFailed, save_report, summary, verify
 
     report = verify(bundle, providers=_names([providers]), batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
                     require=_names(require), tolerance=(atol, rtol), public_key=public_key, latency=latency or save)
     if save:
-        from zoo.cards.facts import VERIFICATION
-        from zoo.fsutil import atomic_write_json
-
-        atomic_write_json(Path(bundle) / VERIFICATION, report)
+        save_report(bundle, report)
     if as_json:
         emit_json(report)
     else:
@@ -501,7 +533,7 @@ def predict_command(bundle: str, input_file: str, graph_name: str | None, varian
     """
     from zoo.bundle import shape_text
     from zoo.bundle.predict import predict, save_outputs
-    from zoo.hub import bundle_or_name
+    from zoo.hub.index import bundle_or_name
 
     outputs = predict(bundle_or_name(bundle, public_key), input_file, graph_name, variant, public_key)
     if out is not None:
@@ -527,7 +559,7 @@ def card_command(source: str, fmt: str, out: str | None) -> None:
       zoo card runs/cnn-digits-20260101-120000
       zoo card exports/cnn-digits --format html --out cnn-digits.html
     """
-    from zoo.publish import write_card
+    from zoo.cards.writer import write_card
 
     _, written = write_card(source, [fmt], out)
     click.echo(str(written[0]))
@@ -594,7 +626,7 @@ def sign_command(bundle: str, key: str, as_json: bool) -> None:
       openssl ec -in key.pem -pubout -out publisher.pub
       zoo sign exports/cnn-digits --key key.pem
     """
-    from zoo.publish import sign_bundle
+    from zoo.cards.writer import sign_bundle
 
     signed = sign_bundle(bundle, key)
     if as_json:
@@ -625,7 +657,7 @@ def hub_command(dest: str, exports: str, cards: str, force: bool, as_json: bool)
 
     index, notes = write_hub(dest, exports, cards, force)
     for note in notes:
-        click.echo(f"warning: {note}", err=True)
+        warn(note)
     if as_json:
         emit_json({"hub": dest, **index})
         return

@@ -19,13 +19,13 @@ CORE_KEYS = {
     "grad_clip": "clip the gradient norm to this value, 0 for no clipping (classifiers)",
     "shift": ("augmentation: shift each training sample by up to this many pixels (images) or steps and "
               "features (sequences), 0 for none (classifiers)"),
-    # differential privacy (zoo.privacy): in a run's config only when a budget is given (--dp-epsilon)
+    # differential privacy (zoo.options.privacy): in a run's config only when a budget is given (--dp-epsilon)
     "dp_epsilon": "differential privacy: the epsilon to spend over all epochs (DP-SGD with Opacus)",
     "dp_delta": ("differential privacy: the delta of the guarantee; default min(1e-5, 1/(10 x training "
                  "samples)), and it must stay below 1/(training samples)"),
     "dp_max_grad_norm": "differential privacy: each sample's gradient is clipped to this L2 norm before noise is added",
     "dp_accountant": "differential privacy: the accountant that bounds the epsilon spent, prv or rdp",
-    # distillation (zoo.distill): in a run's config only with --teacher RUN
+    # distillation (zoo.options.distill): in a run's config only with --teacher RUN
     "kd_temperature": "distillation: temperature T softening the teacher's and the student's probabilities",
     "kd_alpha": ("distillation: weight of the teacher's soft targets (KL x T^2) against cross-entropy on the "
                  "labels, 0 to 1"),

@@ -39,11 +39,3 @@ def zoo_onnx_graphs(spec, model, info, config) -> list[Any]:
 
     example = torch.rand(2, *info.sample_shape, generator=torch.Generator().manual_seed(0))
     return [OnnxGraph(name="model", module=model, inputs=[GraphInput("input", example)], outputs=["output"])]
-
-
-@hookimpl(trylast=True)
-def zoo_assessments(spec):
-    """Every model: the core's measured explainability and safety for its task (``zoo.assess.builtin``)."""
-    from zoo.assess.builtin import core_assessments
-
-    return core_assessments(spec)

@@ -128,7 +128,7 @@ def _failure(log: Path, topology: Topology, path: Path) -> ZooError:
 def _prepare(request: dict[str, Any], topology: Topology, force: bool) -> Path:
     """Check the request here, where it is quick, and make and claim the run directory before any
     worker starts (the workers write it under this process's claim)."""
-    from zoo.privacy import check_processes
+    from zoo.options.privacy import check_processes
 
     processes = topology.nproc_per_node * topology.nnodes
     if request.get("resume"):
@@ -216,7 +216,7 @@ def _record_error(message: str) -> None:
 
 def _progress(world, request: Mapping[str, Any]):
     """Rank 0's progress bar, on the launching terminal; every other rank stays silent."""
-    from zoo.training import BarProgress
+    from zoo.progress import BarProgress
 
     console = os.environ.get(CONSOLE_VARIABLE)
     if not world.is_main or not console:

@@ -27,6 +27,19 @@ class WorkFailed(ZooError):
     exit_code = 1
 
 
+class ContractWarning(FutureWarning):
+    """A plugin relies on something the plugin contract has deprecated: it still works, and the command
+    line says once, in one ``warning:`` line, what to change before the contract's next major version
+    stops accepting it (as pytest deprecates hooks)."""
+
+
+def deprecated(message: str) -> None:
+    """Warn that a plugin relies on a deprecated part of the contract (``ContractWarning``)."""
+    import warnings
+
+    warnings.warn(message, ContractWarning, stacklevel=3)
+
+
 class UnknownModelError(ZooError):
     """No installed plugin provides a model of that name."""
 

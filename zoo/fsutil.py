@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of either.
+"""Files: atomic writes (a reader sees the old file or the new one, never half of either), checksums, and
+the one rule that keeps text free of this machine's paths.
 
 A write that fails for lack of space is a ``StorageError`` naming the file: the user's disk,
 not the code that asked for the write, is what needs attention.
@@ -7,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from zoo.errors import ZooError
 
@@ -111,3 +114,32 @@ def atomic_write_json(path: Path, payload: Any) -> None:
 def read_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks (bundles, runs and hubs name files by it)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# An absolute POSIX path of at least two parts (/home/me/runs/x, /tmp/y/z), not the path of a URL
+# (preceded by ':' or '/') nor a part of a word or of base64 text (rows/features, a+/b).
+_ABSOLUTE = re.compile(r"(?<![\w.:/+~-])/(?:[\w.@+-]+/)+[\w.@+-]*")
+
+
+def portable(value: Any) -> Any:
+    """``value`` with every absolute path in its strings replaced by the path's last part.
+
+    The one rule that keeps what zoo ships (cards, verification reports, export logs) free of the paths
+    of the machine that made it.
+    """
+    if isinstance(value, str):
+        return _ABSOLUTE.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1], value)
+    if isinstance(value, Mapping):
+        return {key: portable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable(item) for item in value]
+    return value

@@ -73,13 +73,30 @@ class GraphInput:
     low: float = 0.0
     high: float = 1.0
 
+    def draw(self, count: int, generator: torch.Generator | None = None, value: int | None = None) -> torch.Tensor:
+        """``count`` fresh inputs drawn as ``distribution`` says, shaped like the example but for the
+        batch; ``value`` fills an ``integers`` input with one value (a generator's class label)."""
+        import torch
+
+        shape = (count, *self.example.shape[1:])
+        if self.distribution == "integers":
+            if value is not None:
+                return torch.full(shape, value, dtype=self.example.dtype)
+            return torch.randint(int(self.low), int(self.high), shape, generator=generator)
+        if self.distribution == "normal":
+            return torch.randn(shape, generator=generator)
+        return self.low + (self.high - self.low) * torch.rand(shape, generator=generator)
+
 
 @dataclass
 class OnnxGraph:
     """One graph to export: ``module`` called with the inputs in order, producing ``outputs``.
 
     ``role`` says what the graph is for (see ``ROLES``): a model exports exactly one
-    ``primary`` graph, and any number of ``component`` graphs beside it.
+    ``primary`` graph, and any number of ``component`` graphs beside it. A graph that names no role is
+    the primary one when it is the model's only graph, or when no other graph is primary (the first of
+    them; several graphs naming no role is deprecated since contract 2.1: one warning line), and a
+    component beside a declared primary graph.
     ``tolerances`` is what ONNX Runtime must meet against PyTorch in FP32 (CPU, and CUDA in
     strict mode); ``deployment_tolerances`` is the looser promise for CUDA with TF32 on.
     Outputs absent from either mapping get ``Tolerance()`` and ``Tolerance(1e-3, 1e-3)``.
@@ -92,7 +109,7 @@ class OnnxGraph:
     module: torch.nn.Module
     inputs: list[GraphInput]
     outputs: list[str]
-    role: str = PRIMARY
+    role: str | None = None
     output_dynamic_axes: dict[str, dict[int, str]] = field(default_factory=dict)
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
     deployment_tolerances: dict[str, Tolerance] = field(default_factory=dict)
@@ -116,6 +133,22 @@ class OnnxGraph:
 
 class GraphRoleError(ValueError):
     """A model's graphs do not name exactly one primary graph, or use an unknown role or a name twice."""
+
+
+def assign_roles(graphs: Sequence[Any]) -> str | None:
+    """Give every graph that names no role its role (see ``OnnxGraph``), in place; the deprecation note
+    when several graphs named none and no graph was declared primary, else None."""
+    unnamed = [g for g in graphs if g.role is None]
+    if not unnamed:
+        return None
+    declared = any(g.role == PRIMARY for g in graphs)
+    for index, graph in enumerate(unnamed):
+        graph.role = COMPONENT if declared or index else PRIMARY
+    if declared or len(unnamed) == 1:
+        return None
+    return (f"graphs {', '.join(repr(g.name) for g in unnamed)} name no role; {unnamed[0].name!r} is taken as "
+            f"the primary graph and the others as components (give each OnnxGraph a role; several graphs "
+            f"without roles are deprecated since plugin contract 2.1, refused from 3.0)")
 
 
 def check_graphs(graphs: Sequence[Any]) -> None:

@@ -22,6 +22,13 @@ networks or steps, import that plugin's own modules (``from zoo_cnn.models impor
 
 Torch may be imported inside hook bodies, never at a plugin's module top level:
 ``zoo list`` loads every plugin and must stay fast.
+
+The contract has a version (``CONTRACT_VERSION``, major.minor). A minor version only adds; a change that
+would break existing plugins first warns for at least one minor version (``zoo.errors.ContractWarning``,
+one ``warning:`` line naming what to change) and breaks only at the next major version. A plugin that
+needs a newer contract says so at import with ``require_contract("2.1")``: on an older zoo it is then
+reported as broken with the reason, instead of failing later in a hook. The README's "Changes for plugin
+authors" lists every version.
 """
 from __future__ import annotations
 
@@ -38,6 +45,26 @@ if TYPE_CHECKING:  # pragma: no cover - names for the annotations only
     from zoo.specs import DatasetSpec, ModelSpec
     from zoo.training import TrainContext
 
+CONTRACT_VERSION = (2, 1)
+
+
+class ContractVersionError(RuntimeError):
+    """A plugin needs a newer plugin contract than this zoo offers."""
+
+
+def require_contract(minimum: str) -> None:
+    """Raise ``ContractVersionError`` unless this zoo's contract is at least ``minimum`` (``"2.1"``), or has
+    another major version (a major version may drop what the plugin was written against)."""
+    try:
+        wanted = tuple(int(part) for part in minimum.split("."))
+    except (AttributeError, ValueError):
+        raise ValueError(f"require_contract({minimum!r}): give a version like '2.1'") from None
+    have = ".".join(map(str, CONTRACT_VERSION))
+    if wanted[0] != CONTRACT_VERSION[0] or wanted > CONTRACT_VERSION:
+        raise ContractVersionError(f"needs plugin contract {minimum}, this zoo offers {have}"
+                                   + (" (upgrade zoo)" if wanted > CONTRACT_VERSION else ""))
+
+
 PROJECT = "zoo"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)  # plugins use it as ``from zoo import hookimpl``
@@ -49,9 +76,11 @@ def zoo_models() -> list[ModelSpec]:
 
     Results from all plugins are concatenated. A model name must be unique across
     all installed plugins. Each spec is checked here (``ModelSpec.validate``): its
-    ``default_config`` holds ``epochs``, ``batch_size``, ``lr`` and ``seed``, and every key
-    the core does not describe (``zoo.config.CORE_KEYS``) has a line in ``config_help``.
-    A plugin returning a spec that breaks this is ``broken`` and left out.
+    ``default_config`` holds ``epochs``, ``batch_size``, ``lr`` and ``seed``; a plugin returning a
+    spec that breaks this is ``broken`` and left out. Every key the core does not describe
+    (``zoo.config.CORE_KEYS``) should have a line in ``config_help``: a key without one is deprecated
+    since contract 2.1 (one warning line naming the keys; ``zoo info`` shows no description) and will
+    be refused in contract 3.
     """
 
 

@@ -89,6 +89,7 @@ class PluginSet:
     models: dict[str, ModelSpec]
     datasets: dict[str, DatasetSpec]
     conflicts: list[Conflict]
+    deprecations: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
@@ -142,10 +143,11 @@ def each_plugin(caller: pluggy.HookCaller, **kwargs: Any) -> Iterator[tuple[str,
 
 
 def _collect(
-    pm: pluggy.PluginManager, hook: str, kind: type, info_by_name: dict[str, PluginInfo]
+    pm: pluggy.PluginManager, hook: str, kind: type, info_by_name: dict[str, PluginInfo], deprecations: list[str],
 ) -> dict[str, list[Any]]:
     """The specs of a registration hook by plugin; a plugin whose answer fails or breaks the contract
-    is unregistered, with the reason in its status."""
+    is unregistered, with the reason in its status. What a spec relies on that the contract deprecated
+    is added to ``deprecations`` (a line each, naming the plugin)."""
     results: dict[str, list[Any]] = {}
     for plugin, specs, failure in each_plugin(getattr(pm.hook, hook)):
         info = info_by_name.get(plugin)
@@ -154,10 +156,11 @@ def _collect(
                 raise failure
             if not isinstance(specs, (list, tuple)):
                 raise SpecError(f"{hook}() returned {type(specs).__name__}, expected a list")
+            notes = []
             for spec in specs:
                 if not isinstance(spec, kind):
                     raise SpecError(f"{hook}() returned a {type(spec).__name__}, expected {kind.__name__}")
-                spec.validate()
+                notes += spec.validate() or []
         except (KeyboardInterrupt, GeneratorExit):
             raise
         except BaseException as exc:  # the call's own failure, re-raised here, or the contract's
@@ -167,6 +170,7 @@ def _collect(
             results.pop(plugin, None)
             continue
         results[plugin] = [replace(spec, plugin=plugin) for spec in specs]
+        deprecations += [f"plugin {plugin!r}: {note}" for note in notes]
     return results
 
 
@@ -220,8 +224,9 @@ def load_plugins(entry_points: list[metadata.EntryPoint] | None = None) -> Plugi
             continue
         _register(pm, plugin, info)
     by_name = {i.name: i for i in infos}
-    models = _collect(pm, "zoo_models", ModelSpec, by_name)
-    datasets = _collect(pm, "zoo_datasets", DatasetSpec, by_name)
+    deprecations: list[str] = []
+    models = _collect(pm, "zoo_models", ModelSpec, by_name, deprecations)
+    datasets = _collect(pm, "zoo_datasets", DatasetSpec, by_name, deprecations)
     conflicts: list[Conflict] = []
 
     def alive(plugin: str) -> bool:
@@ -235,6 +240,7 @@ def load_plugins(entry_points: list[metadata.EntryPoint] | None = None) -> Plugi
         models=catalogue,
         datasets=datasets_catalogue,
         conflicts=conflicts + _family_conflicts(catalogue),
+        deprecations=deprecations,
     )
 
 

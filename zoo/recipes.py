@@ -64,10 +64,10 @@ def train_classifier(
     With ``shift`` in the config, each training batch is randomly shifted by up to that many
     pixels (``random_shift``): the augmentation that carries small digit datasets furthest.
 
-    With ``context.privacy`` (``--dp-epsilon``) the same recipe runs as DP-SGD (``zoo.privacy``):
+    With ``context.privacy`` (``--dp-epsilon``) the same recipe runs as DP-SGD (``zoo.options.privacy``):
     Opacus clips each sample's gradient and adds noise, batches are Poisson-sampled, ``grad_clip`` is
     replaced by the per-sample clipping, and the history gains the ``epsilon`` spent so far. With
-    ``context.teacher`` (``--teacher``) the loss is distillation's (``zoo.distill``).
+    ``context.teacher`` (``--teacher``) the loss is distillation's (``zoo.options.distill``).
 
     The progress bar and history show ``loss`` and ``val_accuracy``.
     """

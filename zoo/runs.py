@@ -46,6 +46,12 @@ class RunError(ZooError):
     """A run directory or one of its files is missing, damaged or not what it claims."""
 
 
+def run_id(path: str | Path) -> str:
+    """The name a run goes by wherever it is quoted (cards, other runs' records): its directory's name
+    (``runs/cnn-digits`` -> ``cnn-digits``), never a path of this machine."""
+    return Path(path).resolve().name
+
+
 def claim(path: Path) -> None:
     """Hold ``path`` for this process until it exits; another process holding it is one error line."""
     path = Path(path)

@@ -12,6 +12,7 @@ from zoo.config import REQUIRED_KEYS, describe
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 TASKS = ("classification", "reconstruction", "generation")
+NO_DESCRIPTION = "(no description)"  # what zoo info shows for a key its plugin did not describe
 LAYOUTS = ("image", "sequence")
 
 
@@ -44,8 +45,9 @@ class ModelSpec:
         """Classifiers need labels; other tasks only when the spec says so."""
         return self.task == "classification" if self.needs_labels is None else bool(self.needs_labels)
 
-    def validate(self) -> None:
-        """Raise SpecError naming the first field that breaks the contract."""
+    def validate(self) -> list[str]:
+        """Raise SpecError naming the first field that breaks the contract; return what it relies on that the
+        contract has deprecated (one line each; the loader reports them as warnings)."""
         if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
             raise SpecError(f"model name {self.name!r} must match {NAME_PATTERN.pattern}")
         for attr in ("family", "dataset", "summary"):
@@ -66,13 +68,17 @@ class ModelSpec:
         for key, value in self.default_config.items():
             if not isinstance(key, str) or not isinstance(value, (bool, int, float, str, list, tuple)):
                 raise SpecError(f"model {self.name!r}: config {key!r} must be a bool, number, string or list")
-            if not describe(key, self.config_help):
-                raise SpecError(f"model {self.name!r}: config key {key!r} has no description "
-                                f"(add it to ModelSpec.config_help)")
         extra = [key for key in self.config_help if key not in self.default_config]
         if extra:
             raise SpecError(f"model {self.name!r}: config_help describes keys not in default_config: "
                             f"{', '.join(map(repr, extra))}")
+        undescribed = [key for key in self.default_config if not describe(key, self.config_help)]
+        if undescribed:
+            return [f"model {self.name!r}: config key{'s' if len(undescribed) > 1 else ''} "
+                    f"{', '.join(map(repr, undescribed))} {'have' if len(undescribed) > 1 else 'has'} no description "
+                    f"(add {'them' if len(undescribed) > 1 else 'it'} to ModelSpec.config_help; deprecated since "
+                    f"plugin contract 2.1, refused from 3.0)"]
+        return []
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,7 +90,7 @@ class ModelSpec:
             "summary": self.summary,
             "needs_labels": self.requires_labels,
             "default_config": dict(self.default_config),
-            "config_help": {key: describe(key, self.config_help) for key in self.default_config},
+            "config_help": {key: describe(key, self.config_help) or NO_DESCRIPTION for key in self.default_config},
         }
 
 
@@ -109,7 +115,8 @@ class DatasetSpec:
     plugin: str = ""
     notes: Mapping[str, str] = field(default_factory=dict)
 
-    def validate(self) -> None:
+    def validate(self) -> list[str]:
+        """Raise SpecError naming the first field that breaks the contract (nothing is deprecated here yet)."""
         if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
             raise SpecError(f"dataset name {self.name!r} must match {NAME_PATTERN.pattern}")
         if self.layout not in LAYOUTS:
@@ -122,6 +129,7 @@ class DatasetSpec:
         if not isinstance(self.notes, Mapping) or not all(
                 isinstance(k, str) and isinstance(v, str) and v for k, v in self.notes.items()):
             raise SpecError(f"dataset {self.name!r}: notes must map names to non-empty strings")
+        return []
 
     def to_dict(self) -> dict[str, Any]:
         return {

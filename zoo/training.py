@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,32 +72,6 @@ class SilentProgress:
         pass
 
 
-class BarProgress:
-    """A tqdm bar on stderr over all steps, showing the epoch, the losses and the validation metric."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.bar = None
-
-    def start(self, total_steps: int, done_steps: int) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total_steps, initial=done_steps, desc=self.label, unit="step",
-                        file=sys.stderr, dynamic_ncols=True, leave=True, disable=None)
-
-    def advance(self) -> None:
-        self.bar.update(1)
-
-    def epoch_done(self, record: Mapping[str, Any], epochs: int) -> None:
-        shown = {k: v for k, v in record.items() if k not in ("epoch", "seconds") and isinstance(v, float)}
-        self.bar.set_description(f"{self.label} epoch {record['epoch']}/{epochs}", refresh=False)
-        self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()})
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 class Batches(Protocol):
     """Which training samples each step of an epoch sees, as index tensors into the training split.
 
@@ -139,7 +112,7 @@ class Stateful(Protocol):
 class TrainContext:
     """What the core hands a family's ``zoo_train``: run settings, progress, checkpoints, world.
 
-    ``privacy`` (a ``zoo.privacy.PrivateTraining``) and ``teacher`` (a ``zoo.distill.Teacher``) are
+    ``privacy`` (a ``zoo.options.privacy.PrivateTraining``) and ``teacher`` (a ``zoo.options.distill.Teacher``) are
     set when the run was asked for differential privacy or distillation; the core's classifier recipe
     (``zoo.recipes.train_classifier``) is what uses them, and the core refuses both for models that
     train otherwise.

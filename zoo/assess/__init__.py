@@ -13,6 +13,12 @@ times it, adds the provenance (run, split, seed, weights) and stores it in the r
 Measurements must be deterministic: draw randomness only from ``Context.generator()`` and
 ``Context.rng()``, and size every sample with ``Context.count`` so that a smaller budget
 (``zoo assess --budget``) scales the work and is recorded.
+
+Layers: this module is plugin API and imports only ``zoo.specs``. The core's own assessments
+(``explain``, ``safety``) are written as a plugin would write them: they import only ``zoo.PLUGIN_API``
+modules (and their own package's modules, relatively), and get the exported graphs and the untrained
+network from the ``Context``. ``runner`` (the plugin host's side: collect, isolate, store) and
+``builtin`` are internal and may import the plugin host and ``zoo.models``.
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from zoo.data import Data
+    from zoo.graphs import OnnxGraph
     from zoo.specs import ModelSpec
 
 SECTIONS = ("explainability", "safety")
@@ -66,6 +73,12 @@ class Result:
     method: str = ""
 
 
+def _not_given(what: str) -> Callable[[], Any]:
+    def missing() -> Any:
+        raise TypeError(f"this Context was made without '{what}' (zoo.assess.runner.make_context gives it)")
+    return missing
+
+
 @dataclass
 class Context:
     """Everything an assessment may use: the trained model (eval mode, CPU) and its data.
@@ -82,6 +95,12 @@ class Context:
     budget: float
     folder: Path
     prefix: str = ""
+    graphs: Callable[[], list[OnnxGraph]] = field(default_factory=lambda: _not_given("graphs"), repr=False)
+    """The graphs the model's plugin exports (``zoo_onnx_graphs``, checked: exactly one primary), sharing
+    the trained model's modules: what a deployer runs. ``zoo.graphs.primary(ctx.graphs())`` picks the main one."""
+    untrained: Callable[[], torch.nn.Module] = field(default_factory=lambda: _not_given("untrained"), repr=False)
+    """The same network built afresh from the run's seed and config, untrained, in eval mode: the control an
+    explanation is compared with (does it show what the model learnt, or only the architecture?)."""
 
     def count(self, default: int, minimum: int = 1) -> int:
         """How many samples (steps, draws) to use: ``default`` scaled by the budget, at least ``minimum``."""

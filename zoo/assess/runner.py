@@ -13,27 +13,36 @@ import dataclasses
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from zoo import __version__
 from zoo.assess import SECTIONS, Assessment, Context, Result
 from zoo.errors import ZooError, one_line
 from zoo import runs
-from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, read_json, replace_dir, staging_dir
+from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, read_json, replace_dir, sha256_file, staging_dir
+from zoo.models import build, load_trained, onnx_graphs
+from zoo.plugins import CORE_PLUGIN, each_plugin, plugin_set
 
 FOLDER = runs.ASSESSMENTS
 RESULTS = "assessments.json"
 SCHEMA = "zoo.assessments/1"
 
 
+def _answers(spec) -> Iterator[tuple[str, Any, BaseException | None]]:
+    """The core's assessments for the model's task first (``zoo.assess.builtin``), then every plugin's
+    ``zoo_assessments`` answer, plugin by plugin: ``(plugin, answer, None)`` or ``(plugin, None, exception)``."""
+    from zoo.assess.builtin import core_assessments
+
+    yield CORE_PLUGIN, core_assessments(spec), None
+    yield from each_plugin(plugin_set().manager.hook.zoo_assessments, spec=spec)
+
+
 def offered(spec) -> tuple[list[tuple[str, Assessment]], list[dict[str, Any]]]:
     """Every plugin's assessments for ``spec`` as (plugin, assessment), and the failures found while asking."""
-    from zoo.plugins import each_plugin, plugin_set
-
     found: list[tuple[str, Assessment]] = []
     failures: list[dict[str, Any]] = []
-    for plugin, answer, failure in each_plugin(plugin_set().manager.hook.zoo_assessments, spec=spec):
-        try:  # the core's answer (trylast) comes first
+    for plugin, answer, failure in _answers(spec):
+        try:
             if failure is not None:
                 raise failure
             answer = answer or []
@@ -54,6 +63,23 @@ def offered(spec) -> tuple[list[tuple[str, Assessment]], list[dict[str, Any]]]:
         except BaseException as exc:  # one plugin's bug (sys.exit included), re-raised here, stays that plugin's
             failures.append(_failed(plugin, "?", f"zoo_assessments failed: {one_line(exc)}"))
     return found, failures
+
+
+def make_context(spec, model, data, config, budget: float, folder: Path) -> Context:
+    """What an assessment of a trained model is handed: the model, its data and, as callables, the graphs
+    its plugin exports and the same network untrained (so assessments need nothing above the plugin API)."""
+    config = dict(config)
+    seed = int(config["seed"])
+
+    def untrained():
+        # build seeds torch's global generator: fork_rng leaves the caller's random state as it was
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            return build(spec, {**config, "seed": seed}, data.info).eval()
+
+    return Context(spec, model, data, config, seed=seed, budget=budget, folder=folder,
+                   graphs=lambda: onnx_graphs(spec, model, data.info, config), untrained=untrained)
 
 
 def _failed(plugin: str, name: str, why: str, section: str = "-", title: str = "") -> dict[str, Any]:
@@ -110,20 +136,14 @@ def _measure(plugin: str, assessment: Assessment, context: Context) -> dict[str,
 
 def _offered_by(found: list[tuple[str, Assessment]]) -> list[str]:
     """Each assessment with the plugin and version that measure it: a plugin upgrade measures again."""
-    from zoo.plugins import plugin_set
-
     versions = {info.name: info.version for info in plugin_set().plugins}
     return sorted(f"{a.name} ({plugin} {versions.get(plugin, '?')})" for plugin, a in found)
 
 
 def _fingerprint(run, budget: float, names: list[str]) -> dict[str, Any]:
-    from zoo.bundle import sha256_file
-    from zoo.cards.facts import run_id
-    from zoo.runs import WEIGHTS
-
     record = run.record
-    return {"run": run_id(run.path), "split": "test", "seed": int(record["config"]["seed"]),
-            "zoo_version": __version__, "weights_sha256": sha256_file(run.path / WEIGHTS),
+    return {"run": runs.run_id(run.path), "split": "test", "seed": int(record["config"]["seed"]),
+            "zoo_version": __version__, "weights_sha256": sha256_file(run.path / runs.WEIGHTS),
             "data_sha256": record["data"]["sha256"], "budget": budget, "assessments": sorted(names)}
 
 
@@ -160,11 +180,9 @@ def assess_run(run_path: str | Path, budget: float = 1.0, force: bool = False, t
     """Measure every assessment offered for the run's model, or reuse the stored results when still valid.
 
     Valid means: same weights (SHA-256), same assessments offered by the same plugin versions, same budget,
-    same zoo version. ``trained`` is ``zoo.api.load_trained(run_path)`` when the caller has it already
+    same zoo version. ``trained`` is ``zoo.models.load_trained(run_path)`` when the caller has it already
     (the card does), so the model is not built and the data not loaded twice.
     """
-    from zoo.api import load_trained
-
     spec, model, data, config, run = trained if trained is not None else load_trained(run_path)
     found, failures = offered(spec)
     provenance = _fingerprint(run, budget, _offered_by(found))
@@ -177,8 +195,7 @@ def assess_run(run_path: str | Path, budget: float = 1.0, force: bool = False, t
     try:
         scratch = staging_dir(folder)
         try:
-            context = Context(spec, model, data, dict(config), seed=int(config["seed"]), budget=budget,
-                              folder=scratch)
+            context = make_context(spec, model, data, config, budget, scratch)
             with disk_space(f"the assessments of {run.path}"):  # a full disk: one line, the old results kept
                 entries = [_measure(plugin, assessment, context) for plugin, assessment in found]
             results = {"schema": SCHEMA, "model": spec.name, "provenance": provenance,

@@ -15,6 +15,11 @@ Deployers read bundles with numpy, onnx (to read a graph's declared external dat
 loading it) and onnxruntime, so this package's reader and ``predict`` import neither torch nor
 any zoo module that does; arrays are always loaded with ``allow_pickle=False``.
 
+Layers: the package sits beside ``zoo.assess``, above ``zoo.models`` (which ``export`` and ``verify`` use
+for the PyTorch side) and below the cards. This module imports only the base and the run records
+(``zoo.errors``, ``zoo.fsutil``, ``zoo.graphs``, ``zoo.runs``); inside the package, ``verify`` uses
+``deployment``, ``export`` uses ``variants``, and none of them imports back.
+
 What ``open_bundle`` refuses before onnxruntime or numpy is given any file (``BundleError``, one
 line, exit 2); the path checks run before any file but the manifest is even read:
 
@@ -36,7 +41,6 @@ is the second line: 1.32 itself refuses external data that escapes the model's f
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -45,6 +49,8 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from zoo.errors import ZooError, one_line
+from zoo.fsutil import sha256_file
+from zoo.runs import CARD_DIR, CONFIG
 from zoo.graphs import GraphRoleError, primary
 
 # /2: every graph states its role; variants are optional entries (absent: FP32 only), and so is ``pytorch``
@@ -55,18 +61,52 @@ FP32 = "fp32"
 TEST_DATA = "test_data"
 LOG = "export.log"
 INPUT_PREFIX, OUTPUT_PREFIX = "input.", "output."
+VERIFICATION = f"{CARD_DIR}/verification.json"  # the `zoo verify` report, kept for the card (save_report)
 
 
 class BundleError(ZooError):
     """A bundle is missing, damaged, tampered with, or given input it cannot take."""
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+class SessionError(BundleError):
+    """ONNX Runtime could not open a graph on a provider. ``skipped`` when the provider is not installed
+    or the session fell back to another one (nothing ran there, so nothing failed), else a failure."""
+
+    def __init__(self, message: str, reason: str, skipped: bool = False) -> None:
+        super().__init__(message)
+        self.reason, self.skipped = reason, skipped
+
+
+CPU = "CPUExecutionProvider"
+
+
+def open_session(source: Path | bytes, provider: str = CPU, provider_options: Mapping[str, Any] | None = None,
+                 threads: int | None = None, what: str = "the graph"):
+    """The one place zoo opens an ONNX Runtime session: on exactly ``provider`` (the CPU provider behind
+    it only for the operators it lacks, never a silent fallback), logging nothing (a failure's reason
+    reaches the caller's one line), ``threads`` intra-op threads where given. ``source``: a graph file,
+    or its bytes (a decrypted graph is never written to disk)."""
+    import onnxruntime as ort
+
+    if provider not in ort.get_available_providers():
+        reason = (f"{provider} not available in onnxruntime {ort.__version__} "
+                  f"(install onnxruntime-gpu and run on a machine with a GPU)")
+        raise SessionError(f"cannot open {what}: {reason}", reason, skipped=True)
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    if threads:
+        options.intra_op_num_threads = threads
+    chain = [(provider, dict(provider_options or {}))] + ([(CPU, {})] if provider != CPU else [])
+    try:
+        session = ort.InferenceSession(source if isinstance(source, bytes) else str(source), options,
+                                       providers=chain, enable_fallback=0)
+    except Exception as exc:
+        reason = one_line(exc)
+        raise SessionError(f"onnxruntime cannot load {what} ({reason})", reason) from None
+    if session.get_providers()[0] != provider:
+        reason = f"the session fell back to {session.get_providers()[0]}"
+        raise SessionError(f"cannot open {what} on {provider}: {reason}", reason, skipped=True)
+    return session
 
 
 def checksums(root: Path) -> dict[str, str]:
@@ -165,6 +205,25 @@ class Graph:
         pick = lambda prefix: {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}  # noqa: E731
         return pick(INPUT_PREFIX), pick(OUTPUT_PREFIX)
 
+    def session(self, provider: str = CPU, provider_options: Mapping[str, Any] | None = None,
+                threads: int | None = None):
+        """This graph (in its precision) on ONNX Runtime: ``open_session``; a ``SessionError`` names it."""
+        return open_session(self.path, provider, provider_options, threads, what=f"graph {self.name!r} ({self.path})")
+
+    def run(self, session, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The graph's outputs by name for ``inputs`` on ``session``."""
+        return dict(zip(self.output_names, session.run(self.output_names, dict(inputs))))
+
+    def export_lengths(self, stored: Mapping[str, np.ndarray] | None = None) -> dict[str, int]:
+        """The length each named non-batch dynamic axis had at export (from the stored test vectors)."""
+        stored = self.test_vectors()[0] if stored is None else stored
+        return {d: stored[spec["name"]].shape[i] for spec in self.inputs
+                for i, d in enumerate(spec["shape"]) if isinstance(d, str) and d != "batch"}
+
+    def random_inputs(self, batch: int, lengths: Mapping[str, int], seed: int) -> dict[str, np.ndarray]:
+        """Fresh inputs drawn as the manifest's input entries say, with ``batch`` and the dynamic axes' lengths."""
+        return random_inputs(self.inputs, batch, lengths, seed)
+
     def check_inputs(self, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """``arrays`` checked against the signature (names, dtypes, ranks, fixed sizes, one batch size)."""
         expected = [i["name"] for i in self.inputs]
@@ -188,6 +247,24 @@ class Graph:
         return {k: np.ascontiguousarray(arrays[k]) for k in expected}
 
 
+def random_inputs(inputs: Sequence[Mapping[str, Any]], batch: int, lengths: Mapping[str, int],
+                  seed: int) -> dict[str, np.ndarray]:
+    """Inputs drawn as manifest input entries say (``distribution``, ``low``, ``high``, ``dtype``), with
+    ``batch`` and the named axes' ``lengths``: verify, calibration, timing and the benchmarks draw with this."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for spec in inputs:
+        shape = [batch if d == "batch" else lengths[d] if isinstance(d, str) else d for d in spec["shape"]]
+        if spec["distribution"] == "integers":
+            values = rng.integers(int(spec["low"]), int(spec["high"]), size=shape)
+        elif spec["distribution"] == "normal":
+            values = rng.standard_normal(shape)
+        else:
+            values = rng.uniform(spec["low"], spec["high"], size=shape)
+        arrays[spec["name"]] = values.astype(spec["dtype"])
+    return arrays
+
+
 def shape_text(shape: Sequence[int | str]) -> str:
     """A shape as people read it: ``(batch, 1, 8, 8)``; every zoo output formats shapes with this."""
     return "(" + ", ".join(str(d) for d in shape) + ")"
@@ -208,6 +285,18 @@ class Bundle:
     def variants(self) -> list[str]:
         """The precisions the bundle holds, FP32 first (a bundle exported without --variants holds FP32 only)."""
         return list(self.manifest.get("variants") or [FP32])
+
+    def run_path(self) -> Path:
+        """The run the bundle was exported from, as its manifest records it: relative to the bundle
+        (``zoo publish``) or absolute (``zoo export``); a ZooError when it names none or it is gone."""
+        run = self.manifest.get("run")
+        run = run.get("path") if isinstance(run, dict) else run
+        if not isinstance(run, str) or not run:
+            raise ZooError(f"{self.path / MANIFEST}: names no run to take the metrics from")
+        candidate = self.path / run
+        if (candidate / CONFIG).exists():
+            return candidate
+        raise ZooError(f"{self.path / MANIFEST}: its run {run} is not there any more")
 
     def graph(self, name: str | None = None) -> Graph:
         """The graph called ``name``; without a name, the bundle's primary graph."""

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import onnxruntime as ort
 
 from zoo import __version__
-from zoo.bundle import FP32, Bundle, Graph
+from zoo.bundle import CPU, FP32, Bundle, Graph, SessionError
 
 BATCHES = (1, 64)
 THREADS = 1
@@ -43,30 +43,17 @@ def median_seconds(call: Callable[[], Any], budget: float = BUDGET_S, least: int
     return statistics.median(times)
 
 
-def _session(graph: Graph, mode) -> ort.InferenceSession | None:
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
-    if mode.provider == "CPUExecutionProvider":
-        options.intra_op_num_threads = THREADS
-    chain = [(mode.provider, mode.options)] + ([("CPUExecutionProvider", {})] if mode.provider != "CPUExecutionProvider" else [])
-    try:
-        session = ort.InferenceSession(str(graph.path), options, providers=chain)
-    except Exception:
-        return None  # the report's checks already say why this graph does not load here
-    return session if session.get_providers()[0] == mode.provider else None
-
-
 def latency(graph: Graph, mode) -> dict[str, float] | None:
-    """Median ms per call at each of ``BATCHES`` on ``mode``, or None where it does not run there."""
-    from zoo.bundle.verify import export_lengths, random_inputs
-
-    session = _session(graph, mode)
-    if session is None:
+    """Median ms per call at each of ``BATCHES`` on ``mode``, or None where it does not run there (the
+    report's checks already say why)."""
+    try:
+        session = graph.session(mode.provider, mode.options, threads=THREADS if mode.provider == CPU else None)
+    except SessionError:
         return None
-    lengths = export_lengths(graph, graph.test_vectors()[0])
+    lengths = graph.export_lengths()
     found = {}
     for batch in BATCHES:
-        feeds = random_inputs(graph.inputs, batch, lengths, seed=batch)
+        feeds = graph.random_inputs(batch, lengths, seed=batch)
         found[str(batch)] = round(median_seconds(lambda: session.run(None, feeds)) * 1e3, 4)
     return found
 

@@ -28,11 +28,11 @@ import numpy as np
 import torch
 
 from zoo import bundle
-from zoo.api import load_trained, onnx_graphs
 from zoo.bundle import variants as precision
 from zoo.errors import ZooError, one_line
 from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, replace_dir, staging_dir
 from zoo.graphs import OnnxGraph
+from zoo.models import load_trained, onnx_graphs, reference_outputs
 from zoo.plugins import plugin_set
 from zoo.runs import CONFIG, WEIGHTS, WEIGHTS_FORMAT, Run, open_run
 from zoo.versions import versions
@@ -118,14 +118,6 @@ def signature(model, graph: OnnxGraph) -> dict[str, list[dict[str, Any]]]:
     for spec, row in zip(graph.inputs, inputs):
         row.update(distribution=spec.distribution, low=spec.low, high=spec.high)
     return {"inputs": inputs, "outputs": outputs}
-
-
-def reference_outputs(graph: OnnxGraph, inputs: list[torch.Tensor]) -> dict[str, np.ndarray]:
-    """PyTorch's answers for ``inputs``, by output name."""
-    with torch.no_grad():
-        result = graph.module(*inputs)
-    result = result if isinstance(result, (tuple, list)) else (result,)
-    return {name: t.detach().cpu().numpy() for name, t in zip(graph.outputs, result)}
 
 
 def write_graph(graph: OnnxGraph, root: Path, opset: int, exporter: str) -> dict[str, Any]:
@@ -234,7 +226,7 @@ def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: i
                 write_variants(graph, entry, tmp, names, data.train.x)
             pytorch = copy_weights(run, tmp)
             if shipped:  # the exporter's warnings quote this machine's paths (site-packages, the source tree)
-                from zoo.cards.facts import portable
+                from zoo.fsutil import portable
 
                 log = tmp / bundle.LOG
                 log.write_text(portable(log.read_text(encoding="utf-8")), encoding="utf-8")

@@ -11,9 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
-from zoo.bundle import Bundle, BundleError, Graph, load_arrays, open_bundle
+from zoo.bundle import Bundle, BundleError, Graph, SessionError, load_arrays, open_bundle
 from zoo.errors import one_line
 
 
@@ -34,7 +33,7 @@ def predict(bundle: str | Path | Bundle, input_path: str | Path, graph_name: str
     """The graph's outputs for the arrays in ``input_path``, after the bundle's checksums pass.
 
     ``bundle``: its folder, or a ``Bundle`` already opened (and its signature checked) by the caller,
-    as ``zoo.hub.bundle_or_name`` does for a model name: nothing is hashed twice.
+    as ``zoo.hub.index.bundle_or_name`` does for a model name: nothing is hashed twice.
     ``variant``: run that precision of the graph (``int8``, ``fp16``; default FP32).
     ``public_key``: first check the bundle's signature with it; nothing else is read before that passes.
     """
@@ -46,15 +45,12 @@ def predict(bundle: str | Path | Bundle, input_path: str | Path, graph_name: str
         bundle = open_bundle(bundle)
     graph = bundle.graph(graph_name).variant(variant)
     inputs = read_inputs(graph, Path(input_path))
-    options = ort.SessionOptions()
-    options.log_severity_level = 4  # the reason reaches the one error line, not a log on stderr
     try:
-        session = ort.InferenceSession(str(graph.path), options, providers=["CPUExecutionProvider"],
-                                       enable_fallback=0)
-    except Exception as exc:
-        raise BundleError(f"{graph.path}: onnxruntime cannot load graph {graph.name!r} ({one_line(exc)})") from None
+        session = graph.session()
+    except SessionError as exc:
+        raise BundleError(f"{graph.path}: onnxruntime cannot load graph {graph.name!r} ({exc.reason})") from None
     try:
-        return dict(zip(graph.output_names, session.run(graph.output_names, inputs)))
+        return graph.run(session, inputs)
     except Exception as exc:
         raise BundleError(f"{graph.path}: onnxruntime failed to run graph {graph.name!r} ({one_line(exc)})") from None
 

@@ -90,16 +90,14 @@ def calibration(graph, samples: np.ndarray, count: int = CALIBRATION_SAMPLES,
     any other (a decoder's code, a generator's noise and labels) is drawn as the manifest says,
     at the lengths of the export's test vectors.
     """
-    from zoo.bundle.verify import export_lengths, random_inputs
-
     rng = np.random.default_rng(CALIBRATION_SEED)
     chosen = samples[rng.permutation(len(samples))[:count]]
-    lengths = export_lengths(graph, graph.test_vectors()[0])
+    lengths = graph.export_lengths()
     from_data = [s["name"] for s in graph.inputs if takes_samples(s, samples.shape[1:])]
     batches = []
     for start in range(0, len(chosen), CALIBRATION_BATCH):
         part = chosen[start:start + CALIBRATION_BATCH]
-        drawn = random_inputs(graph.inputs, len(part), lengths, seed=CALIBRATION_SEED + start)
+        drawn = graph.random_inputs(len(part), lengths, seed=CALIBRATION_SEED + start)
         batches.append({s["name"]: part.astype(s["dtype"]) if s["name"] in from_data else drawn[s["name"]]
                         for s in graph.inputs})
     drawn_names = [s["name"] for s in graph.inputs if s["name"] not in from_data]
@@ -161,13 +159,12 @@ def _ops(counts: Mapping[str, int]) -> str:
 
 def _run_once(path: Path, feeds: Mapping[str, np.ndarray], what: str) -> None:
     """Load the variant on ONNX Runtime's CPU provider and compute once; refuse it unless outputs are finite."""
-    import onnxruntime as ort
+    from zoo.bundle import SessionError, open_session
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
     try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        outputs = session.run(None, dict(feeds))
+        outputs = open_session(path).run(None, dict(feeds))
+    except SessionError as exc:
+        raise VariantError(f"{what}: ONNX Runtime's CPU provider cannot run it ({exc.reason})") from None
     except Exception as exc:
         raise VariantError(f"{what}: ONNX Runtime's CPU provider cannot run it ({one_line(exc)})") from None
     if not all(np.isfinite(o).all() for o in outputs if np.asarray(o).dtype.kind == "f"):

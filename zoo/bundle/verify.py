@@ -32,8 +32,9 @@ from typing import Any, Sequence
 import numpy as np
 import onnxruntime as ort
 
-from zoo.bundle import Bundle, Graph, open_bundle
+from zoo.bundle import VERIFICATION, Bundle, Graph, SessionError, open_bundle
 from zoo.errors import CheckFailed, ZooError, one_line
+from zoo.fsutil import atomic_write_json, portable
 
 TASK_SAMPLES = 256            # generated images compared for a generator
 FRECHET_SAMPLES = 1024        # generated images per variant for the Frechet distance to the test images
@@ -80,23 +81,16 @@ def open_session(graph: Graph, mode: Mode) -> tuple[ort.InferenceSession | None,
     The note is ``ran on <provider>``, ``skipped: <why>`` (not installed, fell back to CPU) or
     ``failed: <why>`` (installed, but the session could not start on this graph).
     """
-    if mode.provider not in ort.get_available_providers():
-        return None, (f"skipped: {mode.provider} not available in onnxruntime {ort.__version__} "
-                      f"(install onnxruntime-gpu and run on a machine with a GPU)")
-    options = ort.SessionOptions()
-    options.log_severity_level = 4  # errors reach the report, not stderr
-    chain = [(mode.provider, mode.options)] + ([("CPUExecutionProvider", {})] if mode.provider != "CPUExecutionProvider" else [])
-    try:  # enable_fallback=0: no retry on CPU behind our back (ORT would print a banner on stdout)
-        session = ort.InferenceSession(str(graph.path), options, providers=chain, enable_fallback=0)
-    except Exception as exc:
-        return None, f"failed: {mode.provider} could not load graph {graph.name!r} ({one_line(exc)})"
-    if session.get_providers()[0] != mode.provider:
-        return None, f"skipped: the session fell back to {session.get_providers()[0]}"
-    return session, f"ran on {mode.provider}"
+    try:
+        return graph.session(mode.provider, mode.options), f"ran on {mode.provider}"
+    except SessionError as exc:
+        if exc.skipped:
+            return None, f"skipped: {exc.reason}"
+        return None, f"failed: {mode.provider} could not load graph {graph.name!r} ({exc.reason})"
 
 
 def run_session(session: ort.InferenceSession, graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return dict(zip(graph.output_names, session.run(graph.output_names, inputs)))
+    return graph.run(session, inputs)
 
 
 def compare(actual: np.ndarray, expected: np.ndarray, atol: float, rtol: float) -> dict[str, Any]:
@@ -115,38 +109,16 @@ def compare(actual: np.ndarray, expected: np.ndarray, atol: float, rtol: float) 
             "status": "pass" if needed <= atol else "fail"}
 
 
-def random_inputs(inputs: list[dict[str, Any]], batch: int, lengths: dict[str, int], seed: int) -> dict[str, np.ndarray]:
-    """Fresh inputs drawn as the manifest's input entries say, with ``batch`` and the dynamic axes' lengths."""
-    rng = np.random.default_rng(seed)
-    arrays = {}
-    for spec in inputs:
-        shape = [batch if d == "batch" else lengths[d] if isinstance(d, str) else d for d in spec["shape"]]
-        if spec["distribution"] == "integers":
-            values = rng.integers(int(spec["low"]), int(spec["high"]), size=shape)
-        elif spec["distribution"] == "normal":
-            values = rng.standard_normal(shape)
-        else:
-            values = rng.uniform(spec["low"], spec["high"], size=shape)
-        arrays[spec["name"]] = values.astype(spec["dtype"])
-    return arrays
-
-
-def export_lengths(graph: Graph, stored: dict[str, np.ndarray]) -> dict[str, int]:
-    """The length each named non-batch dynamic axis had at export (from the stored test vectors)."""
-    return {d: stored[spec["name"]].shape[i] for spec in graph.inputs
-            for i, d in enumerate(spec["shape"]) if isinstance(d, str) and d != "batch"}
-
-
 def cases(graph: Graph, batch_sizes: Sequence[int]) -> list[tuple[str, dict[str, np.ndarray], dict | None]]:
     """(label, inputs, stored PyTorch outputs or None) for the test vectors and the random inputs."""
     stored_in, stored_out = graph.test_vectors()
-    lengths = export_lengths(graph, stored_in)
+    lengths = graph.export_lengths(stored_in)
     found = [("test vectors", graph.check_inputs(stored_in), stored_out)]
-    found += [(f"random b={b}", random_inputs(graph.inputs, b, lengths, seed=b), None) for b in batch_sizes]
+    found += [(f"random b={b}", graph.random_inputs(b, lengths, seed=b), None) for b in batch_sizes]
     for axis, length in lengths.items():
         for other in sorted({max(1, length // 2), 2 * length + 1}):
             label = f"random b={batch_sizes[0]} {axis}={other}"
-            found.append((label, random_inputs(graph.inputs, batch_sizes[0], {**lengths, axis: other}, seed=other), None))
+            found.append((label, graph.random_inputs(batch_sizes[0], {**lengths, axis: other}, seed=other), None))
     return found
 
 
@@ -154,12 +126,11 @@ class TorchReference:
     """The run's PyTorch graphs and test data, when the run the bundle came from is at hand."""
 
     def __init__(self, bundle: Bundle) -> None:
-        from zoo.bundle import sha256_file
-        from zoo.api import load_trained, onnx_graphs
-        from zoo.cards.facts import bundle_run
+        from zoo.fsutil import sha256_file
+        from zoo.models import load_trained, onnx_graphs
         from zoo.runs import WEIGHTS, open_run
 
-        run = open_run(bundle_run(bundle))
+        run = open_run(bundle.run_path())
         self.run_path = run.path
         if sha256_file(run.path / WEIGHTS) != bundle.manifest["run"]["weights_sha256"]:
             raise ZooError(f"the weights of {run.path} changed since export")
@@ -169,7 +140,7 @@ class TorchReference:
     def outputs(self, name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
 
-        from zoo.bundle.export import reference_outputs
+        from zoo.models import reference_outputs
 
         graph = self.graphs[name]
         return reference_outputs(graph, [torch.from_numpy(inputs[i.name]) for i in graph.inputs])
@@ -177,7 +148,7 @@ class TorchReference:
 
 def load_reference(bundle: Bundle) -> tuple[TorchReference | None, str]:
     try:
-        from zoo.cards.facts import run_id
+        from zoo.runs import run_id
 
         reference = TorchReference(bundle)
         return reference, f"pytorch (run {run_id(reference.run_path)})"
@@ -248,7 +219,7 @@ def task_checks(bundle: Bundle, mode_list: list[Mode], sessions: dict, reference
             rows.append({**row, "status": "skipped", "reason": reference_note})
             continue
         if task == "generation":
-            inputs = random_inputs(graph.inputs, TASK_SAMPLES, {}, seed=0)
+            inputs = graph.random_inputs(TASK_SAMPLES, {}, seed=0)
             want, got = reference.outputs(graph.name, inputs), run_session(session, graph, inputs)
             output = graph.output_names[0]
             result = compare(got[output], want[output], *graph.tolerance(output, mode.deployment))
@@ -336,7 +307,7 @@ def task_metric(task: str, graph: Graph, session: ort.InferenceSession, data: An
     from zoo.metrics import frechet_distance
 
     if task == "generation":
-        images = run_session(session, graph, random_inputs(graph.inputs, FRECHET_SAMPLES, {}, seed=0))
+        images = run_session(session, graph, graph.random_inputs(FRECHET_SAMPLES, {}, seed=0))
         images = images[graph.output_names[0]]
         flat = lambda a: a.reshape(len(a), -1)  # noqa: E731
         return "frechet_distance_pixels", frechet_distance(flat(images), flat(data.test.x)), images
@@ -433,6 +404,14 @@ def verify(path: str | Path, providers: Sequence[str] = ("cpu",), batch_sizes: S
 
         report["deployment"] = measure(bundle, mode_list, report)
     return report
+
+
+def save_report(bundle: str | Path, report: dict[str, Any]) -> Path:
+    """Keep ``report`` in the bundle for its card (``card/verification.json``): the one writer of the
+    report (``zoo verify --save``, ``zoo publish``), with no path of this machine (a bundle is shipped)."""
+    path = Path(bundle) / VERIFICATION
+    atomic_write_json(path, portable(report))
+    return path
 
 
 def _worst(notes: list[str]) -> str:

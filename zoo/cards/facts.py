@@ -10,46 +10,16 @@ its copy beside the card, and ``portable`` rewrites any absolute path left in qu
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from zoo.bundle import MANIFEST, Bundle
+from zoo.bundle import VERIFICATION, Bundle
 from zoo.errors import ZooError
-from zoo.fsutil import atomic_write_json, read_json
-from zoo.runs import CARD_DIR, CONFIG
+from zoo.fsutil import atomic_write_json, portable, read_json
 
-# CARD_DIR (zoo.runs), inside a run or a bundle: card.md/.json/.html and its files (figures/, the report's copy)
-VERIFICATION = f"{CARD_DIR}/verification.json"  # inside a bundle: the `zoo verify` report `zoo publish` stores
 REPORT = "verification.json"  # the card's portable copy of that report, beside the card's figures
 NOT_EXPORTED = {"status": "not exported"}
 NOT_VERIFIED = {"status": "not verified"}
-
-# An absolute POSIX path of at least two parts (/home/me/runs/x, /tmp/y/z), not the path of a URL
-# (preceded by ':' or '/') nor a part of a word or of base64 text (rows/features, a+/b).
-_ABSOLUTE = re.compile(r"(?<![\w.:/+~-])/(?:[\w.@+-]+/)+[\w.@+-]*")
-
-
-def portable(value: Any) -> Any:
-    """``value`` with every absolute path in its strings replaced by the path's last part.
-
-    The one rule that keeps a card free of the paths of the machine that made it; the card's own
-    fields already name runs and bundles without paths, so this catches the text it quotes
-    (a verification report's notes, a user's data file, a plugin's config values).
-    """
-    if isinstance(value, str):
-        return _ABSOLUTE.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1], value)
-    if isinstance(value, Mapping):
-        return {key: portable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [portable(item) for item in value]
-    return value
-
-
-def run_id(path: str | Path) -> str:
-    """The name a card gives a run: its directory's name (``runs/cnn-digits`` -> ``cnn-digits``)."""
-    return Path(path).resolve().name
-
 
 def parameter_count(module) -> int:
     return int(sum(p.numel() for p in module.parameters()))
@@ -63,7 +33,7 @@ def model_facts(spec, model, info, config: Mapping[str, Any]) -> dict[str, Any]:
     """Parameter count, and each export graph's role, inputs and outputs with their dynamic axes named."""
     import torch
 
-    from zoo.api import onnx_graphs
+    from zoo.models import onnx_graphs
 
     model.eval()
     graphs = onnx_graphs(spec, model, info, config)
@@ -127,18 +97,6 @@ def bundle_facts(bundle: Bundle | None) -> dict[str, Any]:
     }
 
 
-def bundle_run(bundle: Bundle) -> Path:
-    """The run a bundle was exported from, as its manifest records it."""
-    run = bundle.manifest.get("run")
-    run = run.get("path") if isinstance(run, dict) else run
-    if not isinstance(run, str) or not run:
-        raise ZooError(f"{bundle.path / MANIFEST}: names no run to take the metrics from")
-    candidate = bundle.path / run  # relative to the bundle (zoo publish), or absolute (zoo export)
-    if (candidate / CONFIG).exists():
-        return candidate
-    raise ZooError(f"{bundle.path / MANIFEST}: its run {run} is not there any more")
-
-
 def _provider_result(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ran = [r for r in rows if r["status"] != "skipped"]
     diffs = [r.get("max_abs", r.get("max_abs_diff")) for r in ran]
@@ -194,7 +152,7 @@ def signature_facts(bundle: Bundle, signer: Mapping[str, Any] | None) -> dict[st
 def privacy(run) -> dict[str, Any] | None:
     """A private run's guarantee and measured leak (metrics.json), the layers changed for Opacus (config.json)
     and the guarantee in plain words; None for a run trained without differential privacy."""
-    from zoo.privacy import plain_words
+    from zoo.options.privacy import plain_words
 
     measured = run.metrics()
     spent = measured.get("privacy")

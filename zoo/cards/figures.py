@@ -12,43 +12,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from zoo.fsutil import atomic_write
+from zoo.plots import picture, pyplot, row_pairs, save_png
 
-DPI = 80
 COLUMNS = 10  # originals / reconstructions shown, and samples per row of the sample grid
 SKIPPED_CURVES = ("epoch", "seconds")
-
-
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_png(fig, path: Path) -> None:
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight"))
-    pyplot().close(fig)
-
-
-def picture(sample: np.ndarray) -> np.ndarray:
-    """A sample as a 2-D picture: an image's channels averaged; a sequence as its time x feature grid."""
-    return sample.mean(axis=0) if sample.ndim == 3 else sample
-
-
-def strip(pictures: list[np.ndarray], gap: float = np.nan) -> np.ndarray:
-    """2-D pictures side by side as one, a column of ``gap`` between them: one image draws far faster than
-    one axis per picture (NaN shows as the background)."""
-    column = np.full((pictures[0].shape[0], 1), gap)
-    return np.concatenate([part for item in pictures for part in (item, column)][:-1], axis=1)
-
-
-def show_picture(ax, picture: np.ndarray, **style: Any) -> Any:
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax.imshow(picture, interpolation="nearest", **style)
 
 
 def training_curves(history: list[Mapping[str, Any]], path: Path) -> str:
@@ -83,20 +50,6 @@ def confusion_matrix(matrix: list[list[int]], path: Path) -> str:
     return "Confusion matrix on the test split (rows: true class, columns: predicted), from metrics.json."
 
 
-def row_pairs(fig_rows: list[np.ndarray], titles: list[str], path: Path, cmap: str = "gray_r") -> None:
-    plt = pyplot()
-    columns = max(len(r) for r in fig_rows)
-    fig, axes = plt.subplots(len(fig_rows), columns, figsize=(0.8 * columns, 0.85 * len(fig_rows)), squeeze=False)
-    for row, (samples, title) in enumerate(zip(fig_rows, titles)):
-        axes[row][0].set_ylabel(title, fontsize=7)
-        for col in range(columns):
-            if col < len(samples):
-                show_picture(axes[row][col], picture(samples[col]), cmap=cmap, vmin=0, vmax=1)
-            else:
-                axes[row][col].axis("off")
-    save_png(fig, path)
-
-
 def reconstructions(model, data, path: Path) -> str:
     import torch
 
@@ -112,24 +65,11 @@ def reconstructions(model, data, path: Path) -> str:
     return "Test images (top, one per class when labelled) and the model's reconstructions of them (bottom)."
 
 
-def draw_input(graph_input, count: int, generator, value: int | None):
-    import torch
-
-    shape = (count, *graph_input.example.shape[1:])
-    if graph_input.distribution == "integers":
-        if value is not None:
-            return torch.full(shape, value, dtype=graph_input.example.dtype)
-        return torch.randint(int(graph_input.low), int(graph_input.high), shape, generator=generator)
-    if graph_input.distribution == "normal":
-        return torch.randn(shape, generator=generator)
-    return graph_input.low + (graph_input.high - graph_input.low) * torch.rand(shape, generator=generator)
-
-
 def samples(spec, model, info, config: Mapping[str, Any], path: Path) -> str:
     """Draw from the primary graph's inputs as the exporter would; an integer input gives the rows."""
     import torch
 
-    from zoo.api import onnx_graphs
+    from zoo.models import onnx_graphs
     from zoo.graphs import primary
 
     graph = primary(onnx_graphs(spec, model, info, config))
@@ -139,7 +79,7 @@ def samples(spec, model, info, config: Mapping[str, Any], path: Path) -> str:
     rows = []
     with torch.no_grad():
         for value in values:
-            inputs = [draw_input(i, COLUMNS, generator, value if i is labels else None) for i in graph.inputs]
+            inputs = [i.draw(COLUMNS, generator, value if i is labels else None) for i in graph.inputs]
             output = graph.module(*inputs)
             rows.append((output[0] if isinstance(output, (tuple, list)) else output).numpy().clip(0, 1))
     row_pairs(rows, [f"class {v}" if v is not None else "" for v in values], path)

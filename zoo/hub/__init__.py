@@ -12,6 +12,11 @@ folders are zoos:
 A name is looked up in the cache first, then in the built-in zoo (``find``). This module reads
 index files only (``json``), so ``zoo list`` stays fast and torch-free; opening a bundle (numpy,
 onnx) and loading its weights (torch) happen in ``zoo.hub.index`` and ``zoo.hub.pretrained``.
+
+Layers: the package sits above the cards (it reads published cards through ``zoo.cards.schema``), the
+bundle and ``zoo.models`` (``pretrained`` builds the network there); this module imports only
+``zoo.errors``, ``zoo.fsutil`` and ``zoo.specs``, and ``index``, ``pull``, ``static`` and ``pretrained``
+import it, never the other way.
 """
 from __future__ import annotations
 
@@ -165,20 +170,3 @@ def find(name: str, weights: bool = False) -> Published:
     hint = f" (did you mean {close!r}?)" if close else ""
     raise NotPublished(f"no published model {name!r}{hint} in the cache {zoo_home()} or the built-in zoo "
                        f"{builtin_root()}; fetch it with: zoo pull SOURCE {name}")
-
-
-def bundle_or_name(argument: str | Path, public_key: str | Path | None = None):
-    """A bundle path as given; or, when no such path exists and it names a published model, that model's
-    bundle, opened (a ``zoo.bundle.Bundle``) after its signature (with ``public_key``, first), index entry
-    and checksums are checked (``zoo predict NAME``): ``predict`` takes either. Torch-free."""
-    path = Path(argument)
-    if path.exists() or not NAME_PATTERN.match(str(argument)):
-        return path
-    from zoo.hub.index import open_published
-
-    hit = find(str(argument))
-    if public_key is not None:
-        from zoo.bundle.signing import verify_signature
-
-        verify_signature(hit.bundle, public_key)
-    return open_published(hit.root, hit.entry, str(hit.root / INDEX))

@@ -30,7 +30,7 @@ from typing import Any, Mapping
 from zoo import __version__
 from zoo.errors import ZooError, one_line
 from zoo.fsutil import atomic_write_json, read_json
-from zoo.hub import INDEX, PART_MAX, SCHEMA, HubError, reserved
+from zoo.hub import INDEX, PART_MAX, SCHEMA, HubError, find, reserved
 from zoo.specs import NAME_PATTERN
 
 CARD_FORMATS = ("md", "json", "html")
@@ -55,8 +55,8 @@ def _card(folder: Path, manifest: Mapping[str, Any], cards_dir: Path | None) -> 
 
     A card counts only if it is of this model and lists every graph file (variants too) with the
     manifest's SHA-256: the card of another export of the run, or of another run, does not."""
-    from zoo.cards import SCHEMA_ID, headline
-    from zoo.cards.facts import CARD_DIR
+    from zoo.cards.schema import SCHEMA_ID, headline
+    from zoo.runs import CARD_DIR
 
     candidates = [folder / CARD_DIR / "card.json"]
     if cards_dir is not None:
@@ -83,8 +83,9 @@ def _card(folder: Path, manifest: Mapping[str, Any], cards_dir: Path | None) -> 
 def describe(folder: Path, cards_dir: Path | None = None) -> tuple[dict[str, Any], str | None]:
     """The index entry of the bundle in ``folder`` (opened and checked first), and a note when its card
     could not be used."""
-    from zoo.bundle import MANIFEST, open_bundle, sha256_file
-    from zoo.cards import headline
+    from zoo.bundle import MANIFEST, open_bundle
+    from zoo.fsutil import sha256_file
+    from zoo.cards.schema import headline
 
     if not NAME_PATTERN.match(folder.name):
         raise HubError(f"{folder}: a bundle folder in a zoo is named like a model ({NAME_PATTERN.pattern})")
@@ -244,7 +245,8 @@ def check_against_manifest(entry: Mapping[str, Any], manifest: Mapping[str, Any]
 def open_published(root: Path, entry: Mapping[str, Any], where: str):
     """The bundle an index entry pins, opened: the entry's paths, the manifest's SHA-256 against the entry,
     then every checksum of the manifest (``open_bundle``) and the manifest against the entry."""
-    from zoo.bundle import MANIFEST, open_bundle, sha256_file
+    from zoo.bundle import MANIFEST, open_bundle
+    from zoo.fsutil import sha256_file
 
     check_entry(entry, root, where)
     folder = root / entry["bundle"]
@@ -253,3 +255,18 @@ def open_published(root: Path, entry: Mapping[str, Any], where: str):
     opened = open_bundle(folder)
     check_against_manifest(entry, opened.manifest, where)
     return opened
+
+
+def bundle_or_name(argument: str | Path, public_key: str | Path | None = None):
+    """A bundle path as given; or, when no such path exists and it names a published model, that model's
+    bundle, opened (a ``zoo.bundle.Bundle``) after its signature (with ``public_key``, first), index entry
+    and checksums are checked (``zoo predict NAME``): ``predict`` takes either. Torch-free."""
+    path = Path(argument)
+    if path.exists() or not NAME_PATTERN.match(str(argument)):
+        return path
+    hit = find(str(argument))
+    if public_key is not None:
+        from zoo.bundle.signing import verify_signature
+
+        verify_signature(hit.bundle, public_key)
+    return open_published(hit.root, hit.entry, str(hit.root / INDEX))

@@ -42,7 +42,7 @@ def load_pretrained(name: str):
     from safetensors import SafetensorError
     from safetensors.torch import load as load_tensors
 
-    from zoo.api import build
+    from zoo.models import build
     from zoo.data import DataInfo
     from zoo.hub.index import open_published
     from zoo.registry import get_model

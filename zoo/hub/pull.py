@@ -175,7 +175,8 @@ def locked(cache: Path) -> Iterator[None]:
 
 def _cached(cache: Path, entry: Mapping[str, Any], public_key) -> bool:
     """The cache holds exactly the served bundle and it still checks (every file, its signature if asked)."""
-    from zoo.bundle import MANIFEST, check_paths, sha256_file
+    from zoo.bundle import MANIFEST, check_paths
+    from zoo.fsutil import sha256_file
 
     held = entries(cache).get(entry["name"])
     if held is None or held.get("files") != entry["files"]:

@@ -69,7 +69,7 @@ def _resolved(path: Path) -> Path:
 
 def _check_copy(root: Path, index: dict[str, Any]) -> None:
     """The copy holds what the index says (a bundle changed while it was copied is caught here)."""
-    from zoo.bundle import sha256_file
+    from zoo.fsutil import sha256_file
 
     for entry in index["models"]:
         for name, facts in entry["files"].items():

@@ -9,17 +9,21 @@
 
 Everything is seeded from the run (``Context.generator`` / ``Context.rng``): captum's samplers draw
 from torch's global generator, so they run inside ``torch.random.fork_rng`` seeded from the context,
-leaving the caller's random state as it was. Figures use the card's drawing helpers. One module per
+leaving the caller's random state as it was. Figures use ``zoo.plots``, as the card's do. One module per
 job: ``attributions``, ``faithfulness``, ``reconstruction``, ``generation``; ``_shared`` holds what several use.
+
+Written as a plugin would write them: the modules import only ``zoo.PLUGIN_API`` (and each other,
+relatively), so any of them can be copied into a plugin as a template and passes the plugin-API test.
 """
 from __future__ import annotations
 
 from zoo.assess import Assessment
-from zoo.assess.explain._shared import SECTION
-from zoo.assess.explain.attributions import measure_attributions
-from zoo.assess.explain.faithfulness import measure_attribution_quality
-from zoo.assess.explain.generation import measure_latent_interpolation
-from zoo.assess.explain.reconstruction import measure_latent_traversal, measure_reconstruction_errors
+
+from ._shared import SECTION
+from .attributions import measure_attributions
+from .faithfulness import measure_attribution_quality
+from .generation import measure_latent_interpolation
+from .reconstruction import measure_latent_traversal, measure_reconstruction_errors
 
 
 def assessments(spec) -> list[Assessment]:

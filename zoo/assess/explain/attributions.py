@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from zoo.assess import Context, Figure, Result, Table
-from zoo.assess.explain._shared import STREAM, mean_spearman, plural, stream_seed
-from zoo.cards.figures import picture, pyplot, save_png, show_picture, strip
+from ._shared import STREAM, mean_spearman, plural, stream_seed
+from zoo.plots import picture, pyplot, save_png, show_picture, strip
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo.assess import Context, Figure, Result, Table
-from zoo.assess.explain._shared import STREAM, mean_spearman, plural, stream_seed
-from zoo.assess.explain.attributions import METHODS, NAMES, attribute, surrogate_samples
-from zoo.cards.figures import pyplot, save_png
+from ._shared import STREAM, mean_spearman, plural, stream_seed
+from .attributions import METHODS, NAMES, attribute, surrogate_samples
+from zoo.plots import pyplot, save_png
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -141,20 +141,6 @@ def sanity_spearman(trained: torch.Tensor, control: torch.Tensor) -> float | Non
     return mean_spearman(np.abs(trained.numpy()), np.abs(control.numpy()))
 
 
-def untrained(ctx: Context):
-    """The same network before training: built from the run's seed, as training began, in eval mode.
-
-    ``zoo.api.build`` seeds torch's global generator; it runs inside ``fork_rng`` so the caller's
-    random state is left as it was."""
-    import torch
-
-    from zoo.api import build
-
-    with torch.random.fork_rng(devices=[]):
-        model = build(ctx.spec, {**ctx.config, "seed": ctx.seed}, ctx.data.info)
-    return model.eval()
-
-
 def infidelity(ctx: Context, x: torch.Tensor, attributions: torch.Tensor, target: torch.Tensor) -> float:
     """captum's infidelity (Yeh et al. 2019) under Gaussian noise, attributions rescaled optimally: how badly
     attribution . noise predicts the logit's change. Lower is better; comparable between methods here."""
@@ -183,7 +169,7 @@ def measure_attribution_quality(ctx: Context) -> Result:
                                                       replace=False))
     x = torch.from_numpy(test.x[index])
     target = predict_batches(ctx.model, x).argmax(dim=-1)
-    samples, seed, control = surrogate_samples(ctx), stream_seed(ctx, "surrogate"), untrained(ctx)
+    samples, seed, control = surrogate_samples(ctx), stream_seed(ctx, "surrogate"), ctx.untrained()
     features = x[0].numel()
     randoms = [deletion_curve(ctx.model, x, order, target)
                for order in random_orders(ctx.rng(STREAM["random-order"]), len(x), features, RANDOM_ORDERS)]

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from zoo.assess import Context, Figure, Result
-from zoo.assess.explain._shared import STREAM, first_output, plural
-from zoo.cards.figures import draw_input, row_pairs
+from ._shared import STREAM, first_output, plural
+from zoo.plots import row_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -54,10 +54,9 @@ def _generate(graph, inputs: list[torch.Tensor]) -> np.ndarray:
 
 def measure_latent_interpolation(ctx: Context) -> Result:
     """Walk between seeded noise pairs through the primary graph; for a class input, the class grid too."""
-    from zoo.api import onnx_graphs
     from zoo.graphs import primary
 
-    graph = primary(onnx_graphs(ctx.spec, ctx.model, ctx.data.info, ctx.config))
+    graph = primary(ctx.graphs())
     noise = [i for i in graph.inputs if i.distribution == "normal"]
     if not noise:
         return Result(summary=f"No latent interpolation: the '{graph.name}' graph has no normal noise input.",
@@ -70,11 +69,11 @@ def measure_latent_interpolation(ctx: Context) -> Result:
         inputs = []
         for graph_input in graph.inputs:
             if graph_input.distribution == "normal":
-                ends = draw_input(graph_input, 2, generator, None)
+                ends = graph_input.draw(2, generator, None)
                 walk = slerp(ends[0].reshape(-1), ends[1].reshape(-1), STEPS)
                 inputs.append(walk.reshape(STEPS, *ends.shape[1:]))
             else:  # a class label or other condition, held fixed along the row
-                inputs.append(draw_input(graph_input, 1, generator, None).repeat_interleave(STEPS, dim=0))
+                inputs.append(graph_input.draw(1, generator, None).repeat_interleave(STEPS, dim=0))
         rows.append(_generate(graph, inputs).clip(0, 1))
     smooth = path_smoothness(np.stack(rows))
     path = ctx.figure("interpolation")
@@ -106,10 +105,10 @@ def _class_grid(ctx: Context, graph, labels) -> tuple[list[np.ndarray], float]:
     """Rows = classes, the same noise per column; how much the class moves the image against the noise."""
     columns = ctx.count(COLUMNS, minimum=2)
     generator = ctx.generator(STREAM["class-grid"])
-    fixed = {i.name: draw_input(i, columns, generator, None) for i in graph.inputs if i is not labels}
+    fixed = {i.name: i.draw(columns, generator, None) for i in graph.inputs if i is not labels}
     rows = []
     for value in range(int(labels.low), int(labels.high)):
-        inputs = [draw_input(i, columns, generator, value) if i is labels else fixed[i.name] for i in graph.inputs]
+        inputs = [i.draw(columns, generator, value) if i is labels else fixed[i.name] for i in graph.inputs]
         rows.append(_generate(graph, inputs).clip(0, 1))
     grid = np.stack(rows).reshape(len(rows), columns, -1)
     across_classes = _mean_pairwise(grid.transpose(1, 0, 2))  # per column, between its rows

@@ -7,8 +7,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from zoo.assess import Context, Figure, Result, Table
-from zoo.assess.explain._shared import STREAM, first_output
-from zoo.cards.figures import picture, pyplot, row_pairs, save_png, show_picture
+from ._shared import STREAM, first_output
+from zoo.plots import picture, pyplot, row_pairs, save_png, show_picture
 
 TRAVERSED = 6  # code dimensions shown in the latent traversal
 TRAVERSAL = np.linspace(-2.0, 2.0, 7)  # standard deviations the traversed dimension moves
@@ -114,10 +114,9 @@ def measure_latent_traversal(ctx: Context) -> Result:
     """Decode the mean code with one high-variance dimension moved from -2 to +2 std: what each one controls."""
     import torch
 
-    from zoo.api import onnx_graphs
     from zoo.training import predict_batches
 
-    found = code_graphs(onnx_graphs(ctx.spec, ctx.model, ctx.data.info, ctx.config), ctx.data.info.sample_shape)
+    found = code_graphs(ctx.graphs(), ctx.data.info.sample_shape)
     if found is None:
         return Result(summary="No latent traversal: the model exports no encoder and decoder component graphs "
                               "(an image-to-code graph and a code-to-image graph).",

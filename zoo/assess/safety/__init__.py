@@ -15,16 +15,20 @@ Every number is measured on the test split (calibration fits its temperature on 
 inference and data copying hold it against the training split), with randomness drawn only from the
 context's seeded generators, so that the same run gives the same card. One module per measurement:
 ``calibration``, ``robustness``, ``ood``, ``membership``, ``generation``; ``_shared`` holds what several use.
+
+Written as a plugin would write them: the modules import only ``zoo.PLUGIN_API`` (and each other,
+relatively), so any of them can be copied into a plugin as a template and passes the plugin-API test.
 """
 from __future__ import annotations
 
 from zoo.assess import Assessment
-from zoo.assess.safety._shared import SECTION
-from zoo.assess.safety.calibration import measure_calibration
-from zoo.assess.safety.generation import measure_class_coverage, measure_data_copying
-from zoo.assess.safety.membership import measure_membership_classifier, measure_membership_reconstruction
-from zoo.assess.safety.ood import measure_ood_classifier, measure_ood_reconstruction
-from zoo.assess.safety.robustness import measure_robustness
+
+from ._shared import SECTION
+from .calibration import measure_calibration
+from .generation import measure_class_coverage, measure_data_copying
+from .membership import measure_membership_classifier, measure_membership_reconstruction
+from .ood import measure_ood_classifier, measure_ood_reconstruction
+from .robustness import measure_robustness
 
 _BY_TASK: dict[str, tuple[Assessment, ...]] = {
     "classification": (

@@ -35,7 +35,7 @@ def rounded(value: float | None, digits: int = 6) -> float | None:
 
 def save_figure(ctx: Context, name: str, fig, caption: str) -> Figure:
     """Save ``fig`` where the context says and describe it for the card."""
-    from zoo.cards.figures import save_png
+    from zoo.plots import save_png
 
     path = ctx.figure(name)
     save_png(fig, path)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from zoo.assess import Context, Figure, Result, Table
-from zoo.assess.safety._shared import predict, rounded, save_figure
+from ._shared import predict, rounded, save_figure
 
 BINS = 15  # equal-width confidence bins of the ECE (Guo et al. 2017)
 
@@ -63,7 +63,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
 def _reliability_figure(ctx: Context, panels: dict[str, np.ndarray], labels: np.ndarray) -> Figure:
     """Accuracy per confidence bin beside the diagonal, before and after temperature scaling."""
-    from zoo.cards.figures import pyplot
+    from zoo.plots import pyplot
 
     plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 2.8), squeeze=False)

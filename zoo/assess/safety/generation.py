@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from zoo.assess import Context, Figure, Result, Table
-from zoo.assess.safety._shared import HIGH, LOW, histograms, rounded, save_figure
+from ._shared import HIGH, LOW, histograms, rounded, save_figure
 
 GENERATED = 1000  # samples drawn from a generator
 SHOWN = 10  # samples shown in a figure's strip
@@ -20,13 +20,11 @@ def generate(ctx: Context, count: int) -> tuple[np.ndarray, np.ndarray | None]:
     with the requested labels when a graph input is a class label (drawn at random, not per row)."""
     import torch
 
-    from zoo.api import onnx_graphs
-    from zoo.cards.figures import draw_input
     from zoo.graphs import primary
 
-    graph = primary(onnx_graphs(ctx.spec, ctx.model, ctx.data.info, ctx.config))
+    graph = primary(ctx.graphs())
     generator = ctx.generator(4)
-    inputs = [draw_input(i, count, generator, None) for i in graph.inputs]
+    inputs = [i.draw(count, generator, None) for i in graph.inputs]
     with torch.no_grad():
         output = graph.module(*inputs)
     output = output[0] if isinstance(output, (tuple, list)) else output
@@ -101,7 +99,7 @@ def possible_underfitting(z: float, p_value_farther: float) -> bool:
 
 def measure_data_copying(ctx: Context) -> Result:
     """Nearest-training-sample distances of generated samples against those of test samples."""
-    from zoo.cards.figures import pyplot, row_pairs
+    from zoo.plots import pyplot, row_pairs
 
     train, test = ctx.data.train.x, ctx.data.test.x
     generated, _ = generate(ctx, ctx.count(GENERATED))
@@ -160,7 +158,7 @@ def class_coverage(predicted: np.ndarray, classes: int) -> dict[str, Any]:
 
 
 def _coverage_figure(ctx: Context, generated: list[float], test: list[float]) -> Figure:
-    from zoo.cards.figures import pyplot
+    from zoo.plots import pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 2.4))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from zoo.assess import Context, Result, Table
-from zoo.assess.safety._shared import histograms, reconstruction_errors, save_figure
+from ._shared import histograms, reconstruction_errors, save_figure
 
 
 def _membership_result(ctx: Context, members: np.ndarray, outsiders: np.ndarray, loss: str, attack: str) -> Result:
     """The threshold attack's numbers, a verdict, and the two loss histograms it separates."""
-    from zoo.cards.figures import pyplot
+    from zoo.plots import pyplot
     from zoo.membership import threshold_attack
 
     values = threshold_attack(members, outsiders, attack)

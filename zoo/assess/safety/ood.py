@@ -8,8 +8,8 @@ from typing import Any, Callable
 import numpy as np
 
 from zoo.assess import Context, Figure, Result, Table
-from zoo.assess.safety._shared import HIGH, LOW, histograms, predict, reconstruction_errors, rounded, save_figure
-from zoo.assess.safety.calibration import softmax
+from ._shared import HIGH, LOW, histograms, predict, reconstruction_errors, rounded, save_figure
+from .calibration import softmax
 from zoo.metrics import separation
 
 OOD_SAMPLES = 360  # inputs per out-of-distribution set (the digits' test split is 360)
@@ -68,7 +68,7 @@ def outside_sets(ctx: Context) -> dict[str, np.ndarray]:
 
 def _strip(samples: np.ndarray) -> np.ndarray:
     """Samples side by side as one picture, a background column between them."""
-    from zoo.cards.figures import picture, strip
+    from zoo.plots import picture, strip
 
     return strip([picture(sample) for sample in samples], gap=LOW)
 
@@ -76,7 +76,7 @@ def _strip(samples: np.ndarray) -> np.ndarray:
 def _ood_figure(ctx: Context, scores: dict[str, np.ndarray], inputs: dict[str, np.ndarray], xlabel: str,
                 log: bool, caption: str) -> Figure:
     """Score histograms per set, above a few inputs of each set so the reader sees what was scored."""
-    from zoo.cards.figures import pyplot, show_picture
+    from zoo.plots import pyplot, show_picture
 
     plt = pyplot()
     fig = plt.figure(figsize=(2.4 * len(inputs), 3.4))

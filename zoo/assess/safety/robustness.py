@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from zoo.assess import Context, Figure, Result, Table
-from zoo.assess.safety._shared import HIGH, LOW, rounded, save_figure
+from ._shared import HIGH, LOW, rounded, save_figure
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -110,7 +110,7 @@ def robustness_curves(ctx: Context, x: torch.Tensor, y: torch.Tensor) -> dict[st
 
 def _robustness_figure(ctx: Context, curves: dict[str, dict[str, list[float]]]) -> Figure:
     """One panel per kind of perturbation (its own unit on x), a curve per perturbation, shared accuracy axis."""
-    from zoo.cards.figures import pyplot
+    from zoo.plots import pyplot
 
     panels = {"Gaussian noise": ("sigma", ["gaussian noise"]),
               "shift": ("steps", [n for n in curves if n.startswith("shift")]),

@@ -8,7 +8,7 @@ card of the new run can put "with" beside "without" and never needs the other ru
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from zoo.errors import ZooError
 
@@ -22,11 +22,12 @@ class BaselineError(ZooError):
 
 
 def describe(path: str | Path, spec: "ModelSpec", data: "Data", config: Mapping[str, Any],
-             teacher: str | Path | None) -> dict[str, Any]:
-    """The baseline run, checked and measured, as the new run records it."""
-    from zoo import privacy
-    from zoo.bundle import sha256_file
-    from zoo.cards.facts import run_id
+             teacher: str | Path | None, load_trained: Callable[[Any], tuple]) -> dict[str, Any]:
+    """The baseline run, checked and measured, as the new run records it; ``load_trained`` is
+    ``zoo.models.load_trained``, passed in by the caller (it sits a layer above)."""
+    from zoo.options import privacy
+    from zoo.fsutil import sha256_file
+    from zoo.runs import run_id
     from zoo.runs import WEIGHTS, open_run
 
     private = privacy.is_private(config)
@@ -45,7 +46,6 @@ def describe(path: str | Path, spec: "ModelSpec", data: "Data", config: Mapping[
     found = {"run": run_id(run.path), "weights_sha256": sha256_file(run.path / WEIGHTS),
              "accuracy": run.metrics()["metrics"].get("accuracy")}
     if private:
-        from zoo.api import load_trained
         from zoo.membership import loss_attack
 
         found["membership_inference"] = loss_attack(load_trained(run)[1], data)

@@ -13,7 +13,7 @@ goes into the student's run, and a resumed student checks the teacher is still t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from zoo.errors import ZooError
 
@@ -59,8 +59,8 @@ def support(spec: "ModelSpec") -> str | None:
 
 def describe_teacher(path: str | Path, spec: "ModelSpec", data: "Data") -> dict[str, Any]:
     """The teacher run, checked (a finished classifier on the same data), as the student's run records it."""
-    from zoo.bundle import sha256_file
-    from zoo.cards.facts import run_id
+    from zoo.fsutil import sha256_file
+    from zoo.runs import run_id
     from zoo.registry import get_model
     from zoo.runs import WEIGHTS, open_run
 
@@ -108,10 +108,11 @@ class Teacher:
                 "temperature": self.temperature, "alpha": self.alpha}
 
 
-def load_teacher(record: Mapping[str, Any], data: "Data", config: Mapping[str, Any], device: str) -> Teacher:
-    """The teacher of ``record`` with its trained weights, checked unchanged since the run began."""
-    from zoo.api import load_trained
-    from zoo.bundle import sha256_file
+def load_teacher(record: Mapping[str, Any], data: "Data", config: Mapping[str, Any], device: str,
+                 load_trained: Callable[[Path], tuple]) -> Teacher:
+    """The teacher of ``record`` with its trained weights, checked unchanged since the run began;
+    ``load_trained`` is ``zoo.models.load_trained``, passed in by the caller (it sits a layer above)."""
+    from zoo.fsutil import sha256_file
     from zoo.runs import WEIGHTS
 
     path = Path(record["path"])

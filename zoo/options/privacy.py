@@ -17,7 +17,7 @@ What zoo promises and how:
   samples in a batch) by GroupNorm; in-place activations are turned off (under Opacus' hooks they fail:
   "a view ... modified inplace"). Only these changes are accepted: Opacus's other replacements (DPLSTM,
   DPGRU, DP attention) re-implement a layer in Python and change what the ONNX export holds, and a layer
-  without an Opacus per-sample gradient is refused. ``zoo.api.build`` applies the same changes whenever
+  without an Opacus per-sample gradient is refused. ``zoo.models.build`` applies the same changes whenever
   a run's config holds ``dp_epsilon``, so export, evaluation and cards rebuild the trained network.
 * **One process.** zoo does not run Opacus's distributed sampler, so private training refuses
   ``--nproc-per-node``/``--nnodes`` above 1.
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from zoo.errors import ZooError
 
@@ -124,7 +124,7 @@ def compatible(model: "torch.nn.Module") -> tuple["torch.nn.Module", list[str]]:
 
     ``ModuleValidator.fix`` replaces what Opacus prescribes (it returns a copy; initial values of the
     other layers are unchanged); in-place activations are turned off. Deterministic, so that
-    ``zoo.api.build`` rebuilds the same network for export, evaluation and cards.
+    ``zoo.models.build`` rebuilds the same network for export, evaluation and cards.
     """
     fixed, replaced, inplace = _fix(model)
     changes = [f"{name}: {old} -> {type(new).__name__}" + (f" ({new.num_groups} groups)" if hasattr(new, "num_groups")
@@ -152,17 +152,22 @@ def unsupported_layers(model: "torch.nn.Module") -> str | None:
     return None
 
 
-def support(spec: "ModelSpec", model: "torch.nn.Module | None" = None) -> str | None:
+def support(spec: "ModelSpec", model: "torch.nn.Module | Callable[[ModelSpec], torch.nn.Module]") -> str | None:
     """Why ``--dp-epsilon`` cannot train ``spec`` (its training must be the core's classifier recipe, and
-    its layers must suit Opacus), or None when it can. Without ``model`` it is built for its own dataset."""
+    its layers must suit Opacus), or None when it can. ``model`` is the network, or a builder called with
+    ``spec`` only when the recipe can train it (``zoo.models.build_default``)."""
     from zoo.options import recipe_refusal
 
     reason = recipe_refusal(spec, "differential privacy")
-    if reason or model is not None:
-        return reason or unsupported_layers(model)
-    from zoo.api import create_model
+    if reason:
+        return reason
+    return unsupported_layers(model if isinstance(model, _module_type()) else model(spec))
 
-    return unsupported_layers(create_model(spec.name))
+
+def _module_type() -> type:
+    import torch
+
+    return torch.nn.Module
 
 
 def require_support(spec: "ModelSpec", model: "torch.nn.Module") -> None:

@@ -1,0 +1,78 @@
+"""Writing a card to disk: made once, rendered to each format asked for, beside a run or inside a bundle.
+
+The files a card links (its figures and its copy of the verification report, ``zoo.cards.make.linked_files``)
+sit beside it under ``figures/<model>/``, which is where its relative links point, so copying a card
+means copying those files with it. In a bundle the card lives in the bundle's ``card/`` folder.
+
+A signed bundle's signature covers its card, so the card is written first, naming the key about
+to sign (its fingerprint), and the bundle signed last (``sign_bundle``). Signing re-renders the card from
+its own JSON: no run, no torch.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from zoo.bundle import open_bundle
+from zoo.bundle.signing import key_facts, sign
+from zoo.cards.facts import signature_facts
+from zoo.cards.render import FORMATS, render
+from zoo.fsutil import atomic_write_bytes
+from zoo.runs import CARD_DIR
+
+
+def default_card_path(source: str | Path, fmt: str) -> Path:
+    """card/card.<fmt> inside the run directory or the bundle."""
+    return Path(source) / CARD_DIR / f"card.{fmt}"
+
+
+def write_card(source: str | Path, formats: Sequence[str], out: str | Path | None = None,
+               signer: Mapping[str, Any] | None = None) -> tuple[dict, list[Path]]:
+    """Make the card of a run or bundle and write it in each format; returns it and the files written.
+
+    ``out`` names the file of the first format; the others take its name with their own suffix.
+    ``signer`` (``zoo.bundle.signing.key_facts``) is the key that will sign the bundle after this card.
+    """
+    from zoo.cards.make import make_card  # the run's model and data (torch): only when a card is made
+
+    first = Path(out) if out is not None else default_card_path(source, formats[0])
+    card = make_card(source, first.parent)
+    if card["bundle"]["status"] == "exported":
+        card["bundle"]["signature"] = signature_facts(open_bundle(source), signer)
+    return card, render_all(card, formats, first)
+
+
+def render_all(card: Mapping[str, Any], formats: Sequence[str], first: Path) -> list[Path]:
+    """``card`` written in each of ``formats``: ``first`` and files of the same name with the others' suffixes."""
+    written = []
+    for fmt in formats:
+        path = first if fmt == formats[0] else first.with_suffix(f".{fmt}")
+        atomic_write_bytes(path, render(card, fmt, first.parent).encode("utf-8"))
+        written.append(path)
+    return written
+
+
+def sign_bundle(bundle: str | Path, key: str | Path) -> dict[str, Any]:
+    """Sign a bundle, card included: the card in the bundle (when there is one) first gets the signature
+    line for ``key``, re-rendered from its own JSON (no run, no torch; made again from the run when only
+    another format is there), then every file is signed."""
+    signer = key_facts(key, private=True)
+    opened = open_bundle(bundle)
+    cards = [f for f in FORMATS if default_card_path(bundle, f).is_file()]
+    if "json" in cards:
+        card = json.loads(default_card_path(bundle, "json").read_text(encoding="utf-8"))
+        card.pop("front_matter", None)
+        card["bundle"]["signature"] = signature_facts(opened, signer)
+        render_all(card, cards, default_card_path(bundle, cards[0]))
+    elif cards:  # a card without its JSON twin is made again (from the run) to carry the signature line
+        write_card(bundle, cards, signer=signer)
+    return sign(bundle, key)
+
+
+def copy_linked_files(card: Mapping[str, Any], source_dir: Path, target_dir: Path) -> None:
+    """Copy every file ``card`` links from beside its copy in ``source_dir`` to beside one in ``target_dir``."""
+    from zoo.cards.make import linked_files
+
+    for name in linked_files(card):
+        atomic_write_bytes(target_dir / name, (source_dir / name).read_bytes())
