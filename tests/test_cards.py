@@ -175,7 +175,7 @@ def test_augmentation_sentence_follows_the_run_config(runs, cards):
         assert cards[name][0]["training_data"]["augmentation"] is None
         assert "Training data preprocessing" not in cards[name][1]["md"].read_text()
     assert augmentation("classification", "sequence", {"shift": 2}).startswith(
-        "random shifts of up to 2 steps in time and in features")
+        "random shifts of up to 2 time steps earlier or later (features stay as they are)")
     assert augmentation("classification", "image", {}).startswith("none")
 
 

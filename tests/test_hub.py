@@ -384,9 +384,48 @@ def test_signed_bundles_are_checked_with_the_public_key(home, serve, tmp_path, k
     write_hub(hub.root, exports, force=True)
     refused = invoke_zoo("pull", hub.url, "--public-key", str(keys["other"].with_suffix(".pub")))
     assert refused.code == 2 and "signed with another key" in one_error_line(refused.err)
+    assert one_error_line(refused.err).startswith(f"error: {hub.url}/{NAME}: signature check failed")  # the hub's
     assert cache_is_clean(home)
     assert invoke_zoo("pull", hub.url, "--public-key", str(keys["publisher"].with_suffix(".pub"))).code == 0
     assert json.loads((home / INDEX).read_text())["models"][0]["signed"] is True
+
+
+def test_the_index_never_calls_a_bundle_signed_whose_signature_no_longer_covers_it(hub_files, tmp_path, keys):
+    from zoo.bundle.signing import sign
+    from zoo.hub.index import build_index
+
+    exports = tmp_path / "exports"
+    shutil.copytree(hub_files / NAME, exports / NAME)
+    sign(exports / NAME, keys["publisher"])
+    index, notes = build_index(exports)
+    assert notes == [] and index["models"][0]["signed"] is True
+    (exports / NAME / "card" / "notes.txt").write_text("added after signing\n")
+    index, notes = build_index(exports)
+    assert index["models"] == [] and notes == [
+        f"{NAME}: left out of the index: {exports / NAME}: its signature no longer covers its files (added since "
+        f"signing: card/notes.txt); sign it again (zoo sign) or remove bundle.sig"]
+    result = invoke_zoo("hub", str(tmp_path / "site"), "--exports", str(exports))
+    assert result.code == 2 and "its signature no longer covers its files" in result.err
+
+
+def test_a_bundle_whose_card_is_only_markdown_is_indexed_with_a_line_saying_what_is_missing(hub_files, tmp_path):
+    from zoo.hub.index import build_index
+
+    exports = tmp_path / "exports"
+    shutil.copytree(hub_files / NAME, exports / NAME)
+    (exports / NAME / "card" / "card.json").unlink()
+    index, notes = build_index(exports)
+    assert [m["metric"] for m in index["models"]] == [None]
+    assert notes == [f"{NAME}: no card facts in the index: its card is in card.md only, and the index reads a "
+                     f"card's facts (metric, parameters, parity) from its JSON: write it with `zoo card {NAME} "
+                     f"--format json` (and sign the bundle again if it is signed)"]
+
+
+def test_pull_from_a_folder_that_does_not_exist_says_so(home, tmp_path):
+    result = invoke_zoo("pull", str(tmp_path / "nowhere"))
+    assert result.code == 2 and one_error_line(result.err) == (
+        f"error: {tmp_path / 'nowhere'}: no such folder; give a hub folder (zoo hub DIR writes one) or an "
+        f"http(s):// URL")
 
 
 def test_zoo_hub_refuses_to_overwrite_and_unknown_names_are_one_line(home, hub_files, tmp_path):

@@ -158,3 +158,46 @@ def test_atomic_writes_keep_the_usual_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_shift_moves_sequences_along_time_only_and_images_in_both_axes():
+    from zoo.recipes import random_shift
+
+    torch.manual_seed(0)
+    series = torch.arange(1, 201, dtype=torch.float32).reshape(1, 200, 1).repeat(64, 1, 1)  # one feature
+    moved = random_shift(series, 2)
+    assert moved.shape == series.shape
+    assert (moved[:, 2:-2] != 0).all()  # a one-feature series is never blanked, only its ends zero-filled
+    assert {int(row[5, 0] - series[0, 5, 0]) for row in moved} == {-2, -1, 0, 1, 2}  # whole steps, both ways
+    rows = torch.rand(32, 8, 8)
+    shifted = random_shift(rows, 1)
+    for i in range(32):  # each step keeps its features together: a step of the original, or zero-filled
+        for step in shifted[i]:
+            assert step.abs().sum() == 0 or any(torch.equal(step, original) for original in rows[i])
+    images = torch.rand(32, 1, 8, 8)
+    columns_blanked = (random_shift(images, 1) == 0).all(dim=2).any(dim=-1)
+    assert columns_blanked.any()  # images still move sideways
+
+
+def test_an_older_run_gets_the_defaults_of_config_keys_added_since(tiny_run, tmp_path):
+    """A plugin that adds a config key keeps its older runs working: their stored config is completed from
+    the current defaults, and a warning line says which keys were filled."""
+    import json
+    import shutil
+    import warnings
+
+    from zoo.errors import ZooWarning
+    from zoo.models import load_trained
+    from zoo.runs import CONFIG
+
+    run = shutil.copytree(tiny_run("cnn-digits").path, tmp_path / "older")
+    record = json.loads((run / CONFIG).read_text())
+    del record["config"]["dropout"]  # as if the plugin had added `dropout` after this run was trained
+    (run / CONFIG).write_text(json.dumps(record))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, model, _, config, _ = load_trained(run)
+    assert config["dropout"] == zoo.get_model("cnn-digits").default_config["dropout"]
+    said = [str(w.message) for w in caught if issubclass(w.category, ZooWarning)]
+    assert said == ["run older was trained before model 'cnn-digits' had config key 'dropout'; using its current "
+                    f"default (dropout={config['dropout']!r})"]

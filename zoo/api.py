@@ -11,11 +11,12 @@ from zoo import __version__, runs
 from zoo.config import REQUIRED_KEYS, resolve
 from zoo.data import Data
 from zoo.errors import Interrupted, WorkFailed, ZooError, one_line
-from zoo.models import build, build_plain, build_recorded, check_same_data, dataset_info, evaluate_model, load_model_data, load_trained
+from zoo.models import (build, build_plain, build_recorded, check_same_data, completed_config, dataset_info,
+                        evaluate_model, load_model_data, load_trained)
 from zoo.options import distill, privacy
 from zoo.plugins import call_model_hook
-from zoo.registry import get_model
-from zoo.specs import ModelSpec
+from zoo.registry import get_dataset, get_model
+from zoo.specs import LAYOUT_MODALITY, ModelSpec
 from zoo.training import Progress, SilentProgress, TrainContext, World
 
 
@@ -43,7 +44,7 @@ def create_model(name: str, data: str | Path | None = None, pretrained: bool = F
 
 
 def _record(spec: ModelSpec, config: dict[str, Any], data: Data, data_path, world: World) -> dict[str, Any]:
-    from zoo.versions import versions
+    from zoo.versions import hardware, versions
 
     return {
         "model": spec.name,
@@ -59,12 +60,22 @@ def _record(spec: ModelSpec, config: dict[str, Any], data: Data, data_path, worl
             "layout": data.info.layout,
             "sample_shape": list(data.info.sample_shape),
             "num_classes": data.info.num_classes,
+            "class_names": list(_class_names(spec, data, data_path)),
+            "modality": get_dataset(spec.dataset).kind if data_path is None else LAYOUT_MODALITY[data.info.layout],
             "splits": data.sizes(),
         },
         "world_size": world.world_size,
         "versions": versions(),
+        "hardware": hardware(world.device),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def _class_names(spec: ModelSpec, data: Data, data_path) -> tuple[str, ...]:
+    """The labels' names in index order: the model's own dataset declares them; a user's file may carry them."""
+    if data_path is None:
+        return tuple(get_dataset(spec.dataset).class_names)
+    return tuple(getattr(data.info, "class_names", ()) or ())
 
 
 def check_new_run(name: str | None, overrides: Mapping[str, Any] | None, options: Mapping[str, Any],
@@ -148,7 +159,8 @@ def train(
             path.mkdir(parents=True, exist_ok=True)
     try:
         if resume is not None:
-            spec, config, data = get_model(previous.model), previous.config, previous.data_path
+            spec, data = get_model(previous.model), previous.data_path
+            config = completed_config(spec, previous.config, f"run {runs.run_id(path)}")
             state = previous.load_checkpoint(world.device)
             loaded = load_model_data(spec, data)
             check_same_data(previous, loaded)

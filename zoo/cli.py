@@ -41,23 +41,23 @@ def warn(line: str) -> None:
         click.echo(f"warning: {line}", err=True)
 
 
-def show_contract_warnings() -> None:
-    """A plugin's use of a deprecated part of the contract (``zoo.errors.ContractWarning``) is one warning
-    line, said once; other warnings keep Python's own handling."""
+def show_zoo_warnings() -> None:
+    """zoo's own warnings (``zoo.errors.ZooWarning``: a deprecated part of the plugin contract, an old run's
+    config completed) are one ``warning:`` line each, said once; other warnings keep Python's own handling."""
     import warnings
 
-    from zoo.errors import ContractWarning
+    from zoo.errors import ZooWarning
 
     shown = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, ContractWarning):
+        if issubclass(category, ZooWarning):
             warn(str(message))
         else:
             shown(message, category, filename, lineno, file, line)
 
     warnings.showwarning = show
-    warnings.simplefilter("always", ContractWarning)  # dedup is warn()'s: each problem once, wherever it arose
+    warnings.simplefilter("always", ZooWarning)  # dedup is warn()'s: each problem once, wherever it arose
 
 
 def report_plugin_problems() -> None:
@@ -100,7 +100,7 @@ def cli(ctx: click.Context) -> None:
       zoo plugins                   which plugins are loaded, and their status
     """
     _SAID.clear()
-    show_contract_warnings()
+    show_zoo_warnings()
     if ctx.invoked_subcommand not in PLUGIN_FREE_COMMANDS:
         report_plugin_problems()
 

@@ -17,8 +17,8 @@ CORE_KEYS = {
     "weight_decay": "AdamW's decoupled weight decay",
     "label_smoothing": "cross-entropy label smoothing, 0 to 1 (classifiers)",
     "grad_clip": "clip the gradient norm to this value, 0 for no clipping (classifiers)",
-    "shift": ("augmentation: shift each training sample by up to this many pixels (images) or steps and "
-              "features (sequences), 0 for none (classifiers)"),
+    "shift": ("augmentation: shift each training sample by up to this many pixels (images) or time steps "
+              "(sequences), 0 for none (classifiers)"),
     # differential privacy (zoo.options.privacy): in a run's config only when a budget is given (--dp-epsilon)
     "dp_epsilon": "differential privacy: the epsilon to spend over all epochs (DP-SGD with Opacus)",
     "dp_delta": ("differential privacy: the delta of the guarantee; default min(1e-5, 1/(10 x training "

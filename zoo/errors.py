@@ -27,17 +27,27 @@ class WorkFailed(ZooError):
     exit_code = 1
 
 
-class ContractWarning(FutureWarning):
+class ZooWarning(UserWarning):
+    """Something the user should know that does not stop the work: the command line says it once, in one
+    ``warning:`` line."""
+
+
+class ContractWarning(ZooWarning, FutureWarning):
     """A plugin relies on something the plugin contract has deprecated: it still works, and the command
     line says once, in one ``warning:`` line, what to change before the contract's next major version
     stops accepting it (as pytest deprecates hooks)."""
 
 
-def deprecated(message: str) -> None:
-    """Warn that a plugin relies on a deprecated part of the contract (``ContractWarning``)."""
+def warn(message: str, category: type[ZooWarning] = ZooWarning) -> None:
+    """One warning line for the user (``ZooWarning``); the command line prints each once."""
     import warnings
 
-    warnings.warn(message, ContractWarning, stacklevel=3)
+    warnings.warn(message, category, stacklevel=3)
+
+
+def deprecated(message: str) -> None:
+    """Warn that a plugin relies on a deprecated part of the contract (``ContractWarning``)."""
+    warn(message, ContractWarning)
 
 
 class UnknownModelError(ZooError):

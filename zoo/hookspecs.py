@@ -151,10 +151,19 @@ def zoo_onnx_graphs(
 def zoo_model_card(spec: ModelSpec) -> dict[str, Any] | None:
     """Return the static, hand-written parts of the model card for ``spec``.
 
-    Required keys (checked by ``zoo.cards`` and reported by ``zoo plugins``):
-    ``description``, ``intended_use``, ``out_of_scope_use``, ``data_notes``,
-    ``explainability``, ``safety``, ``limitations``. Numbers never go here:
-    the core measures them.
+    Required keys (``zoo.cards.schema.STATIC_SCHEMA``, checked by ``zoo card`` and reported by ``zoo plugins``
+    before anything is trained), all plain text:
+
+    * ``description``, ``intended_use``, ``out_of_scope_use``, ``explainability``, ``limitations``;
+    * ``data_notes``: a mapping merged over the dataset's own (``DatasetSpec.source``, ``license`` and its
+      ``notes``, ``zoo.specs.DATASET_NOTES``); after the merge the card needs ``source``, ``license``,
+      ``collection``, ``preprocessing``, ``known_gaps`` and ``biases``: write here what your family adds;
+    * ``safety``: ``risks`` and ``misuse`` (yours); ``weights`` comes from the core, ``training_data`` from the
+      dataset's ``privacy`` note (write it here when the dataset has none).
+
+    Optional: ``license`` (the model's licence, a Hugging Face licence id such as ``mit`` or ``apache-2.0``;
+    without it the card says "not declared", never zoo's own) and ``factors``. Numbers never go here: the
+    core measures them.
     """
 
 

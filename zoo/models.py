@@ -16,7 +16,7 @@ import torch
 
 from zoo import runs
 from zoo.data import Data, DataInfo, load_data
-from zoo.errors import ZooError, deprecated
+from zoo.errors import ZooError, deprecated, warn
 from zoo.graphs import GraphRoleError, OnnxGraph, assign_roles, check_graphs
 from zoo.options import privacy
 from zoo.plugins import PluginError, call_model_hook
@@ -87,16 +87,29 @@ def check_same_data(run: runs.Run, data: Data) -> None:
         raise ZooError(f"the data of {run.path} changed since it was trained ({where})")
 
 
+def completed_config(spec: ModelSpec, config: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A stored config (a run's, a bundle's) completed from the model's current defaults: a key its plugin
+    added since ``where`` was trained takes its current default, and a warning line says which."""
+    filled = {key: value for key, value in spec.default_config.items() if key not in config}
+    if filled:
+        said = ", ".join(f"{key}={value!r}" for key, value in filled.items())
+        warn(f"{where} was trained before model {spec.name!r} had config key{'s' if len(filled) > 1 else ''} "
+             f"{', '.join(map(repr, filled))}; using {'their' if len(filled) > 1 else 'its'} current "
+             f"default{'s' if len(filled) > 1 else ''} ({said})")
+    return {**filled, **config}
+
+
 def load_trained(run: str | Path | runs.Run) -> tuple[ModelSpec, torch.nn.Module, Data, dict[str, Any], runs.Run]:
     """A run's model with its trained weights, and the data it was trained on (checked unchanged)."""
     run = run if isinstance(run, runs.Run) else runs.open_run(run)
     spec = get_model(run.model)
     data = load_model_data(spec, run.data_path)
     check_same_data(run, data)
-    model = build(spec, run.config, data.info)
+    config = completed_config(spec, run.config, f"run {runs.run_id(run.path)}")
+    model = build(spec, config, data.info)
     run.load_weights(model)
     model.eval()
-    return spec, model, data, run.config, run
+    return spec, model, data, config, run
 
 
 

@@ -31,12 +31,17 @@ def cosine_schedule(opt: torch.optim.Optimizer, config: Mapping[str, Any]):
 def random_shift(x: torch.Tensor, max_shift: int) -> torch.Tensor:
     """Shift each image (N, C, H, W) by up to ``max_shift`` pixels in each direction, filling with zeros.
 
-    Sequences (N, T, F) are shifted as one-channel images: by whole steps in time and features.
+    Sequences (N, T, F) move along time only, by up to ``max_shift`` steps: their features are channels
+    (a sensor's readings), not a spatial axis, and shifting them would blank a one-feature series.
     """
     if max_shift <= 0:
         return x
     if x.dim() == 3:
-        return random_shift(x.unsqueeze(1), max_shift).squeeze(1)
+        n, t, _ = x.shape
+        padded = nn.functional.pad(x, (0, 0, max_shift, max_shift))
+        dt = torch.randint(0, 2 * max_shift + 1, (n,), device=x.device)
+        steps = dt[:, None] + torch.arange(t, device=x.device)[None, :]
+        return padded[torch.arange(n, device=x.device)[:, None], steps]
     n, _, h, w = x.shape
     padded = nn.functional.pad(x, (max_shift, max_shift, max_shift, max_shift))
     dy = torch.randint(0, 2 * max_shift + 1, (n,), device=x.device)

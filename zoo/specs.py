@@ -14,6 +14,19 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 TASKS = ("classification", "reconstruction", "generation")
 NO_DESCRIPTION = "(no description)"  # what zoo info shows for a key its plugin did not describe
 LAYOUTS = ("image", "sequence")
+# What the samples are, for the model card's Hub task: a layout says how a sample is read, a modality what it
+# is (digits-rows is images read row by row). Default: the layout's own.
+MODALITIES = ("image", "time-series")
+LAYOUT_MODALITY = {"image": "image", "sequence": "time-series"}
+# The notes a dataset writes once for every card of its models (``DatasetSpec.notes``); the card's data notes
+# need the first four (with the spec's source and license), and its safety section takes ``privacy``.
+DATASET_NOTES = {
+    "collection": "how, when, by and from whom the data was gathered",
+    "preprocessing": "what was done to it before zoo reads it (scaling, cropping, the split)",
+    "known_gaps": "what it does not cover, and what that means for a model's scores",
+    "biases": "who or what is over- or under-represented",
+    "privacy": "personal information in it and how it is protected (the card's safety.training_data)",
+}
 
 
 class SpecError(ValueError):
@@ -100,8 +113,14 @@ class DatasetSpec:
 
     `layout` tells how a sample is read: "image" samples are (C, H, W), "sequence" samples
     are (T, F). `load` is called only when the data is needed, so it may import freely.
-    `notes` are the data notes every model card of this dataset shares (collection,
-    preprocessing, known gaps, biases): written once here, not copied into each family.
+    `notes` are the data notes every model card of this dataset shares, written once here, not
+    copied into each family: ``DATASET_NOTES`` lists the keys a card uses (``collection``,
+    ``preprocessing``, ``known_gaps``, ``biases`` for its data notes, beside ``source`` and ``license``;
+    ``privacy`` for its safety section); a card whose family and dataset leave one out is incomplete,
+    and ``zoo plugins`` says which before anything is trained. Other keys are shown as they are.
+    `class_names` name the labels 0, 1, ... in order (cards and answers use them; empty: the numbers).
+    `modality` says what a sample is when the layout alone does not (``MODALITIES``; default the layout's:
+    ``image`` or ``time-series``); the card's Hub task follows it.
     """
 
     name: str
@@ -114,6 +133,13 @@ class DatasetSpec:
     load: Callable[[], Any]
     plugin: str = ""
     notes: Mapping[str, str] = field(default_factory=dict)
+    class_names: tuple[str, ...] = ()
+    modality: str = ""
+
+    @property
+    def kind(self) -> str:
+        """What a sample is: the declared modality, else the layout's (``LAYOUT_MODALITY``)."""
+        return self.modality or LAYOUT_MODALITY.get(self.layout, self.layout)
 
     def validate(self) -> list[str]:
         """Raise SpecError naming the first field that breaks the contract (nothing is deprecated here yet)."""
@@ -129,6 +155,13 @@ class DatasetSpec:
         if not isinstance(self.notes, Mapping) or not all(
                 isinstance(k, str) and isinstance(v, str) and v for k, v in self.notes.items()):
             raise SpecError(f"dataset {self.name!r}: notes must map names to non-empty strings")
+        if self.modality and self.modality not in MODALITIES:
+            raise SpecError(f"dataset {self.name!r}: modality {self.modality!r} is not one of {', '.join(MODALITIES)}")
+        names = tuple(self.class_names)
+        if names and (len(names) != self.num_classes or not all(isinstance(n, str) and n for n in names)
+                      or len(set(names)) != len(names)):
+            raise SpecError(f"dataset {self.name!r}: class_names must name each of its {self.num_classes} classes "
+                            f"once, in label order")
         return []
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,4 +175,6 @@ class DatasetSpec:
             "source": self.source,
             "license": self.license,
             "notes": dict(self.notes),
+            "class_names": list(self.class_names),
+            "modality": self.kind,
         }

@@ -17,6 +17,9 @@ HELP = {
 }
 
 
+LICENSE = "mit"  # the model (weights and code) is released under zoo's MIT licence; the data keeps its own
+
+
 @hookimpl
 def zoo_models():
     return [
@@ -112,6 +115,7 @@ def zoo_onnx_graphs(spec, model, info, config):
 def zoo_model_card(spec):
     """The hand-written part of the card; zoo measures and adds every number."""
     return {
+        "license": LICENSE,
         "description": (
             "A fully connected autoencoder: the encoder flattens the image and maps it through ReLU layers "
             "(`hidden`) to a code of `code_size` numbers (`code_activation`: linear or sigmoid); the decoder "

@@ -23,6 +23,9 @@ HELP = {
 }
 
 
+LICENSE = "mit"  # the model (weights and code) is released under zoo's MIT licence; the data keeps its own
+
+
 @hookimpl
 def zoo_models():
     return [ModelSpec(name="cnn-digits", family=FAMILY, task="classification", dataset="digits",
@@ -61,6 +64,7 @@ _TINY_TEXT = {
 def zoo_model_card(spec):
     """The hand-written part of the card; zoo measures and adds every number."""
     return {
+        "license": LICENSE,
         "description": (
             "A small VGG-style convolutional network: stages of two 3x3 convolution + batch-norm + ReLU "
             "layers (channels per stage from the config), 2x2 max-pooling between stages, adaptive average "

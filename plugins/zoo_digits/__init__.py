@@ -29,6 +29,9 @@ NOTES = {
 }
 
 
+CLASS_NAMES = tuple(str(digit) for digit in range(10))
+
+
 def _digits(sequence: bool):
     from sklearn.datasets import load_digits
 
@@ -55,10 +58,11 @@ def zoo_datasets():
     return [
         DatasetSpec(name="digits", layout="image", sample_shape=(1, 8, 8), num_classes=10,
                     summary="8x8 handwritten digits as 1x8x8 images", source=SOURCE, license=LICENSE,
-                    load=load_images, notes=NOTES),
+                    load=load_images, notes=NOTES, class_names=CLASS_NAMES),
         DatasetSpec(name="digits-rows", layout="sequence", sample_shape=(8, 8), num_classes=10,
                     summary="8x8 handwritten digits as sequences of 8 rows of 8 pixels", source=SOURCE,
                     license=LICENSE, load=load_rows,
                     notes={**NOTES, "preprocessing": NOTES["preprocessing"] + " Each image is read top to "
-                           "bottom as a sequence of 8 rows (time steps) of 8 pixels (features)."}),
+                           "bottom as a sequence of 8 rows (time steps) of 8 pixels (features)."},
+                    class_names=CLASS_NAMES, modality="image"),  # images, read row by row
     ]

@@ -24,6 +24,9 @@ HELP = {
 }
 
 
+LICENSE = "mit"  # the model (weights and code) is released under zoo's MIT licence; the data keeps its own
+
+
 @hookimpl
 def zoo_models():
     return [
@@ -173,6 +176,7 @@ def zoo_model_card(spec):
     kind = ("class-conditional: the generator also takes a digit label (a learned embedding) and the "
             "discriminator uses a projection of the label" if conditional else "unconditional")
     return {
+        "license": LICENSE,
         "description": (
             f"A generative adversarial network with multilayer-perceptron generator and discriminator, {kind}. "
             "The generator maps Gaussian noise of `noise_dim` numbers through LeakyReLU layers to an 8x8 "

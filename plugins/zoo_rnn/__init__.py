@@ -24,6 +24,9 @@ _CELLS = {  # the tanh RNN needs more, smaller steps than the gated cells
 }
 
 
+LICENSE = "mit"  # the model (weights and code) is released under zoo's MIT licence; the data keeps its own
+
+
 @hookimpl
 def zoo_models():
     return [
@@ -70,6 +73,7 @@ def zoo_model_card(spec):
     """The hand-written part of the card; zoo measures and adds every number."""
     cell = spec.default_config["cell"]
     return {
+        "license": LICENSE,
         "description": (
             f"A recurrent classifier built on {_CELL_TEXT[cell]}: it reads a digit image as a sequence of its "
             "rows (time steps) of pixels (features), in both directions when `bidirectional` is set, averages "

@@ -9,8 +9,6 @@ that turns the measurements into a recommendation.
 """
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 import time
 from datetime import datetime, timezone
@@ -20,6 +18,7 @@ import onnxruntime as ort
 
 from zoo import __version__
 from zoo.bundle import CPU, FP32, Bundle, Graph, SessionError
+from zoo.versions import hardware
 
 BATCHES = (1, 64)
 THREADS = 1
@@ -134,7 +133,6 @@ def measure(bundle: Bundle, mode_list: list, report: dict[str, Any]) -> dict[str
         "measured_by": f"zoo {__version__} verify --latency", "graph": graph.name, "onnxruntime": ort.__version__,
         "providers": [TIMED_MODES[m.name] for m in modes], "batches": list(BATCHES), "cpu_threads": THREADS,
         "statistic": f"median ms per call after a warm-up, at least {LEAST_RUNS} calls or {BUDGET_S} s",
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "system": platform.system()},
+        "machine": hardware(),
         "task_metric": "on the test split, ONNX Runtime CPU; the primary graph's variant against FP32",
         "measured": datetime.now(timezone.utc).isoformat(timespec="seconds")}}

@@ -137,6 +137,30 @@ def _mismatch(message: str) -> str:
     return "; ".join(f"{kind}: {', '.join(names)}" for kind, names in found.items()) or message
 
 
+def signature_mismatch(bundle: str | Path) -> str | None:
+    """Without any key: whether ``bundle.sig`` still lists exactly the bundle's files with their SHA-256
+    (None), else what differs (``added since signing: card/notes.txt``). This is the integrity half of a
+    signature check, for an index that must not call a bundle signed when its signature no longer covers
+    it; whose signature it is takes the publisher's public key (``verify_signature``)."""
+    import base64
+
+    path = Path(bundle)
+    try:
+        envelope = json.loads((path / SIGNATURE).read_text(encoding="utf-8"))["dsseEnvelope"]
+        statement = json.loads(base64.b64decode(envelope["payload"]))
+        listed = {r["name"]: r["digest"] for r in statement["predicate"]["resources"]
+                  if r.get("algorithm") == "sha256"}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"{SIGNATURE} is unreadable ({one_line(exc)})"
+    from zoo.fsutil import sha256_file
+
+    present = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() and p.name != SIGNATURE}
+    found = {"changed since signing": sorted(n for n in present & set(listed) if sha256_file(path / n) != listed[n]),
+             "added since signing": sorted(present - set(listed)),
+             "missing since signing": sorted(set(listed) - present)}
+    return "; ".join(f"{kind}: {', '.join(names)}" for kind, names in found.items() if names) or None
+
+
 def verify_signature(bundle: str | Path, public_key: str | Path) -> dict[str, Any]:
     """Check ``bundle/bundle.sig`` against every file of the bundle and the publisher's public key.
 

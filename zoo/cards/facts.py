@@ -66,9 +66,9 @@ def augmentation(task: str, layout: str, config: Mapping[str, Any]) -> str | Non
     if shift <= 0:
         return "none: training uses the samples as they are (`shift` = 0)"
     plural = "" if shift == 1 else "s"
-    moved = (f"{shift} step{plural} in time and in features" if layout == "sequence"
-             else f"{shift} pixel{plural}")
-    return (f"random shifts of up to {moved} in each direction, zero-filled, drawn anew for each training batch "
+    moved = (f"{shift} time step{plural} earlier or later (features stay as they are)" if layout == "sequence"
+             else f"{shift} pixel{plural} in each direction")
+    return (f"random shifts of up to {moved}, zero-filled, drawn anew for each training batch "
             f"(`shift` = {shift}); during training only: validation and test samples are used as they are")
 
 

@@ -22,9 +22,11 @@ from zoo.cards.assessed import assessments, figure_files
 from zoo.cards.figures import files_folder, make_figures
 from zoo.cards.schema import SCHEMA_ID, CardError, key_metric, validate_card
 from zoo.cards.static import DEFAULT_FACTORS, require_static
+
+NOT_DECLARED = "not declared"  # a model whose plugin names no licence: never zoo's own by default
 from zoo.fsutil import portable
 from zoo.runs import CONFIG, run_id
-from zoo.specs import ModelSpec
+from zoo.specs import LAYOUT_MODALITY, ModelSpec
 
 def _quantitative(metrics: Mapping[str, Any]) -> dict[str, Any]:
     parts = {k: metrics[k] for k in ("per_class", "confidence_intervals", "confusion_matrix") if k in metrics}
@@ -48,7 +50,7 @@ def assemble(*, spec: ModelSpec, static: Mapping[str, Any], run, facts: Mapping[
         "model_details": {
             "name": spec.name, "family": spec.family, "task": spec.task, "summary": spec.summary,
             "description": static["description"], "plugin": spec.plugin, "zoo_version": __version__,
-            "license": static.get("license", "mit"), "dataset": spec.dataset,
+            "license": static.get("license") or NOT_DECLARED, "dataset": spec.dataset,
             "parameters": facts["parameters"], "graphs": facts["graphs"], "versions": record.get("versions", {}),
         },
         "intended_use": {"primary": static["intended_use"], "out_of_scope": static["out_of_scope_use"]},
@@ -60,9 +62,12 @@ def assemble(*, spec: ModelSpec, static: Mapping[str, Any], run, facts: Mapping[
         "training_data": {"notes": dict(static["data_notes"]), "splits": splits, "sha256": record["data"]["sha256"],
                           "layout": record["data"]["layout"], "sample_shape": record["data"]["sample_shape"],
                           "num_classes": record["data"]["num_classes"],
+                          "class_names": record["data"].get("class_names") or [],
+                          "modality": record["data"].get("modality") or LAYOUT_MODALITY[record["data"]["layout"]],
                           "augmentation": card_facts.augmentation(spec.task, record["data"]["layout"],
                                                                   record["config"])},
         "training": {"config": record["config"], "seconds": measured["train_seconds"], "epochs": len(history),
+                     "hardware": record.get("hardware"),
                      "history": history, "provenance": {"run": provenance["run"]}},
         "quantitative_analyses": _quantitative(metrics),
         **{key: value for key, value in (("privacy", card_facts.privacy(run)),

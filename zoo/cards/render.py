@@ -15,23 +15,26 @@ import yaml
 
 from zoo.bundle import shape_text
 from zoo.plugins import CORE_PLUGIN
+from zoo.specs import LAYOUT_MODALITY
 
 FORMATS = ("md", "json", "html")
 # The Hugging Face Hub's task ids (its pipeline types: huggingface.js packages/tasks/src/pipelines.ts),
 # by zoo task and data layout; the front matter's pipeline_tag and the model-index task.type use them,
 # as the Hub lists and filters models by these ids only. Why each:
+# Keyed by what the samples are (the dataset's modality, ``zoo.specs.DatasetSpec.kind``), not how they are read:
+# digits-rows holds images read row by row, so its RNN classifiers still answer which digit an image shows.
 HUB_TASKS = {
     ("classification", "image"): "image-classification",
-    # zoo's sequence layout holds images read row by row (digits-rows: 8 time steps of 8 pixels):
-    # the RNN family still answers which digit an image shows.
-    ("classification", "sequence"): "image-classification",
     # the primary graph maps an image to its reconstruction (encoder and decoder are component graphs).
     ("reconstruction", "image"): "image-to-image",
     # noise in, image out. A class-conditional GAN also takes an integer class label: the Hub has no
     # class-conditional task, and text-to-image would promise a text prompt, so both GANs take this id.
     ("generation", "image"): "unconditional-image-generation",
+    # the Hub has time-series forecasting but no time-series classification task: the catch-all, with the
+    # task named in the tags instead (time-series-classification), never an image task.
 }
-OTHER_TASK = "other"  # the Hub's catch-all id, for a task and layout not listed above
+OTHER_TASK = "other"  # the Hub's catch-all id, for a task and modality not listed above
+UNKNOWN_LICENSE = "unknown"  # the Hub's id for a licence the model's plugin did not declare
 Block = tuple  # ("p", text) | ("table", headers, rows) | ("figure", file, caption)
 
 
@@ -48,13 +51,28 @@ def fmt_value(value: Any) -> str:
     return str(value)
 
 
+def hardware_text(machine: Mapping[str, Any] | None) -> str:
+    """What measured a number, in words: ``an AMD EPYC (2 logical CPUs; torch on 2 threads)``."""
+    if not machine:
+        return "hardware not recorded"
+    cpu = machine.get("cpu") or machine.get("processor") or "unknown CPU"
+    parts = [f"{machine.get('logical_cpus', machine.get('cpus'))} logical CPUs"]
+    if machine.get("torch_threads"):
+        parts.append(f"torch on {machine['torch_threads']} thread{'s' if machine['torch_threads'] != 1 else ''}")
+    if machine.get("gpu"):
+        parts.append(f"GPU {machine['gpu']}")
+    return f"{cpu} ({'; '.join(parts)})"
+
+
 def scalar_metrics(card: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in card["metrics"]["values"].items() if _number(v)}
 
 
 def hub_task(card: Mapping[str, Any]) -> str:
-    """The Hub task id of the card's model (``HUB_TASKS``), from its task and its data's layout."""
-    return HUB_TASKS.get((card["model_details"]["task"], card["training_data"].get("layout")), OTHER_TASK)
+    """The Hub task id of the card's model (``HUB_TASKS``), from its task and what its samples are."""
+    data = card["training_data"]
+    modality = data.get("modality") or LAYOUT_MODALITY.get(data.get("layout"), data.get("layout"))
+    return HUB_TASKS.get((card["model_details"]["task"], modality), OTHER_TASK)
 
 
 def front_matter(card: Mapping[str, Any]) -> dict[str, Any]:
@@ -62,10 +80,12 @@ def front_matter(card: Mapping[str, Any]) -> dict[str, Any]:
     details, metrics = card["model_details"], card["metrics"]
     task, tag = details["task"], hub_task(card)
     results = [{"type": k, "name": k, "value": v, "verified": False} for k, v in scalar_metrics(card).items()]
+    modality = card["training_data"].get("modality")
     meta: dict[str, Any] = {
-        "license": details["license"],
+        "license": details["license"] if details["license"] != "not declared" else UNKNOWN_LICENSE,
         "library_name": "pytorch",
-        "tags": ["zoo", details["family"], task, "onnx" if card["bundle"]["status"] == "exported" else "pytorch"],
+        "tags": ["zoo", details["family"], task, *([f"{modality}-{task}"] if tag == OTHER_TASK and modality else []),
+                 "onnx" if card["bundle"]["status"] == "exported" else "pytorch"],
         "datasets": [details["dataset"]],
         "metrics": [r["type"] for r in results],
     }
@@ -169,8 +189,8 @@ def _deployment_blocks(card: Mapping[str, Any]) -> list[Block]:
                          r["fits"]] for r in rows]))
         machine = prov["machine"]
         blocks.append(("p", f"Graph `{prov['graph']}`, measured by {prov['measured_by']} on {prov['measured']} "
-                            f"(onnxruntime {prov['onnxruntime']}; CPU with {prov['cpu_threads']} intra-op thread on a "
-                            f"{machine['cpus']}-core {machine['processor']} machine"
+                            f"(onnxruntime {prov['onnxruntime']}; CPU with {prov['cpu_threads']} intra-op thread on "
+                            f"{hardware_text(machine)}"
                             + ("" if cuda else "; no GPU was measured") + f"); latency is the {prov['statistic']}. "
                             f"The task metric is measured {prov['task_metric']}. Parity: FP32 against PyTorch "
                             f"within the declared tolerances; int8 and fp16 against FP32 within the family's "
@@ -187,11 +207,18 @@ def _deployment_blocks(card: Mapping[str, Any]) -> list[Block]:
     return blocks
 
 
+def class_label(card: Mapping[str, Any], index: Any) -> str:
+    """A class as a card names it: its name where the data names its classes (``cat (2)``), else its number."""
+    names = card["training_data"].get("class_names") or []
+    name = names[int(index)] if str(index).isdigit() and int(index) < len(names) else None
+    return str(index) if name in (None, str(index)) else f"{name} ({index})"
+
+
 def _per_class(card: Mapping[str, Any]) -> list[Block]:
     analyses = card["quantitative_analyses"]
     if "per_class" not in analyses:
         return [("p", analyses.get("note", ""))]
-    rows = [[c, *(fmt_value(r[k]) for k in ("precision", "recall", "f1", "support"))]
+    rows = [[class_label(card, c), *(fmt_value(r[k]) for k in ("precision", "recall", "f1", "support"))]
             for c, r in analyses["per_class"].items()]
     return [("p", "Results per class on the test split (disaggregated, as the Model Cards paper asks)."),
             ("table", ["class", "precision", "recall", "f1", "support"], rows),
@@ -333,7 +360,10 @@ def sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
             ("table", ["split", "samples"], [[k, str(v)] for k, v in card["training_data"]["splits"].items()])]),
         ("Training", [
             ("p", f"{training['epochs']} epoch{'' if training['epochs'] == 1 else 's'} in "
-                  f"{training['seconds']:.1f} s (run id `{training['provenance']['run']}`)."),
+                  f"{training['seconds']:.1f} s on {hardware_text(training.get('hardware'))} (run id "
+                  f"`{training['provenance']['run']}`). The same seed reproduces every number of this card exactly "
+                  f"on the same kind of processor and thread count; on another, floating-point sums run in another "
+                  f"order and the numbers move slightly (the README says by how much)."),
             ("table", ["config", "value"], [[k, fmt_value(v)] for k, v in training["config"].items()]),
             *_figures(card, "training_curves")]),
         ("Quantitative analyses", _per_class(card)),

@@ -61,6 +61,11 @@ def _card(folder: Path, manifest: Mapping[str, Any], cards_dir: Path | None) -> 
     candidates = [folder / CARD_DIR / "card.json"]
     if cards_dir is not None:
         candidates.append(Path(cards_dir) / f"{manifest['model']}.json")
+    if not any(path.is_file() for path in candidates):
+        others = [f"card.{fmt}" for fmt in CARD_FORMATS if (folder / CARD_DIR / f"card.{fmt}").is_file()]
+        where = f"its card is in {' and '.join(others)} only" if others else "it has no card"
+        return None, (f"{where}, and the index reads a card's facts (metric, parameters, parity) from its JSON: "
+                      f"write it with `zoo card {folder.name} --format json` (and sign the bundle again if it is signed)")
     for path in candidates:
         if not path.is_file():
             continue
@@ -84,8 +89,9 @@ def describe(folder: Path, cards_dir: Path | None = None) -> tuple[dict[str, Any
     """The index entry of the bundle in ``folder`` (opened and checked first), and a note when its card
     could not be used."""
     from zoo.bundle import MANIFEST, open_bundle
-    from zoo.fsutil import sha256_file
+    from zoo.bundle.signing import SIGNATURE, signature_mismatch
     from zoo.cards.schema import headline
+    from zoo.fsutil import sha256_file
 
     if not NAME_PATTERN.match(folder.name):
         raise HubError(f"{folder}: a bundle folder in a zoo is named like a model ({NAME_PATTERN.pattern})")
@@ -95,6 +101,11 @@ def describe(folder: Path, cards_dir: Path | None = None) -> tuple[dict[str, Any
         if problem:
             raise HubError(f"{folder}: {what} {value!r} {problem}")
     names = bundle_files(folder)
+    if SIGNATURE in names:
+        mismatch = signature_mismatch(folder)
+        if mismatch:
+            raise HubError(f"{folder}: its signature no longer covers its files ({mismatch}); sign it again "
+                           f"(zoo sign) or remove {SIGNATURE}")
     files = {name: {"sha256": manifest["files"].get(name) or sha256_file(folder / name),
                     "bytes": (folder / name).stat().st_size} for name in names}
     card, note = _card(folder, manifest, cards_dir)
@@ -114,7 +125,7 @@ def describe(folder: Path, cards_dir: Path | None = None) -> tuple[dict[str, Any
         "parameters": card["model_details"].get("parameters") if card else None,
         "parity": card["parity"]["status"] if card else None,
         "card": in_bundle if card else {},
-        "signed": "bundle.sig" in files,
+        "signed": SIGNATURE in files,  # and still covering every file: checked above
     }
     return entry, note
 

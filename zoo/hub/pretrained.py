@@ -42,7 +42,7 @@ def load_pretrained(name: str):
     from safetensors import SafetensorError
     from safetensors.torch import load as load_tensors
 
-    from zoo.models import build
+    from zoo.models import build, completed_config
     from zoo.data import DataInfo
     from zoo.hub.index import open_published
     from zoo.registry import get_model
@@ -67,7 +67,7 @@ def load_pretrained(name: str):
     if record.get("model") != name or record.get("plugin") not in (None, spec.plugin):
         raise WeightsError(f"{folder}: its weights are of {record.get('model')!r} from plugin "
                            f"{record.get('plugin')!r}, not {name!r} from {spec.plugin!r}")
-    model = build(spec, config, info)
+    model = build(spec, completed_config(spec, config, f"the published {name}"), info)
     weights = folder / hit.entry["weights"]["file"]
     try:
         tensors = load_tensors(data)

@@ -56,6 +56,8 @@ class Source:
         self.text = text
         self.url = text.rstrip("/") + "/" if text.startswith(("http://", "https://")) else None
         self.name = text if self.url else str(Path(text).resolve())  # as the cache's index records it
+        if self.url is None and not Path(text).is_dir():
+            raise HubError(f"{text}: no such folder; give a hub folder (zoo hub DIR writes one) or an http(s):// URL")
         if self.url is None and not (Path(text) / INDEX).is_file():
             raise HubError(f"{text}: not a hub (no {INDEX}); give a hub folder or an http(s):// URL")
 
@@ -242,8 +244,11 @@ def _download(source: Source, entry: Mapping[str, Any], raw: bytes, cache: Path,
             for relative, facts in entry["files"].items():
                 if relative != MANIFEST:
                     fetch(source, f"{entry['bundle']}/{relative}", tmp / relative, facts)
-        open_bundle(tmp)
-        _check_signature(tmp, public_key)
+        try:
+            open_bundle(tmp)
+            _check_signature(tmp, public_key)
+        except ZooError as exc:  # named as the hub's bundle, not as the cache's temporary folder
+            raise type(exc)(str(exc).replace(str(tmp), source.where(entry["bundle"]))) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

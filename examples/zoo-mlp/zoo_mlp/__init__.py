@@ -11,6 +11,9 @@ from zoo import ModelSpec, hookimpl
 FAMILY = "mlp"
 
 
+LICENSE = "mit"  # the model (weights and code) is released under zoo's MIT licence; the data keeps its own
+
+
 @hookimpl
 def zoo_models():
     return [ModelSpec(name="mlp-digits", family=FAMILY, task="classification", dataset="digits",
@@ -32,6 +35,7 @@ def zoo_build(spec, config, info):
 @hookimpl
 def zoo_model_card(spec):
     return {
+        "license": LICENSE,
         "description": "A two-layer perceptron: flatten, one hidden ReLU layer of `hidden` units, linear logits.",
         "intended_use": "Showing how to write a zoo plugin; a baseline for the digits task.",
         "out_of_scope_use": "Any decision about people; images unlike 8x8 centred digits.",

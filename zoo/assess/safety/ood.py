@@ -147,7 +147,8 @@ def measure_ood_classifier(ctx: Context) -> Result:
     v = result.values
     v["misclassification_min_errors"] = MIN_ERRORS
     v["misclassification_reliable"] = misclassified is not None and v["errors"] >= MIN_ERRORS
-    result.summary = (f"The maximum softmax probability separates test digits from uniform noise with AUROC "
+    result.summary = (f"The maximum softmax probability separates the {ctx.data.info.name} test split from uniform "
+                      f"noise with AUROC "
                       f"{v['auroc_uniform_noise']:.3f} ({_quality(v['auroc_uniform_noise'])}) and from natural-image "
                       f"patches with {v['auroc_natural_patches']:.3f} ({_quality(v['auroc_natural_patches'])}); "
                       f"{_misclassification(misclassified, v['errors'], len(correct))}. 0.5 is chance: a low value "
