@@ -345,15 +345,14 @@ def test_the_run_fingerprint_covers_the_folder(tmp_path):
 
 
 def test_deployment_decodes_a_file_as_training_did(tmp_path):
-    root = classes(tmp_path / "d", {"a": 10, "b": 10}, size=(12, 10))
+    root = classes(tmp_path / "d", {"a": 10, "b": 10}, size=(14, 11))
     save(root / "b" / "photo.png", RNG.integers(0, 256, (30, 20, 4), dtype=np.uint8))
     data = load_data(get_dataset("digits"), True, root, {"image_size": [12, 10], "resample": "bicubic"})
     record = json.loads(json.dumps(data.preprocessing))  # what a bundle would carry
-    source = read_image_folder(root, options(image_size=[12, 10], resample="bicubic"))
-    index = -1  # photo.png sorts last in class b
-    assert np.array_equal(image_input(root / "b" / "photo.png", record),
-                          source.splits["all"].x[index].astype(np.float32) / 255)
     assert record["color_mode"] == "rgb" and record["class_names"] == ["a", "b"]
+    pool = read_image_folder(root, options(image_size=[12, 10], resample="bicubic")).splits["all"]
+    for file, index in (("b/photo.png", -1), ("a/0.png", 0)):  # a colour photo, and a grey image made RGB
+        assert np.array_equal(image_input(root / file, record), pool.x[index].astype(np.float32) / 255), file
 
 
 # --------------------------------------------------------------------------- .ts files
@@ -407,6 +406,11 @@ def test_ts_folder_keeps_the_archive_split(tmp_path):
     ts_file(tmp_path / "Toy_TEST.ts", test, equal="false", length="", labels="y x")
     data = load_data(get_dataset("digits-rows"), True, tmp_path)
     assert data.sizes() == {"train": 18, "val": 2, "test": 6}
+    assert data.note == "read 26 sequences from Toy_TRAIN.ts, Toy_TEST.ts"
+    alone = read_source(tmp_path / "Toy_TRAIN.ts")
+    assert set(alone.splits) == {"all"} and alone.note == (
+        f"read 20 sequences from Toy_TRAIN.ts; Toy_TEST.ts beside it is not read: give the folder {tmp_path} to "
+        f"keep the archive's train/test split")
     assert data.info.sample_shape == (4, 1) and (data.info.min_length, data.info.max_length) == (3, 4)
     assert data.test.lengths.tolist() == [4] * 6 and set(data.train.lengths.tolist()) == {3}
     assert data.info.class_names == ("x", "y") and data.preprocessing["splits"]["test"] == "given by the data"

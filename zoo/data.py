@@ -271,14 +271,21 @@ def _fingerprint(every: Mapping[str, Arrays], names: tuple[str, ...]) -> str:
 
 
 def _splits_record(given: Mapping[str, Arrays], source: Source) -> dict[str, str]:
+    """Where each split came from, in words: given by the data (a split folder, a file's own split) or
+    drawn by ``split``."""
     folders = source.preprocessing.get("split_folders") or {}
-    out = {}
+    drawn = f"stratified by label, seed {SPLIT_SEED}"
+    if not given:
+        return {"train": f"the rest of the data ({1 - TEST_FRACTION - VAL_FRACTION:.0%})",
+                "val": f"{VAL_FRACTION:.0%} of the data, {drawn}", "test": f"{TEST_FRACTION:.0%} of the data, {drawn}"}
+    out = {split: (f"the folder {folders[split]}/" if split in folders else "given by the data")
+           for split in SPLITS if split in given}
+    fractions = {"val": VAL_FRACTION, "test": TEST_FRACTION}
     for split in SPLITS:
-        if split in given:
-            out[split] = f"the folder {folders[split]}/" if split in folders else "given by the data"
-        else:
-            out[split] = f"drawn from {'train' if 'train' in given else 'the data'}: stratified by label, seed {SPLIT_SEED}"
-    return out
+        if split not in given:
+            out[split] = f"{fractions[split]:.0%} of train, {drawn}"
+            out["train"] += f", less the {split} samples"
+    return {split: out[split] for split in SPLITS}
 
 
 def _source_of(dataset: DatasetSpec, path: str | Path | None, options) -> Source:

@@ -59,9 +59,9 @@ def read_source(path: str | Path, options: ReadOptions | None = None) -> Source:
 
         return read_npz(path)
     if suffix in (".csv", ".ts"):
-        from zoo.sources.sequences import read_csv, read_ts, ts_source
+        from zoo.sources.sequences import read_csv, read_ts_file
 
-        return read_csv(path) if suffix == ".csv" else ts_source({"all": read_ts(path)})
+        return read_csv(path) if suffix == ".csv" else read_ts_file(path)
     from zoo.sources import arrays
 
     if arrays.is_idx(path):

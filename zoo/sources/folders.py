@@ -165,7 +165,8 @@ def _content_key(plan: FolderPlan, rule: ImageRule, options: ReadOptions) -> tup
 
 def _read(root: Path, path: str) -> bytes:
     try:
-        return (root / path).read_bytes()
+        with open(os.path.join(root, path), "rb") as handle:  # not pathlib: this runs once per image
+            return handle.read()
     except OSError as exc:
         raise DataError(f"{root}: cannot read {path}: {exc.strerror or exc}") from None
 

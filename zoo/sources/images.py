@@ -28,6 +28,7 @@ RESAMPLE = {member.name.lower(): member for member in Image.Resampling}
 GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N"})
 SIXTEEN_BIT = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 WHITE = 255
+ORIENTATION = 0x0112  # the EXIF tag; exif_transpose is called only where it is set
 ALPHA = "composited on white (255): a transparent pixel reads as white"
 PALETTE = "converted through RGBA (so palette transparency is composited on white too)"
 HIGH_BIT_DEPTH = "16-bit grey scaled to 8 bits: round(x * 255 / 65535)"
@@ -169,7 +170,8 @@ def decode_within(file: str | Path | bytes | BinaryIO, rule: ImageRule, name: st
                 raise ImageTooLarge(name, image.size, rule.max_pixels)
             source_mode, source_format = image.mode, image.format or "unknown"
             image.load()
-            ImageOps.exif_transpose(image, in_place=True)
+            if image.getexif().get(ORIENTATION, 1) != 1:
+                ImageOps.exif_transpose(image, in_place=True)
             grey = rule.mode == "grey" or (rule.mode == "auto" and is_grey(image))
             image = _colour(image, grey)
             if rule.size is not None and image.size != (rule.size[1], rule.size[0]):

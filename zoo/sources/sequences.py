@@ -241,6 +241,18 @@ def ts_source(files: dict[str, TsFile]) -> Source:
                   note=f"read {plural(len(every), 'sequence')} from {', '.join(f.path.name for f in files.values())}")
 
 
+def read_ts_file(path: Path) -> Source:
+    """One .ts file as one pool; the note points at the folder when the problem's other file lies beside it."""
+    source = ts_source({"all": read_ts(path)})
+    stem = path.name[: -len("_train.ts")] if path.name.lower().endswith("_train.ts") else None
+    others = [p for p in path.parent.glob("*.ts") if stem and p.name.lower() == f"{stem.lower()}_test.ts"]
+    if others:
+        note = (f"{source.note}; {others[0].name} beside it is not read: give the folder {path.parent} to keep the "
+                f"archive's train/test split")
+        return Source(source.splits, source.kind, source.layout, source.class_names, source.preprocessing, note=note)
+    return source
+
+
 def read_ts_folder(folder: Path) -> Source | None:
     """A folder holding one problem's ``<NAME>_TRAIN.ts`` (and ``<NAME>_TEST.ts``): the archive's own split
     kept; ``None`` when the folder holds no ``*_TRAIN.ts``."""
