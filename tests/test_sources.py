@@ -140,6 +140,11 @@ def test_split_folders_that_disagree_clash_or_mix(tmp_path):
     assert error_of(read_image_folder, root) == (
         f"{root}: val and validation name the same split; keep one folder per split")
 
+    no_train = tmp_path / "v"
+    classes(no_train / "valid", {"cat": 2})
+    assert error_of(read_image_folder, no_train) == (
+        f"{no_train}: split folders valid but no training folder (train/ or training/)")
+
     mixed = tmp_path / "m"
     classes(mixed / "train", {"cat": 2})
     classes(mixed, {"dog": 2})
@@ -176,6 +181,11 @@ def test_truncated_jpeg_is_found_by_the_full_decode_and_named(tmp_path):
     assert "skipped 2 damaged images: cat/cut.jpg, dog/notes.png" in source.note
     data = load_data(get_dataset("digits"), True, root, {"skip_damaged": "true", "epochs": 3})
     assert data.skipped == ("cat/cut.jpg", "dog/notes.png") and sum(data.sizes().values()) == 12
+
+    (root / "emu").mkdir()
+    (root / "emu" / "only.jpg").write_bytes(whole[:100])
+    assert error_of(read_image_folder, root, options(skip_damaged=True)) == (
+        f"{root}: no image of emu decodes (skipped as damaged: cat/cut.jpg, dog/notes.png, emu/only.jpg)")
 
 
 def test_many_damaged_files_are_counted_and_the_list_shortened(tmp_path):
@@ -320,6 +330,12 @@ def test_a_damaged_cache_entry_is_ignored_and_rewritten(tmp_path):
     root = bmp_folder(tmp_path / "d")
     first = read_image_folder(root)
     entry = cache_root() / f"{first.key}.npz"
+    flipped = bytearray(entry.read_bytes())
+    flipped[len(flipped) // 3] ^= 0x01  # one bit of the pixels: the zip's CRC-32 no longer matches
+    entry.write_bytes(bytes(flipped))
+    again = read_image_folder(root)
+    assert again.note.startswith("decoded 12 images") and "the cache entry was damaged (BadZipFile" in again.note
+    assert np.array_equal(again.splits["all"].x, first.splits["all"].x)
     entry.write_bytes(entry.read_bytes()[:200])
     again = read_image_folder(root)
     assert again.note.startswith("decoded 12 images") and "the cache entry was damaged (" in again.note

@@ -70,12 +70,14 @@ def _children(folder: Path) -> tuple[list[str], list[str]]:
 
 
 def _files_below(folder: Path, prefix: str) -> list[str]:
-    """Every visible file anywhere under ``folder``, as ``prefix/...`` paths (files at the wrong depth)."""
+    """Every visible file anywhere under ``folder``, as ``prefix/...`` paths (files at the wrong depth);
+    links to folders are not followed (no loops)."""
     found = []
-    folders, files = _children(folder)
-    found += [f"{prefix}/{name}" for name in files]
-    for name in folders:
-        found += _files_below(folder / name, f"{prefix}/{name}")
+    for here, folders, files in os.walk(folder):
+        folders[:] = natural_sorted(f for f in folders if not is_hidden(f))
+        inner = Path(here).relative_to(folder).as_posix()
+        base = prefix if inner == "." else f"{prefix}/{inner}"
+        found += [f"{base}/{name}" for name in natural_sorted(files) if not is_hidden(name)]
     return found
 
 
@@ -105,7 +107,7 @@ def plan_image_folder(root: str | Path) -> FolderPlan:
     root = Path(root)
     folders, files = _children(root)
     split_folders = _split_folders(root, folders)
-    parts = {split: folder for split, folder in split_folders.items()} or {POOL: ""}
+    parts = dict(split_folders) or {POOL: ""}
     wrong_depth = list(files)
     where = "DIR/<split>/<class>/<image>" if split_folders else "DIR/<class>/<image>"
     classes: dict[str, dict[str, list[str]]] = {}  # split -> class -> image paths
@@ -206,22 +208,23 @@ def _decode_all(plan: FolderPlan, rule: ImageRule, held: list[bytes | None], opt
                 formats[one.source_format] += 1
                 decoded[split].append((path, label, one.array))
     if too_large:
+        them = "it" if len(too_large) == 1 else "them"
         raise DataError(f"{plan.root}: {plural(len(too_large), 'image')} above the decompression-bomb limit of "
-                        f"{rule.max_pixels:,} pixels (width x height): {listing(too_large)}; remove "
-                        f"{'it' if len(too_large) == 1 else 'them'}, or raise the limit with --set max_image_pixels=N")
+                        f"{rule.max_pixels:,} pixels (width x height): {listing(too_large)}; remove {them}, or raise "
+                        f"the limit with --set max_image_pixels=N")
     if damaged and not options.skip_damaged:
+        them = "it" if len(damaged) == 1 else "them"
         raise DataError(f"{plan.root}: {plural(len(damaged), 'image')} cannot be decoded: "
-                        f"{listing([f'{p} ({why})' for p, why in damaged])}; replace or remove "
-                        f"{'it' if len(damaged) == 1 else 'them'}, or leave {'it' if len(damaged) == 1 else 'them'} "
-                        f"out with --set skip_damaged=true")
+                        f"{listing([f'{p} ({why})' for p, why in damaged])}; replace or remove {them}, or leave "
+                        f"{them} out with --set skip_damaged=true")
     return decoded, [p for p, _ in damaged], modes, formats
 
 
 def _arrays(plan: FolderPlan, rule: ImageRule, decoded, skipped: list[str]) -> tuple[dict[str, Arrays], ImageRule]:
     """One uint8 (N, C, H, W) array per split, in one colour mode and one size; the rule as resolved."""
+    present = {split: {label for _, label, _ in images} for split, images in decoded.items()}
     left = [f"{plan.split_folders[s] + '/' if s in plan.split_folders else ''}{plan.class_names[c]}"
-            for s, images in decoded.items() for c in range(len(plan.class_names))
-            if not any(label == c for _, label, _ in images)]
+            for s in decoded for c in range(len(plan.class_names)) if c not in present[s]]
     if left:
         raise DataError(f"{plan.root}: no image of {listing(left)} decodes (skipped as damaged: {listing(skipped)})")
     every = [(path, array) for images in decoded.values() for path, _, array in images]

@@ -126,7 +126,7 @@ def _colour(image: Image.Image, grey: bool) -> Image.Image:
     if mode in SIXTEEN_BIT:
         wide = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
         image = Image.fromarray(((wide * 255 + 32767) // 65535).astype(np.uint8))
-    elif mode in ("P", "PA", "RGBA", "RGBa", "LA", "La") or (mode != "RGB" and "transparency" in image.info):
+    elif mode in ("P", "PA", "RGBA", "RGBa", "LA", "La") or "transparency" in image.info:  # alpha, or a colour key
         image = _on_white(image.convert("RGBA"))
     elif mode == "F":
         raise ValueError("32-bit floating-point pixels (save the image with 8- or 16-bit pixels)")
