@@ -99,3 +99,41 @@ def test_idx_roundtrip_truncation_and_mnist_folder(tmp_path):
     (tmp_path / "junk-idx3").write_bytes(b"\x01\x02\x03\x04rest")
     with pytest.raises(DataError, match="bad magic"):
         read_idx(tmp_path / "junk-idx3")
+
+
+def test_lengths_travel_through_prepare_split_and_take():
+    from zoo.data import Arrays, prepare, split
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(60, 9, 2)).astype(np.float32)  # sequences keep values outside [0, 1]
+    raw = Arrays(x, np.repeat(np.arange(3), 20), rng.integers(1, 10, 60))
+    prepared = prepare(raw, "sequence", "toy", needs_labels=True)
+    assert prepared.x.min() < 0 and prepared.lengths.dtype == np.int64
+    parts = split(prepared, "toy")
+    for part in parts:
+        rows = [int(np.flatnonzero((x == sample).all(axis=(1, 2)))[0]) for sample in part.x]
+        assert part.lengths.tolist() == raw.lengths[rows].tolist()
+    given = split({"train": prepared, "val": prepared.take(np.arange(6)), "test": prepared.take(np.arange(6, 12))}, "toy")
+    assert [len(p) for p in given] == [60, 6, 6], "given splits are kept, nothing drawn"
+    with pytest.raises(DataError, match="sequences of different lengths; this model takes images"):
+        prepare(Arrays(x[:, None], raw.y, raw.lengths), "image", "toy", needs_labels=True)
+
+
+def test_existing_callers_build_info_and_data_as_before():
+    from zoo.data import Arrays, Data, DataInfo
+
+    info = DataInfo("toy", "image", (1, 2, 2), 3)
+    assert info.class_names == () and not info.variable_length
+    part = Arrays(np.zeros((4, 1, 2, 2), np.float32), np.arange(4) % 3)
+    data = Data(info, part, part, part, "toy", "0")
+    assert data.preprocessing == {} and data.skipped == () and part.lengths is None
+
+
+def test_registered_datasets_get_a_preprocessing_record_and_keep_their_fingerprint():
+    data = load_data(get_dataset("digits"), needs_labels=True)
+    assert data.preprocessing["layout"] == "image" and data.preprocessing["input_shape"] == [1, 8, 8]
+    assert data.preprocessing["scaling"] == "none: floats in [0, 1] as stored" and data.info.class_names == ()
+    # the fingerprints recorded before zoo.sources: runs trained then still resume
+    assert data.sha256 == "137caf5884c53c219eac0109000f910b8094dcf6f72cdc2f45620f1d22fadc36"
+    rows = load_data(get_dataset("digits-rows"), needs_labels=True)
+    assert rows.sha256 == "86fdda63cc6e50724a7af2454aa46fb0ddf9fdfd9a2b85b8d09b03f5ea69f6b4"

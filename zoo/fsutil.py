@@ -2,7 +2,8 @@
 the one rule that keeps text free of this machine's paths.
 
 A write that fails for lack of space is a ``StorageError`` naming the file: the user's disk,
-not the code that asked for the write, is what needs attention.
+not the code that asked for the write, is what needs attention. ``zoo_home`` is where zoo keeps
+what it caches (pulled models, decoded data). Imports from zoo: ``zoo.errors`` only.
 """
 from __future__ import annotations
 
@@ -109,6 +110,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_json(path: Path, payload: Any) -> None:
     atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=False) + "\n").encode())
+
+
+def zoo_home() -> Path:
+    """Where zoo caches what it fetched or computed: ``$ZOO_HOME``, else ``$XDG_CACHE_HOME/zoo``, else
+    ``~/.cache/zoo``."""
+    if os.environ.get("ZOO_HOME"):
+        return Path(os.environ["ZOO_HOME"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "zoo"
 
 
 def read_json(path: Path) -> Any:
