@@ -333,6 +333,17 @@ def test_an_unencrypted_payload_file_beside_encrypted_ones_is_refused(encrypted,
     refused(open_encrypted, encrypted, manifest_of(encrypted), alice,
             match="unencrypted payload beside encrypted files: model.int8.onnx")
     refused(check_section, manifest_of(encrypted), match="unencrypted payload")  # no key needed to see it
+    manifest = manifest_of(encrypted)
+    manifest["pytorch"]["config"] = "model.int8.onnx"  # passed off as the readable config: a graph is payload still
+    refused(check_section, manifest, match="unencrypted payload beside encrypted files: config.json, model.int8.onnx")
+
+
+def test_the_decryptor_reads_listed_files_only(encrypted, alice):
+    opened = open_encrypted(encrypted, manifest_of(encrypted), alice)
+    assert opened.read("test_data/model.npz") == (COMMITTED / "test_data" / "model.npz").read_bytes()
+    refused(opened.read, "config.json", match="'config.json' is not an encrypted file of this bundle")
+    (encrypted / "model.onnx").unlink()
+    refused(opened.read, "model.onnx", match="model.onnx: missing from the bundle")
 
 
 def test_an_added_plaintext_graph_is_refused(encrypted, alice):

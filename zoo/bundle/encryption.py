@@ -26,7 +26,8 @@ The manifest section::
       "cipher": "AES-256-GCM",
       "key_wrap": "HPKE RFC 9180 base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM",
       "bundle_id": "<32 hex digits, random>",
-      "files": {"model.onnx": {"nonce": "<base64, 12 bytes>", "plaintext_sha256": "<hex>", "plaintext_bytes": 399814}, ...},
+      "files": {"model.onnx": {"nonce": "<base64, 12 bytes>", "plaintext_sha256": "<hex>",
+                               "plaintext_bytes": 399814}, ...},
       "recipients": [{"key_id": "sha256:<hex of the SHA-256 of the public key's PEM>", "wrapped_key": "<base64>"}]
     }
 
@@ -50,7 +51,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -73,7 +74,6 @@ PASSPHRASE_ENV = "ZOO_KEY_PASSPHRASE"
 MAX_FILE_BYTES = (1 << 31) - 1  # cryptography's single-shot AES-GCM limit
 _SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
 _NONCE_BYTES = 12
-_TAG_BYTES = 16
 
 
 class EncryptionError(ZooError):
@@ -119,7 +119,11 @@ def generate_keypair(private_path: str | Path, public_path: str | Path | None = 
                      passphrase: str | bytes | None = None, force: bool = False) -> dict[str, str]:
     """Make an X25519 key pair: the private key as PKCS#8 PEM (0600, encrypted when a passphrase is
     given), the public key as PEM beside it (``<private>.pub`` unless named). Neither file is
-    overwritten without ``force``; returns the paths and the key id."""
+    overwritten without ``force``; returns the paths and the key id.
+
+    A passphrase is stretched with PBKDF2-HMAC-SHA256 at 2,048 rounds (OpenSSL's PKCS#8 default;
+    cryptography's PKCS#8 writer offers no other): use a long random passphrase, or re-wrap the key with
+    ``openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 600000``, which ``load_private_key`` reads as well."""
     private_path = Path(private_path)
     public_path = Path(public_path) if public_path else private_path.with_name(private_path.name + ".pub")
     if private_path == public_path:
@@ -220,13 +224,28 @@ def is_encrypted(manifest: Mapping[str, Any]) -> bool:
     return SECTION in manifest
 
 
+def _named_payload(manifest: Mapping[str, Any]) -> set[str]:
+    """What the manifest names as graphs, variants, test vectors and weights: payload whatever the name."""
+    named = set()
+    for graph in manifest.get("graphs") or []:
+        if isinstance(graph, dict):
+            named |= {graph.get("file"), graph.get("test_data")}
+            named |= {v.get("file") for v in (graph.get("variants") or {}).values() if isinstance(v, dict)}
+    pytorch = manifest.get("pytorch")
+    named.add(pytorch.get("weights") if isinstance(pytorch, dict) else None)
+    return {name for name in named if isinstance(name, str)}
+
+
 def payload_files(manifest: Mapping[str, Any]) -> list[str]:
-    """The checksummed files that are encrypted: all but the PyTorch config the manifest names and logs."""
+    """The checksummed files that are encrypted: every file the manifest names as a graph, a variant, test
+    vectors or weights, and any other checksummed file but the PyTorch config and logs (``*.log``)."""
     files = manifest.get("files")
     if not isinstance(files, dict):
-        raise EncryptionError(f"damaged manifest: no 'files' checksum map")
-    config = (manifest.get("pytorch") or {}).get("config") if isinstance(manifest.get("pytorch"), dict) else None
-    return sorted(name for name in files if name != config and not str(name).endswith(".log"))
+        raise EncryptionError("damaged manifest: no 'files' checksum map")
+    pytorch = manifest.get("pytorch")
+    config = pytorch.get("config") if isinstance(pytorch, dict) else None
+    named = _named_payload(manifest)
+    return sorted(name for name in files if name in named or (name != config and not str(name).endswith(".log")))
 
 
 def plaintext_checksums(manifest: Mapping[str, Any]) -> dict[str, str]:
@@ -252,7 +271,8 @@ def _file_aad(model: str, bundle_id: str, name: str, plaintext_sha256: str) -> b
 
 
 def _wrap_info(model: str, bundle_id: str, files: Mapping[str, Any]) -> bytes:
-    return _canonical({"scheme": SCHEME, "model": model, "bundle_id": bundle_id, "files_sha256": _sha256(_canonical(files))})
+    return _canonical({"scheme": SCHEME, "model": model, "bundle_id": bundle_id,
+                       "files_sha256": _sha256(_canonical(files))})
 
 
 def check_section(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -299,13 +319,15 @@ def check_section(manifest: Mapping[str, Any]) -> dict[str, Any]:
 class Decryptor:
     """An encrypted bundle opened with one recipient's key: the data key, unwrapped once, in memory.
 
-    ``read(name)`` returns a payload file's plaintext bytes, checked; nothing is written anywhere.
+    ``read(name)`` returns a payload file's plaintext bytes, checked; nothing is written anywhere. In an
+    encrypted bundle, read every graph, variant, test-vector and weights file through it, never from the
+    file: it refuses a name the section does not list, so a plaintext file slipped in is never loaded.
     """
 
     path: Path
     manifest: Mapping[str, Any]
     key_id: str
-    _aead: AESGCM
+    _aead: AESGCM = field(repr=False)
 
     def read(self, name: str) -> bytes:
         """The plaintext of payload file ``name``: its ciphertext checked against the manifest's checksum,
@@ -493,7 +515,8 @@ def remove_recipient(path: str | Path, recipient: x25519.X25519PublicKey | str |
     path = Path(path)
     manifest = _read_manifest(path)
     section = check_section(manifest)
-    key_id = recipient if isinstance(recipient, str) and recipient.startswith("sha256:") else fingerprint(_public(recipient))
+    by_id = isinstance(recipient, str) and recipient.startswith("sha256:")
+    key_id = recipient if by_id else fingerprint(_public(recipient))
     have = recipient_ids(manifest)
     if key_id not in have:
         raise EncryptionError(f"{path}: {key_id} is not a recipient (the recipients are {', '.join(have)})")
