@@ -32,6 +32,7 @@ from zoo.bundle.encryption import (
     check_section,
     decrypt_file,
     encrypt_bundle,
+    encryption_facts,
     fingerprint,
     generate_keypair,
     load_private_key,
@@ -39,6 +40,7 @@ from zoo.bundle.encryption import (
     open_encrypted,
     payload_files,
     remove_recipient,
+    write_keypair,
 )
 from zoo.errors import ZooError
 
@@ -129,6 +131,10 @@ def test_encrypts_the_payload_and_keeps_manifest_config_log_and_card_readable(en
     section = manifest[SECTION]
     assert len({entry["nonce"] for entry in section["files"].values()}) == len(payload)  # a fresh nonce per file
     assert [r["key_id"] for r in section["recipients"]] == [fingerprint(load_public_key(pub(alice)))]
+    assert encryption_facts(manifest) == {"status": "encrypted", "scheme": "zoo-encryption/1", "cipher": "AES-256-GCM",
+                                          "key_wrap": section["key_wrap"], "files": payload,
+                                          "recipients": [fingerprint(load_public_key(pub(alice)))]}
+    assert encryption_facts(original) == {"status": "not encrypted"}
     verify_checksums(encrypted, manifest)  # the reader's checksum walk needs no key
     (encrypted / "model.onnx").write_bytes(b"\0" + (encrypted / "model.onnx").read_bytes()[1:])
     with pytest.raises(ZooError, match="checksum mismatch"):
@@ -406,3 +412,14 @@ def test_key_pairs_private_keys_passphrases_and_environment_variables(tmp_path, 
     replaced = generate_keypair(key, force=True)
     assert replaced["key_id"] != facts["key_id"] and replaced["passphrase"] == "no"
     assert oct(key.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_signing_key_written_here_is_one_zoo_signs_with_under_the_same_id(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from zoo.bundle.signing import key_facts
+
+    facts = write_keypair(ec.generate_private_key(ec.SECP256R1()), tmp_path / "publisher.pem")
+    assert facts["algorithm"] == "EC secp256r1" and oct((tmp_path / "publisher.pem").stat().st_mode & 0o777) == "0o600"
+    assert key_facts(tmp_path / "publisher.pem", private=True)["fingerprint"] == facts["key_id"] == \
+        key_facts(tmp_path / "publisher.pem.pub")["fingerprint"]

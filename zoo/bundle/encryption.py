@@ -101,8 +101,9 @@ def _unb64(text: Any, what: str) -> bytes:
 
 # ---------------------------------------------------------------------------------------------- keys
 
-def fingerprint(public_key: x25519.X25519PublicKey) -> str:
-    """A key's id: ``sha256:`` and the SHA-256 of its PEM (SubjectPublicKeyInfo), as signing keys are named."""
+def fingerprint(public_key: Any) -> str:
+    """A key's id: ``sha256:`` and the SHA-256 of its PEM (SubjectPublicKeyInfo), the rule
+    ``zoo.bundle.signing.key_facts`` follows for signing keys (so the same key has the same id in both)."""
     pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return "sha256:" + _sha256(pem)
 
@@ -117,9 +118,16 @@ def _kind(key: Any) -> str:
 
 def generate_keypair(private_path: str | Path, public_path: str | Path | None = None,
                      passphrase: str | bytes | None = None, force: bool = False) -> dict[str, str]:
-    """Make an X25519 key pair: the private key as PKCS#8 PEM (0600, encrypted when a passphrase is
-    given), the public key as PEM beside it (``<private>.pub`` unless named). Neither file is
-    overwritten without ``force``; returns the paths and the key id.
+    """Make an X25519 key pair for encryption and write it with ``write_keypair``; returns its facts."""
+    return write_keypair(x25519.X25519PrivateKey.generate(), private_path, public_path, passphrase, force)
+
+
+def write_keypair(key: Any, private_path: str | Path, public_path: str | Path | None = None,
+                  passphrase: str | bytes | None = None, force: bool = False) -> dict[str, str]:
+    """Write a private key (any kind ``cryptography`` makes: X25519 here, P-256 for ``zoo keygen``'s signing
+    keys) as PKCS#8 PEM readable by its owner only (0600; encrypted when a passphrase is given) and its
+    public key as PEM beside it (``<private>.pub`` unless named). Neither file is overwritten without
+    ``force``; both names are checked before either is written. Returns the paths, the key id and kind.
 
     A passphrase is stretched with PBKDF2-HMAC-SHA256 at 2,048 rounds (OpenSSL's PKCS#8 default;
     cryptography's PKCS#8 writer offers no other): use a long random passphrase, or re-wrap the key with
@@ -131,7 +139,6 @@ def generate_keypair(private_path: str | Path, public_path: str | Path | None = 
     for path in (private_path, public_path):
         if path.exists() and not force:
             raise EncryptionError(f"{path} exists; refusing to overwrite a key (pass force to replace it)")
-    key = x25519.X25519PrivateKey.generate()
     protection = (serialization.BestAvailableEncryption(_bytes(passphrase)) if passphrase
                   else serialization.NoEncryption())
     private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, protection)
@@ -144,8 +151,10 @@ def generate_keypair(private_path: str | Path, public_path: str | Path | None = 
 
     atomic_write(private_path, owner_only)
     atomic_write(public_path, lambda tmp: tmp.write_bytes(public_pem))
+    curve = getattr(getattr(key, "curve", None), "name", None)
     return {"private_key": str(private_path), "public_key": str(public_path), "key_id": fingerprint(key.public_key()),
-            "algorithm": "X25519", "passphrase": "yes" if passphrase else "no"}
+            "algorithm": f"EC {curve}" if curve else type(key).__name__.removesuffix("PrivateKey"),
+            "passphrase": "yes" if passphrase else "no"}
 
 
 def _bytes(text: str | bytes) -> bytes:
@@ -263,6 +272,16 @@ def recipient_ids(manifest: Mapping[str, Any]) -> list[str]:
     section = manifest.get(SECTION)
     entries = section.get("recipients") if isinstance(section, dict) else None
     return [entry.get("key_id") for entry in entries or [] if isinstance(entry, dict)]
+
+
+def encryption_facts(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """What a card, ``zoo verify`` and ``zoo publish`` say about a bundle's encryption; no secret in it."""
+    section = manifest.get(SECTION)
+    if not isinstance(section, dict):
+        return {"status": "not encrypted"}
+    return {"status": "encrypted", "scheme": section.get("scheme"), "cipher": section.get("cipher"),
+            "key_wrap": section.get("key_wrap"), "files": sorted(section.get("files") or {}),
+            "recipients": recipient_ids(manifest)}
 
 
 def _file_aad(model: str, bundle_id: str, name: str, plaintext_sha256: str) -> bytes:
