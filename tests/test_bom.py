@@ -55,9 +55,9 @@ def test_every_published_card_is_a_valid_ml_bom_offline_and_without_torch():
                ("CycloneDX", "1.6", "machine-learning-model", name)
         assert {f["name"]: f["hashes"][0]["content"] for f in model["components"]} == manifest["files"]
         libraries = {c["name"]: PackageURL.from_string(c["purl"]) for c in bom["components"] if c["type"] == "library"}
-        assert {n: p.version for n, p in libraries.items()} == \
-               {n: card["model_details"]["versions"][n] for n in ("torch", "numpy", "onnx", "onnxruntime")}
-        assert all(p.type == "pypi" for p in libraries.values())
+        assert {n: (p.type, p.version) for n, p in libraries.items()} == {
+            **{n: ("pypi", card["model_details"]["versions"][n]) for n in ("torch", "numpy", "onnx", "onnxruntime")},
+            "zoo": ("generic", card["model_details"]["zoo_version"])}
         data = next(c for c in bom["components"] if c["type"] == "data")
         assert data["hashes"][0]["content"] == card["training_data"]["sha256"]
         assert {s["name"] for s in data["components"]} >= \
@@ -119,6 +119,9 @@ def test_spot_checks_of_exact_values():
     assert model["modelCard"]["modelParameters"]["inputs"] == [
         {"format": "input of graph model (primary): float32 (batch, 1, 8, 8)"}]
     assert model["licenses"] == [{"license": {"id": "MIT"}}]
+    third_party = {**manifest, "plugin": {"name": "cnn", "distribution": "zoo-vision", "version": "2.1.0"}}
+    purls = [c.get("purl") for c in bom_from_card(card, third_party)["components"]]
+    assert "pkg:generic/zoo-vision@2.1.0" in purls and "pkg:generic/zoo@0.1.0" in purls
 
 
 def test_a_broken_bom_is_refused_so_the_validator_is_really_consulted():

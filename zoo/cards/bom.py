@@ -12,8 +12,9 @@ byte (no timestamp; the serial number is a UUID5 of the content). The BOM holds:
   also in an encrypted bundle, whose on-disk checksum is a property);
 - ``data`` components: each dataset (its SHA-256 is the whole dataset's) holding one per split;
 - the software that made the model: torch, numpy, onnx and onnxruntime as ``library`` components with
-  ``pkg:pypi`` package URLs at the versions the card records, zoo itself (``pkg:generic``: the PyPI name
-  ``zoo`` belongs to another project) and the Python interpreter as the ``platform``.
+  ``pkg:pypi`` package URLs at the versions the card records, zoo itself and a third-party plugin's
+  distribution (``pkg:generic``: the PyPI name ``zoo`` belongs to another project) and the Python
+  interpreter as the ``platform``.
 
 ``cyclonedx-python-lib`` serialises the skeleton (components, hashes, licenses, purls, dependencies); it
 does not model ``modelCard`` or a component's ``data`` (its docs: not supported), so those are added to
@@ -101,10 +102,11 @@ def _datasets(card: Mapping[str, Any]) -> tuple[list[Component], dict[str, list[
     found[training["sha256"]] = (card["model_details"]["dataset"], dict(training.get("splits") or {}))
     name, splits = found.setdefault(evaluation["sha256"], (evaluation["name"], {}))
     splits.setdefault(evaluation["split"], evaluation["size"])
-    notes = {**(training.get("notes") or {}), "layout": training.get("layout"),
-             "sample_shape": training.get("sample_shape"), "num_classes": training.get("num_classes")}
+    trained_on = {**(training.get("notes") or {}), "layout": training.get("layout"),
+                  "sample_shape": training.get("sample_shape"), "num_classes": training.get("num_classes")}
     components, entries = [], {}
     for digest, (name, splits) in found.items():
+        notes = trained_on if digest == training["sha256"] else {"source": evaluation.get("source")}
         parts = []
         for split, size in splits.items():
             ref, augmentation = f"data:{name}:{split}", training.get("augmentation") if split == "train" else None
@@ -122,8 +124,13 @@ def _datasets(card: Mapping[str, Any]) -> tuple[list[Component], dict[str, list[
 
 
 def _software(card: Mapping[str, Any], manifest: Mapping[str, Any] | None) -> list[Component]:
-    """The packages whose versions the card (or manifest) records, with package URLs."""
+    """The packages whose versions the card (or manifest) records, with package URLs; the plugin's
+    distribution too when it is not zoo's own. zoo and plugins get ``pkg:generic`` URLs: a distribution
+    is not known to be on PyPI (and PyPI's ``zoo`` is another project)."""
     versions = card["model_details"].get("versions") or (manifest or {}).get("versions") or {}
+    plugin = (manifest or {}).get("plugin")
+    if isinstance(plugin, dict) and plugin.get("distribution") not in (None, "zoo") and plugin.get("version"):
+        versions = {**versions, plugin["distribution"]: plugin["version"]}
     found = []
     for name, version in versions.items():
         if not version:
@@ -132,11 +139,11 @@ def _software(card: Mapping[str, Any], manifest: Mapping[str, Any] | None) -> li
             found.append(Component(type=ComponentType.LIBRARY, name=DISTRIBUTIONS[name][0], version=version,
                                    bom_ref=f"pkg:{name}", purl=PackageURL("pypi", name=DISTRIBUTIONS[name][0],
                                                                           version=version)))
-        elif name == "zoo":
-            found.append(Component(type=ComponentType.APPLICATION, name="zoo", version=version, bom_ref="pkg:zoo",
-                                   purl=PackageURL("generic", name="zoo", version=version)))
-        else:  # python: the interpreter
+        elif name == "python":  # the interpreter
             found.append(Component(type=ComponentType.PLATFORM, name=name, version=version, bom_ref=f"pkg:{name}"))
+        else:  # zoo, and a plugin's distribution
+            found.append(Component(type=ComponentType.LIBRARY, name=name, version=version, bom_ref=f"pkg:{name}",
+                                   purl=PackageURL("generic", name=name, version=version)))
     return found
 
 
