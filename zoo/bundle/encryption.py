@@ -69,7 +69,7 @@ SECTION = "encryption"
 SCHEME = "zoo-encryption/1"
 CIPHER = "AES-256-GCM"
 KEY_WRAP = "HPKE RFC 9180 base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM"
-KEY_ENV = "ZOO_KEY"  # names the PEM file of the private key when no key is given
+KEY_ENV = "ZOO_DECRYPTION_KEY"  # holds the path of the private key's PEM file when no key is given
 PASSPHRASE_ENV = "ZOO_KEY_PASSPHRASE"
 MAX_FILE_BYTES = (1 << 31) - 1  # cryptography's single-shot AES-GCM limit
 _SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
@@ -163,7 +163,7 @@ def _bytes(text: str | bytes) -> bytes:
 
 def key_file(source: str | Path | None) -> Path:
     """Where the private key is: a path, ``env:NAME`` (the environment variable NAME holds the path),
-    or nothing (``$ZOO_KEY`` holds the path)."""
+    or nothing (``$ZOO_DECRYPTION_KEY`` holds the path)."""
     if source is None or str(source).startswith("env:"):
         variable = KEY_ENV if source is None else str(source)[4:]
         value = os.environ.get(variable)
