@@ -21,8 +21,10 @@ import onnxruntime as ort
 import pytest
 import safetensors.numpy
 from conftest import ROOT
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from zoo.bundle import verify_checksums
+from zoo.bundle.signing import key_facts
 from zoo.bundle.encryption import (
     KEY_ENV,
     PASSPHRASE_ENV,
@@ -250,6 +252,8 @@ def test_decrypting_and_running_the_graph_writes_no_file(tmp_path, alice):
 def test_a_signing_key_or_a_key_of_the_wrong_kind_is_one_line(tmp_path, keys):
     path = shutil.copytree(COMMITTED, tmp_path / "bundle")
     refused(load_private_key, keys["publisher"], match="elliptic-curve key on secp256r1 (a signing key")
+    signing = ec.generate_private_key(ec.SECP256R1())
+    refused_unchanged(path, encrypt_bundle, path, [signing.public_key()], match="elliptic-curve key on secp256r1")
     refused_unchanged(path, encrypt_bundle, path, [keys["publisher"].with_suffix(".pub")],
                       match="elliptic-curve key on secp256r1 (a signing key")
     refused(load_public_key, keys["ed25519"].with_suffix(".pub"), match="a key of type Ed25519")
@@ -415,10 +419,6 @@ def test_key_pairs_private_keys_passphrases_and_environment_variables(tmp_path, 
 
 
 def test_a_signing_key_written_here_is_one_zoo_signs_with_under_the_same_id(tmp_path):
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    from zoo.bundle.signing import key_facts
-
     facts = write_keypair(ec.generate_private_key(ec.SECP256R1()), tmp_path / "publisher.pem")
     assert facts["algorithm"] == "EC secp256r1" and oct((tmp_path / "publisher.pem").stat().st_mode & 0o777) == "0o600"
     assert key_facts(tmp_path / "publisher.pem", private=True)["fingerprint"] == facts["key_id"] == \

@@ -220,11 +220,19 @@ def load_public_key(path: str | Path) -> x25519.X25519PublicKey:
 
 
 def _public(key: x25519.X25519PublicKey | str | Path) -> x25519.X25519PublicKey:
-    return key if isinstance(key, x25519.X25519PublicKey) else load_public_key(key)
+    if isinstance(key, (str, Path)):
+        return load_public_key(key)
+    if not isinstance(key, x25519.X25519PublicKey):
+        raise EncryptionError(f"{_kind(key)}; bundles are encrypted to X25519 keys (zoo keygen makes one)")
+    return key
 
 
 def _private(key: x25519.X25519PrivateKey | str | Path) -> x25519.X25519PrivateKey:
-    return key if isinstance(key, x25519.X25519PrivateKey) else load_private_key(key)
+    if isinstance(key, (str, Path)):
+        return load_private_key(key)
+    if not isinstance(key, x25519.X25519PrivateKey):
+        raise EncryptionError(f"{_kind(key)}; bundles are encrypted to X25519 keys (zoo keygen makes one)")
+    return key
 
 
 # ---------------------------------------------------------------------------------- manifest section
@@ -341,6 +349,7 @@ class Decryptor:
     ``read(name)`` returns a payload file's plaintext bytes, checked; nothing is written anywhere. In an
     encrypted bundle, read every graph, variant, test-vector and weights file through it, never from the
     file: it refuses a name the section does not list, so a plaintext file slipped in is never loaded.
+    Open it on a manifest ``open_bundle`` has checked (every listed path stays inside the bundle).
     """
 
     path: Path
