@@ -203,7 +203,9 @@ def _files_containing(roots: list[Path], markers: list[bytes], since: float) -> 
             for name in names:
                 file = Path(dirpath) / name
                 try:
-                    if file.is_symlink() or not file.is_file() or file.stat().st_mtime < since:
+                    stat = file.stat()
+                    # other processes' big files are not ours: what this one could write is a few MB at most
+                    if file.is_symlink() or not file.is_file() or stat.st_mtime < since or stat.st_size > 64 << 20:
                         continue
                     data = file.read_bytes()
                 except OSError:  # another process's file that vanished or is not ours to read
