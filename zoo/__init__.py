@@ -29,6 +29,7 @@ PLUGIN_API = (
     "zoo.assess",     # Assessment, Context, Result, Table, Figure: measurements for the card
     "zoo.plots",      # pyplot, save_png, picture, strip, row_pairs: figures drawn as the core draws them
     "zoo.membership", # loss-threshold membership-inference attack (sample_losses, threshold_attack)
+    "zoo.sources",    # readers of data as people hold it (.ts, CSV, image folders): for a dataset plugin's load()
 )
 
 # Public API resolved lazily so that ``import zoo`` never pulls in torch.

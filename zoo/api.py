@@ -60,7 +60,7 @@ def _record(spec: ModelSpec, config: dict[str, Any], data: Data, data_path, worl
             "layout": data.info.layout,
             "sample_shape": list(data.info.sample_shape),
             "num_classes": data.info.num_classes,
-            "class_names": list(_class_names(spec, data, data_path)),
+            "class_names": list(data.info.class_names),
             "modality": get_dataset(spec.dataset).kind if data_path is None else LAYOUT_MODALITY[data.info.layout],
             "splits": data.sizes(),
         },
@@ -69,13 +69,6 @@ def _record(spec: ModelSpec, config: dict[str, Any], data: Data, data_path, worl
         "hardware": hardware(world.device),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-
-
-def _class_names(spec: ModelSpec, data: Data, data_path) -> tuple[str, ...]:
-    """The labels' names in index order: the model's own dataset declares them; a user's file may carry them."""
-    if data_path is None:
-        return tuple(get_dataset(spec.dataset).class_names)
-    return tuple(getattr(data.info, "class_names", ()) or ())
 
 
 def check_new_run(name: str | None, overrides: Mapping[str, Any] | None, options: Mapping[str, Any],

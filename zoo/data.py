@@ -255,7 +255,9 @@ def split(raw: Arrays | dict[str, Arrays], where: str, names: tuple[str, ...] = 
 
 def _fingerprint(every: Mapping[str, Arrays], names: tuple[str, ...]) -> str:
     """SHA-256 of the prepared arrays (what the model sees, so a changed file, folder or decoding rule
-    changes it), with the lengths and class names where the data has them."""
+    changes it), with the lengths and the class names read from the data (folder names, labels in a file)
+    where it has them. A registered dataset's declared names are its plugin's, not read: left out, so the
+    runs of earlier zoo versions keep their fingerprint."""
     digest = hashlib.sha256()
     for part in every.values():
         for a in (part.x, part.y):
@@ -293,7 +295,8 @@ def _source_of(dataset: DatasetSpec, path: str | Path | None, options) -> Source
         return read_source(path, _options(options))
     raw = dataset.load()
     splits = dict(raw) if isinstance(raw, dict) else {"all": raw}
-    return Source(splits, "dataset", dataset.layout, preprocessing={"source_format": f"dataset {dataset.name}"})
+    return Source(splits, "dataset", dataset.layout, class_names=tuple(dataset.class_names),
+                  preprocessing={"source_format": f"dataset {dataset.name}"})
 
 
 def load_data(dataset: DatasetSpec, needs_labels: bool, path: str | Path | None = None,
@@ -337,5 +340,5 @@ def load_data(dataset: DatasetSpec, needs_labels: bool, path: str | Path | None 
               "scaling": scaling(raw_dtype, dataset.layout), "class_names": list(names),
               "splits": _splits_record({k: v for k, v in every.items() if k != "all"}, source)}
     origin = dataset.source if path is None else str(Path(path).resolve())
-    return Data(info=info, train=train, val=val, test=test, source=origin, sha256=_fingerprint(every, names),
+    return Data(info=info, train=train, val=val, test=test, source=origin, sha256=_fingerprint(every, names if path is not None else ()),
                 preprocessing=record, skipped=tuple(source.skipped), note=source.note)
