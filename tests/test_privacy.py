@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import zoo
-from conftest import TINY, invoke_zoo, one_error_line
+from conftest import TINY, invoke_zoo, one_error_line, run_zoo
 from zoo.models import load_trained
 from zoo.fsutil import sha256_file
 from zoo.runs import WEIGHTS
@@ -149,8 +149,12 @@ def test_private_training_where_it_cannot_work_is_one_error_line(tmp_path, args,
     assert not (tmp_path / "r").exists()
 
 
-def test_info_says_which_models_train_privately():
-    supported = invoke_zoo("info", "cnn-digits")
+def test_info_says_which_models_train_privately(without_torch):
+    lazy = run_zoo("info", "cnn-digits", env=without_torch)  # torch-free: the layers are checked when asked
+    assert lazy.code == 0, lazy.err
+    assert "differential privacy  --dp-epsilon, Opacus: the core's recipe trains it; Opacus checks its layers" in lazy.out
+    supported = invoke_zoo("info", "cnn-digits", "--check")
     assert "differential privacy  supported (--dp-epsilon, Opacus)" in supported.out
+    assert "Opacus has no per-sample gradient for RNN" in invoke_zoo("info", "rnn-digits", "--check").out
     refused = json.loads(invoke_zoo("info", "gan-digits", "--json").out)["training_options"]
     assert refused["differential privacy"]["supported"] is False

@@ -141,15 +141,19 @@ def list_command(pattern: str | None, family: str | None, task: str | None, as_j
 
 @cli.command("info")
 @click.argument("name")
+@click.option("--check", is_flag=True,
+              help="Also build the model and ask Opacus whether its layers train privately (takes seconds).")
 @json_option
-def info_command(name: str, as_json: bool) -> None:
-    """Show one model: its spec, default config, dataset and plugin.
+def info_command(name: str, check: bool, as_json: bool) -> None:
+    """Show one model: its spec, default config, dataset and plugin (torch-free unless --check).
 
     \b
     Examples:
       zoo info cnn-digits
       zoo info lstm-digits --json
+      zoo info cnn-digits --check
     """
+    from zoo.bundle import shape_text
     from zoo.plugins import plugin_set
     from zoo.registry import get_dataset, get_model
 
@@ -160,14 +164,17 @@ def info_command(name: str, as_json: bool) -> None:
     payload = spec.to_dict()
     payload["dataset_info"] = dataset.to_dict() if dataset else None
     payload["plugin_info"] = plugin.to_dict()
-    payload["training_options"] = _training_options(spec) if dataset else {}
+    payload["training_options"] = _training_options(spec, check) if dataset else {}
     if as_json:
         emit_json(payload)
         return
     rows = [["name", spec.name], ["family", spec.family], ["task", spec.task],
             ["dataset", spec.dataset + (f" - {dataset.summary}" if dataset else " (not installed)")],
-            ["plugin", f"{plugin.name} ({plugin.distribution} {plugin.version})"], ["summary", spec.summary]]
-    rows += [[option, f"supported ({how['how']})" if how["supported"] else f"not supported: {how['reason']}"]
+            ["plugin", f"{plugin.name} ({plugin.distribution} {plugin.version})"], ["summary", spec.summary],
+            ["accepts", spec.accepts or (f"{dataset.layout}s shaped {shape_text(dataset.sample_shape)}, "
+                                         f"like its dataset" if dataset else "-")]]
+    rows += [[option, f"supported ({how['how']})" if how["supported"] else
+              f"not supported: {how['reason']}" if how["supported"] is False else f"{how['how']}: {how['reason']}"]
              for option, how in payload["training_options"].items()]
     click.echo(table(["FIELD", "VALUE"], rows))
     click.echo("\nDefault config (change with zoo train --set KEY=VALUE):")
@@ -208,17 +215,32 @@ def plugins_command(as_json: bool) -> None:
         click.echo(f"conflict: {conflict.message()}")
 
 
-def _training_options(spec) -> dict[str, dict[str, Any]]:
-    """Whether --dp-epsilon and --teacher can train ``spec``, and why not (zoo.options.privacy, zoo.options.distill)."""
-    from zoo.models import build_default
-    from zoo.options import distill, privacy
+def _training_options(spec, check: bool) -> dict[str, dict[str, Any]]:
+    """Whether --dp-epsilon and --teacher can train ``spec``, and why not (zoo.options.privacy, zoo.options.distill).
 
-    found = {}
-    for option, check, how in (("differential privacy", lambda s: privacy.support(s, build_default),
-                                 "--dp-epsilon, Opacus"),
-                               ("distillation", distill.support, "--teacher RUN")):
+    Torch-free unless ``check``: whether the core's recipe trains the model is known from the plugin's hooks;
+    whether Opacus takes its layers needs the built network (and Opacus, seconds to import), so that is
+    checked when a private run starts, or now with ``check`` (``supported`` is None until then)."""
+    from zoo.options import distill, recipe_refusal
+
+    def privacy_support(s) -> str | None:
+        from zoo.models import build_default
+        from zoo.options import privacy
+
+        return privacy.support(s, build_default)
+
+    found: dict[str, dict[str, Any]] = {}
+    for option, what, how in (("differential privacy", "differential privacy", "--dp-epsilon, Opacus"),
+                              ("distillation", "distillation", "--teacher RUN")):
         try:
-            reason = check(spec)
+            reason = recipe_refusal(spec, what)
+            if reason is None and option == "differential privacy":
+                if not check:
+                    found[option] = {"supported": None, "how": how,
+                                     "reason": "the core's recipe trains it; Opacus checks its layers when a private "
+                                               "run starts (zoo info --check checks them now)"}
+                    continue
+                reason = privacy_support(spec)
         except ZooError as exc:  # the model cannot even be built: say so here, not as this command's error
             reason = f"the model could not be built ({exc})"
         found[option] = {"supported": True, "how": how} if reason is None else {"supported": False, "reason": reason}
@@ -604,9 +626,10 @@ def publish_command(names, out, runs, exports, epochs, assignments, variants, si
         click.echo(table(["MODEL", "KEY METRIC", "PARITY", "SECONDS", "CARD"],
                          [[r.model, f"{r.key_metric}={r.value:.4g}" if r.value is not None else "-", r.parity,
                            f"{r.seconds:.1f}", r.card or f"FAILED: {r.error}"] for r in results]))
-    failed = [r.model for r in results if r.error]
+    failed = [r for r in results if r.error]
     if failed:
-        raise PublishError(f"{len(failed)} of {len(results)} models failed: {', '.join(failed)}")
+        raise PublishError(f"{len(failed)} of {len(results)} models failed: "
+                           + "; ".join(f"{r.model} ({r.error})" for r in failed))
 
 
 @cli.command("sign")

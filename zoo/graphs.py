@@ -64,6 +64,9 @@ class GraphInput:
 
     ``distribution`` tells the verifier how to make new inputs at other batch sizes:
     ``uniform`` in [low, high), ``normal`` (standard), or ``integers`` in [low, high).
+    ``ranges`` bounds a dynamic axis, by index, inclusive: ``{1: (1, 64)}`` for a model whose positional
+    table holds 64 steps. ``zoo verify`` tries other lengths only inside it (by default half the export
+    length and twice it plus one), and the manifest records it for deployers. Unbounded where absent.
     """
 
     name: str
@@ -72,6 +75,7 @@ class GraphInput:
     distribution: str = "uniform"
     low: float = 0.0
     high: float = 1.0
+    ranges: dict[int, tuple[int, int | None]] = field(default_factory=dict)
 
     def draw(self, count: int, generator: torch.Generator | None = None, value: int | None = None) -> torch.Tensor:
         """``count`` fresh inputs drawn as ``distribution`` says, shaped like the example but for the

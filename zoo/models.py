@@ -70,6 +70,8 @@ def onnx_graphs(spec: ModelSpec, model: torch.nn.Module, info: DataInfo, config:
         check_graphs(graphs)
     except GraphRoleError as exc:
         raise PluginError(f"plugin {spec.plugin!r}, zoo_onnx_graphs for {spec.name!r}: {exc}") from None
+    for graph in graphs:  # a plugin's fresh wrapper module starts in training mode: dropout would corrupt
+        graph.module.eval()  # the export and the reference outputs it is held to
     return graphs
 
 

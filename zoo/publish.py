@@ -15,10 +15,10 @@ from zoo.bundle.export import export_run
 from zoo.bundle.signing import key_facts, sign
 from zoo.bundle.variants import PUBLISH_DEFAULT as PUBLISH_VARIANTS
 from zoo.bundle.variants import parse
-from zoo.bundle.verify import save_report, verify
+from zoo.bundle.verify import save_report, summary, verify
 from zoo.cards.writer import copy_linked_files, render_all, write_card
 from zoo.catalog import write_catalog
-from zoo.errors import WorkFailed, ZooError
+from zoo.errors import WorkFailed, ZooError, one_line
 from zoo.fsutil import atomic_write_bytes
 from zoo.hub.index import write_index
 from zoo.progress import BarProgress
@@ -80,6 +80,8 @@ def publish_one(name: str, cards: Path, runs: Path, exports: Path, overrides: Ma
     progress(name, "verify")
     report = verify(bundle, providers=available_providers(), latency=True)
     save_report(bundle, report)
+    if not report["passed"]:  # the bundle and its card (saying "not verified", and why) are still written
+        result.error = summary(report)
     progress(name, "card")
     signer = key_facts(sign_key, private=True) if sign_key is not None else None
     card, written = write_card(bundle, BUNDLE_FORMATS, signer=signer)
@@ -119,6 +121,8 @@ def publish(names: Sequence[str], cards: Path = DEFAULT_CARDS, runs: Path = DEFA
                                        epochs, progress, variants, sign_key))
         except ZooError as exc:
             results.append(Published(spec.name, round(time.monotonic() - started, 1), error=str(exc)))
+        except Exception as exc:  # a plugin's or a library's bug in one model never skips the models after it
+            results.append(Published(spec.name, round(time.monotonic() - started, 1), error=one_line(exc)))
     _, notes = write_index(Path(exports), Path(cards))  # exports/index.json: every bundle there that opens cleanly
     for note in notes:  # a bundle left out of the index, a card not used: said, as zoo hub says them
         progress("index", f"warning: {note}")

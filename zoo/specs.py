@@ -41,6 +41,8 @@ class ModelSpec:
     values' types are the types the command line accepts for them. It must hold
     ``zoo.config.REQUIRED_KEYS``. `config_help` describes each key in one line; keys the
     core reads (``zoo.config.CORE_KEYS``: epochs, lr, shift ...) are described by the core.
+    `accepts` says in one line what data the model takes besides its own dataset (``zoo train --data``):
+    ``"images of any size, 1 or 3 channels"``; ``zoo info`` shows it (default: its dataset's layout and shape).
     """
 
     name: str
@@ -52,6 +54,7 @@ class ModelSpec:
     needs_labels: bool | None = None
     config_help: Mapping[str, str] = field(default_factory=dict)
     plugin: str = ""
+    accepts: str = ""
 
     @property
     def requires_labels(self) -> bool:
@@ -104,6 +107,7 @@ class ModelSpec:
             "needs_labels": self.requires_labels,
             "default_config": dict(self.default_config),
             "config_help": {key: describe(key, self.config_help) or NO_DESCRIPTION for key in self.default_config},
+            "accepts": self.accepts,
         }
 
 

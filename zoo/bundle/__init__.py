@@ -220,6 +220,16 @@ class Graph:
         return {d: stored[spec["name"]].shape[i] for spec in self.inputs
                 for i, d in enumerate(spec["shape"]) if isinstance(d, str) and d != "batch"}
 
+    def axis_range(self, axis: str) -> tuple[int, float]:
+        """The lengths a named dynamic axis may take (inclusive), as the inputs' ``ranges`` declare them."""
+        low, high = 1, float("inf")
+        for spec in self.inputs:
+            bound = (spec.get("ranges") or {}).get(axis)
+            if bound:
+                low = max(low, int(bound[0]))
+                high = min(high, float("inf") if bound[1] is None else int(bound[1]))
+        return low, high
+
     def random_inputs(self, batch: int, lengths: Mapping[str, int], seed: int) -> dict[str, np.ndarray]:
         """Fresh inputs drawn as the manifest's input entries say, with ``batch`` and the dynamic axes' lengths."""
         return random_inputs(self.inputs, batch, lengths, seed)

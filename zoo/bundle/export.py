@@ -29,7 +29,7 @@ import torch
 
 from zoo import bundle
 from zoo.bundle import variants as precision
-from zoo.errors import ZooError, one_line
+from zoo.errors import WorkFailed, ZooError, one_line
 from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, replace_dir, staging_dir
 from zoo.graphs import OnnxGraph
 from zoo.models import load_trained, onnx_graphs, reference_outputs
@@ -44,7 +44,12 @@ DEFAULT_EXPORTER = "torchscript"  # faster ORT graphs, dynamic RNN time axes: se
 
 
 class ExportError(ZooError):
-    """The export could not produce a bundle that passes its own checks."""
+    """The export was asked for something it cannot do (an unknown exporter, a destination in the way): exit 2."""
+
+
+class ExportFailed(ExportError, WorkFailed):
+    """The exporter could not produce a graph that passes its own checks: the work failed, not the input
+    (exit 1, in `zoo export` and `zoo publish` alike)."""
 
 
 @contextlib.contextmanager
@@ -106,17 +111,21 @@ def signature(model, graph: OnnxGraph) -> dict[str, list[dict[str, Any]]]:
     inputs = [describe(v) for v in model.graph.input]
     outputs = [describe(v) for v in model.graph.output]
     if [i["name"] for i in inputs] != [i.name for i in graph.inputs] or [o["name"] for o in outputs] != graph.outputs:
-        raise ExportError(f"graph {graph.name!r}: the exported inputs/outputs "
+        raise ExportFailed(f"graph {graph.name!r}: the exported inputs/outputs "
                           f"({', '.join(i['name'] for i in inputs)} -> {', '.join(o['name'] for o in outputs)}) "
                           f"are not the requested ones (an input the module ignores is dropped by the exporter)")
     for spec, requested in zip(graph.inputs, inputs):
         frozen = [axis for axis in spec.dynamic_axes if isinstance(requested["shape"][axis], int)]
         if frozen:
-            raise ExportError(f"graph {graph.name!r}: the exporter froze dynamic axis {frozen[0]} "
+            raise ExportFailed(f"graph {graph.name!r}: the exporter froze dynamic axis {frozen[0]} "
                               f"({spec.dynamic_axes[frozen[0]]!r}) of input {spec.name!r} to "
                               f"{requested['shape'][frozen[0]]}; try --exporter torchscript")
     for spec, row in zip(graph.inputs, inputs):
         row.update(distribution=spec.distribution, low=spec.low, high=spec.high)
+        bounded = {row["shape"][axis]: [low, high] for axis, (low, high) in spec.ranges.items()
+                   if isinstance(row["shape"][axis], str)}
+        if bounded:
+            row["ranges"] = bounded  # by axis name, inclusive; None: unbounded above
     return {"inputs": inputs, "outputs": outputs}
 
 
@@ -133,11 +142,11 @@ def write_graph(graph: OnnxGraph, root: Path, opset: int, exporter: str) -> dict
     except Exception as exc:
         if is_disk_full(exc):
             raise  # the caller names the bundle that did not fit
-        raise ExportError(f"the {exporter} exporter failed on graph {graph.name!r}: {one_line(exc)}") from exc
+        raise ExportFailed(f"the {exporter} exporter failed on graph {graph.name!r}: {one_line(exc)}") from exc
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except onnx.checker.ValidationError as exc:
-        raise ExportError(f"graph {graph.name!r} fails onnx.checker: {one_line(exc)}") from None
+        raise ExportFailed(f"graph {graph.name!r} fails onnx.checker: {one_line(exc)}") from None
     entry = {"name": graph.name, "role": graph.role, "file": path.name, **signature(onnx.load(str(path)), graph)}
     test_data = f"{bundle.TEST_DATA}/{graph.name}.npz"
     inputs = {i.name: i.example.detach().cpu().numpy() for i in graph.inputs}

@@ -89,8 +89,17 @@ def open_session(graph: Graph, mode: Mode) -> tuple[ort.InferenceSession | None,
         return None, f"failed: {mode.provider} could not load graph {graph.name!r} ({exc.reason})"
 
 
+class CaseFailed(Exception):
+    """One case could not be computed (ONNX Runtime or the plugin's module raised on it): the case's rows
+    fail with this reason; the other cases, graphs and providers still run."""
+
+
 def run_session(session: ort.InferenceSession, graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return graph.run(session, inputs)
+    """The graph's outputs on ``session``; any ONNX Runtime error is the case's failure, never a traceback."""
+    try:
+        return graph.run(session, inputs)
+    except Exception as exc:  # e.g. a graph that froze an axis rejects other lengths
+        raise CaseFailed(f"onnxruntime failed: {one_line(exc)}") from None
 
 
 def compare(actual: np.ndarray, expected: np.ndarray, atol: float, rtol: float) -> dict[str, Any]:
@@ -115,8 +124,9 @@ def cases(graph: Graph, batch_sizes: Sequence[int]) -> list[tuple[str, dict[str,
     lengths = graph.export_lengths(stored_in)
     found = [("test vectors", graph.check_inputs(stored_in), stored_out)]
     found += [(f"random b={b}", graph.random_inputs(b, lengths, seed=b), None) for b in batch_sizes]
-    for axis, length in lengths.items():
-        for other in sorted({max(1, length // 2), 2 * length + 1}):
+    for axis, length in lengths.items():  # half the export length and twice it plus one, inside the declared range
+        low, high = graph.axis_range(axis)
+        for other in sorted({int(min(max(n, low), high)) for n in (max(1, length // 2), 2 * length + 1)} - {length}):
             label = f"random b={batch_sizes[0]} {axis}={other}"
             found.append((label, graph.random_inputs(batch_sizes[0], {**lengths, axis: other}, seed=other), None))
     return found
@@ -138,12 +148,17 @@ class TorchReference:
         self.graphs = {g.name: g for g in onnx_graphs(spec, model, self.data.info, config)}
 
     def outputs(self, name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """PyTorch's answers; the plugin's module raising on an input (a positional table shorter than the
+        length tried) is that case's failure, with the reason."""
         import torch
 
         from zoo.models import reference_outputs
 
         graph = self.graphs[name]
-        return reference_outputs(graph, [torch.from_numpy(inputs[i.name]) for i in graph.inputs])
+        try:
+            return reference_outputs(graph, [torch.from_numpy(inputs[i.name]) for i in graph.inputs])
+        except Exception as exc:
+            raise CaseFailed(f"the PyTorch module failed: {one_line(exc)}") from None
 
 
 def load_reference(bundle: Bundle) -> tuple[TorchReference | None, str]:
@@ -173,8 +188,12 @@ def graph_checks(graph: Graph, mode_list: list[Mode], sessions: dict, reference:
     """Every case of one graph on every mode: against PyTorch (stored or live) and against ORT CPU."""
     rows = []
     for label, inputs, stored in cases(graph, batch_sizes):
-        expected = stored if stored is not None else reference.outputs(graph.name, inputs) if reference else None
         ref_name = "pytorch (stored)" if stored is not None else "pytorch"
+        try:
+            expected = stored if stored is not None else reference.outputs(graph.name, inputs) if reference else None
+        except CaseFailed as exc:
+            rows += [row for mode in mode_list for row in _skip_rows(graph, mode, label, ref_name, str(exc), "fail")]
+            continue
         cpu_out = None
         for mode in mode_list:
             session, note = sessions[(graph.name, mode.name)]
@@ -183,9 +202,8 @@ def graph_checks(graph: Graph, mode_list: list[Mode], sessions: dict, reference:
                 continue
             try:
                 got = run_session(session, graph, inputs)
-            except Exception as exc:  # e.g. a graph that froze an axis rejects other lengths
-                rows += [{**row, "status": "fail", "reason": f"onnxruntime failed: {one_line(exc)}"}
-                         for row in _skip_rows(graph, mode, label, ref_name, "")]
+            except CaseFailed as exc:
+                rows += _skip_rows(graph, mode, label, ref_name, str(exc), "fail")
                 continue
             targets = [(ref_name, expected)] if expected is not None else []
             if mode.name == "cpu":
@@ -218,20 +236,35 @@ def task_checks(bundle: Bundle, mode_list: list[Mode], sessions: dict, reference
         if reference is None:
             rows.append({**row, "status": "skipped", "reason": reference_note})
             continue
-        if task == "generation":
-            inputs = graph.random_inputs(TASK_SAMPLES, {}, seed=0)
-            want, got = reference.outputs(graph.name, inputs), run_session(session, graph, inputs)
-            output = graph.output_names[0]
-            result = compare(got[output], want[output], *graph.tolerance(output, mode.deployment))
-            rows.append({**row, "samples": TASK_SAMPLES, "max_abs_diff": result["max_abs"], "status": result["status"]})
+        try:
+            if task == "generation":
+                inputs = graph.random_inputs(TASK_SAMPLES, {}, seed=0)
+                want, got = reference.outputs(graph.name, inputs), run_session(session, graph, inputs)
+                output = graph.output_names[0]
+                result = compare(got[output], want[output], *graph.tolerance(output, mode.deployment))
+                rows.append({**row, "samples": TASK_SAMPLES, "max_abs_diff": result["max_abs"],
+                             "status": result["status"]})
+                continue
+            feeds = test_inputs(graph, reference.data.test)
+            want = reference.outputs(graph.name, feeds)[graph.output_names[0]]
+            got = run_session(session, graph, feeds)[graph.output_names[0]]
+        except CaseFailed as exc:
+            rows.append({**row, "status": "fail", "reason": str(exc)})
             continue
         x = reference.data.test.x
-        name = graph.inputs[0]["name"]
-        want = reference.outputs(graph.name, {name: x})[graph.output_names[0]]
-        got = run_session(session, graph, {name: x})[graph.output_names[0]]
         rows.append({**row, **(_classification(want, got, reference.data.test.y) if task == "classification"
                                else _reconstruction(want, got, x))})
     return rows
+
+
+def test_inputs(graph: Graph, split) -> dict[str, np.ndarray]:
+    """The primary graph's feeds for a data split: its samples (and their lengths, where the graph takes a
+    lengths input: the inputs after the first are drawn from the split by name)."""
+    feeds = {graph.inputs[0]["name"]: split.x}
+    for spec in graph.inputs[1:]:
+        if spec.get("distribution") == "lengths" and getattr(split, "lengths", None) is not None:
+            feeds[spec["name"]] = split.lengths.astype(spec["dtype"])
+    return feeds
 
 
 def _classification(want: np.ndarray, got: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -275,21 +308,24 @@ def variant_checks(bundle: Bundle, mode_list: list[Mode], sessions: dict, batch_
         fp32, fp32_note = _fp32_cpu(graph, fp32_sessions)
         for variant in graph.variants:
             for label, inputs, _ in cases(graph, batch_sizes):
-                want = run_session(fp32, graph, inputs) if fp32 is not None else None
+                try:
+                    want, why = (run_session(fp32, graph, inputs) if fp32 is not None else None), fp32_note
+                except CaseFailed as exc:
+                    want, why = None, f"failed: {exc}"
                 for mode in mode_list:
                     base = {"graph": graph.name, "variant": variant, "provider": mode.name, "case": label,
                             "reference": FP32_CPU, "tf32": mode.tf32}
                     session, note = sessions[(graph.name, variant, mode.name)]
                     if want is None:
-                        session, note = None, f"failed: no FP32 reference ({fp32_note.removeprefix('failed: ')})"
+                        session, note = None, f"failed: no FP32 reference ({why.removeprefix('failed: ')})"
                     if session is None:
                         rows += [{**base, "output": o, "status": status_of(note), "reason": note.removeprefix("failed: ")}
                                  for o in graph.output_names]
                         continue
                     try:
                         got = run_session(session, graph, inputs)
-                    except Exception as exc:
-                        rows += [{**base, "output": o, "status": "fail", "reason": f"onnxruntime failed: {one_line(exc)}"}
+                    except CaseFailed as exc:
+                        rows += [{**base, "output": o, "status": "fail", "reason": str(exc)}
                                  for o in graph.output_names]
                         continue
                     rows += [{**base, "output": o, **_numeric(got[o], want[o])} for o in graph.output_names]
@@ -312,7 +348,7 @@ def task_metric(task: str, graph: Graph, session: ort.InferenceSession, data: An
         flat = lambda a: a.reshape(len(a), -1)  # noqa: E731
         return "frechet_distance_pixels", frechet_distance(flat(images), flat(data.test.x)), images
     x = data.test.x
-    out = run_session(session, graph, {graph.inputs[0]["name"]: x})[graph.output_names[0]]
+    out = run_session(session, graph, test_inputs(graph, data.test))[graph.output_names[0]]
     if task == "classification":
         return "accuracy", float((out.argmax(1) == data.test.y).mean()), out
     return "mse", float(((out.astype(np.float64) - x) ** 2).mean()), out
@@ -346,9 +382,13 @@ def variant_task_checks(bundle: Bundle, mode_list: list[Mode], sessions: dict, r
                 rows.append({**row, "status": status_of(why) if session is None else "skipped",
                              "reason": why.removeprefix("failed: ")})
                 continue
-            if fp32 is None:
-                fp32 = task_metric(task, graph, reference_session, reference.data)
-            name, value, out = task_metric(task, graph.variant(variant), session, reference.data)
+            try:
+                if fp32 is None:
+                    fp32 = task_metric(task, graph, reference_session, reference.data)
+                name, value, out = task_metric(task, graph.variant(variant), session, reference.data)
+            except CaseFailed as exc:
+                rows.append({**row, "status": "fail", "reason": str(exc)})
+                continue
             agreement = float((out.argmax(1) == fp32[2].argmax(1)).mean()) if task == "classification" else None
             rows.append({**row, "reference": FP32_CPU, "samples": len(out), "metric": name, "fp32": fp32[1],
                          "value": value, "change": value - fp32[1],
