@@ -147,9 +147,13 @@ def test_the_bundle_carries_its_weights_and_their_config(tiny_bundle, tiny_run):
     assert bundle.manifest["files"]["weights.safetensors"] == sha256_file(weights)
     config = json.loads((bundle.path / "config.json").read_text())
     assert config["model"] == NAME and config["config"] == tiny_run(NAME).config
+    record = tiny_run(NAME).record["data"]
     assert config["data"] == {"name": "digits", "layout": "image", "sample_shape": [1, 8, 8], "num_classes": 10,
-                              "splits": {"train": 1257, "val": 180, "test": 360},
-                              "sha256": tiny_run(NAME).record["data"]["sha256"]}
+                              "class_names": list("0123456789"), "modality": "image",
+                              "splits": {"train": 1257, "val": 180, "test": 360}, "sha256": record["sha256"],
+                              "preprocessing": record["preprocessing"]}
+    assert bundle.manifest["preprocessing"] == record["preprocessing"]  # what a deployer feeds the graph
+    assert bundle.manifest["preprocessing"]["class_names"] == list("0123456789")
 
 
 @pytest.mark.parametrize("command", ["assess", "evaluate"])

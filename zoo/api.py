@@ -11,6 +11,7 @@ from zoo import __version__, runs
 from zoo.config import REQUIRED_KEYS, resolve
 from zoo.data import Data
 from zoo.errors import Interrupted, WorkFailed, ZooError, one_line
+from zoo.fsutil import portable
 from zoo.models import (build, build_plain, build_recorded, check_same_data, completed_config, dataset_info,
                         evaluate_model, load_model_data, load_trained)
 from zoo.options import distill, privacy
@@ -63,6 +64,9 @@ def _record(spec: ModelSpec, config: dict[str, Any], data: Data, data_path, worl
             "class_names": list(data.info.class_names),
             "modality": get_dataset(spec.dataset).kind if data_path is None else LAYOUT_MODALITY[data.info.layout],
             "splits": data.sizes(),
+            **({"lengths": [data.info.min_length, data.info.max_length]} if data.info.variable_length else {}),
+            "preprocessing": portable(data.preprocessing),
+            "skipped": list(data.skipped),
         },
         "world_size": world.world_size,
         "versions": versions(),

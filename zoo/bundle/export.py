@@ -188,7 +188,9 @@ def destination(model: str, out: str | Path | None, force: bool) -> Path:
     return path
 
 
-DATA_FACTS = ("name", "layout", "sample_shape", "num_classes", "sha256", "splits")  # not "source": a user's path
+# What rebuilds the network and what a deployer feeds it; not "source" or "skipped": a user's paths
+DATA_FACTS = ("name", "layout", "sample_shape", "num_classes", "class_names", "modality", "lengths", "sha256",
+              "splits", "preprocessing")
 
 
 def copy_weights(run: Run, root: Path) -> dict[str, str]:
@@ -198,9 +200,17 @@ def copy_weights(run: Run, root: Path) -> dict[str, str]:
     record = run.record
     config = {"format": WEIGHTS_FORMAT, "model": record["model"], "family": record.get("family"),
               "task": record.get("task"), "plugin": record.get("plugin"), "config": record["config"],
-              "data": {key: record["data"].get(key) for key in DATA_FACTS}}
+              "data": {key: record["data"][key] for key in DATA_FACTS if key in record["data"]}}
     atomic_write_json(root / CONFIG, config)
     return {"weights": WEIGHTS, "config": CONFIG}
+
+
+def preprocessing(record: dict[str, Any]) -> dict[str, Any]:
+    """What was done to the raw data before the model saw it (``zoo.data.Data.preprocessing``), as the run
+    recorded it; for a run of an earlier zoo, what its record still says (layout, shape, class names)."""
+    data = record["data"]
+    return data.get("preprocessing") or {"layout": data["layout"], "input_shape": data["sample_shape"],
+                                         "class_names": data.get("class_names", [])}
 
 
 def _run_reference(run: Path, dest: Path, shipped: bool) -> str:
@@ -246,6 +256,9 @@ def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: i
             "run": {"path": _run_reference(run.path, dest, shipped), "created": run.record.get("created"),
                     "weights_sha256": files[pytorch["weights"]]},  # the run's file, copied byte for byte
             "variants": names, "graphs": entries, "pytorch": pytorch, "files": files,
+            # what a deployer does to raw files before the primary graph (zoo.sources reads with it), by index
+            # the classes' names: data a deployer reads without torch, covered by the signature with the rest
+            "preprocessing": preprocessing(run.record),
         }
         atomic_write_json(tmp / bundle.MANIFEST, manifest)
         replace_dir(tmp, dest)
