@@ -447,10 +447,16 @@ def external_data_locations(graph_file: Path) -> list[str]:
 EXTERNAL_DATA_KEY = b"location"
 
 
+ONNX_START = b"\x08"  # a serialised ModelProto opens with field 1, ir_version, a varint (tag 0x08)
+
+
 def names_no_external_data(graph_file: Path) -> bool:
-    """True when ``graph_file`` cannot name external data: it lacks the ``location`` key's bytes. One pass
-    over bytes instead of importing onnx (about 1 s): the deployer's path parses only graphs that might."""
+    """True when ``graph_file`` is plainly an ONNX model that cannot name external data: it opens as a
+    ModelProto does and lacks the ``location`` key's bytes. One pass over bytes instead of importing onnx
+    (about 1 s): the deployer's path parses only graphs that might name some, or might not be ONNX at all."""
     with open(graph_file, "rb") as handle:
+        if handle.read(len(ONNX_START)) != ONNX_START:
+            return False
         tail = b""
         for block in iter(lambda: handle.read(1 << 20), b""):
             if EXTERNAL_DATA_KEY in tail + block:
