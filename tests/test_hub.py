@@ -225,7 +225,7 @@ def test_pull_over_http_then_pretrained_and_predict_by_name(home, serve, tiny_ru
     assert metrics["accuracy"] == tiny_run(NAME).metrics()["metrics"]["accuracy"]
 
     np.save(tmp_path / "x.npy", data.test.x[:5])
-    by_name = invoke_zoo("predict", NAME, str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"))
+    by_name = invoke_zoo("predict", NAME, str(tmp_path / "x.npy"), "--raw", "--out", str(tmp_path / "y.npy"))
     assert by_name.code == 0, by_name.err
     import torch
 
@@ -238,8 +238,10 @@ def test_predict_by_name_and_list_stay_torch_free(home, serve, tmp_path, without
     assert invoke_zoo("pull", serve().url).code == 0
     np.save(tmp_path / "x.npy", np.zeros((2, 1, 8, 8), np.float32))
     env = {**without_torch, "ZOO_HOME": str(home)}
-    predicted = run_zoo("predict", NAME, str(tmp_path / "x.npy"), env=env)
+    predicted = run_zoo("predict", NAME, str(tmp_path / "x.npy"), "--raw", env=env)
     assert predicted.code == 0 and "output  float32  (2, 10)" in predicted.out, predicted.err
+    answered = run_zoo("predict", NAME, str(tmp_path / "x.npy"), "--json", env=env)
+    assert answered.code == 0 and [a["input"] for a in json.loads(answered.out)] == ["x.npy[0]", "x.npy[1]"]
     listed = run_zoo("list", NAME, env=env)
     assert listed.code == 0 and listed.out.splitlines()[1].split()[5] == "cache", listed.err
 
@@ -578,7 +580,7 @@ def test_builtin_zoo_pretrained_matches_card(tmp_path, monkeypatch):
     assert evaluate_model(spec, model, data, config)["accuracy"] == stated
 
     np.save(tmp_path / "x.npy", data.test.x)
-    result = invoke_zoo("predict", NAME, str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"))
+    result = invoke_zoo("predict", NAME, str(tmp_path / "x.npy"), "--raw", "--out", str(tmp_path / "y.npy"))
     assert result.code == 0, result.err
     with torch.no_grad():
         want = model(torch.from_numpy(data.test.x)).argmax(1).numpy()

@@ -131,7 +131,7 @@ def test_a_damaged_bundle_is_never_signed(tmp_path, keys):
 def test_predict_checks_the_signature_without_torch(signed, keys, tmp_path, without_torch):
     inputs, outputs = open_bundle(signed).graph().test_vectors()
     np.save(tmp_path / "x.npy", inputs["input"])
-    ok = run_zoo("predict", str(signed), str(tmp_path / "x.npy"), "--public-key", pub(keys), "--out",
+    ok = run_zoo("predict", str(signed), str(tmp_path / "x.npy"), "--raw", "--public-key", pub(keys), "--out",
                  str(tmp_path / "y.npy"), env=without_torch)
     assert ok.code == 0, ok.err
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), outputs["output"], atol=1e-5, rtol=1e-4)

@@ -40,6 +40,7 @@ _LAZY = {
     "create_model": "zoo.api",
     "train": "zoo.api",
     "evaluate": "zoo.api",
+    "load_bundle": "zoo.hub.index",  # the deployer's API: torch-free answers from a bundle (zoo.bundle.runtime)
     "ZooError": "zoo.errors",
 }
 

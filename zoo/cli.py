@@ -28,7 +28,7 @@ class ZooGroup(click.Group):
             ctx.exit(130)
 
 
-PLUGIN_FREE_COMMANDS = {"predict", "pull"}  # the deployer's paths read bundles, never the plugins
+PLUGIN_FREE_COMMANDS = {"predict", "pull", "serve", "deploy", "encrypt", "keygen"}  # the deployer's paths read bundles, never the plugins
 
 
 _SAID: set[str] = set()  # the warning lines this command has printed (cleared when a command starts)
@@ -529,43 +529,112 @@ def verify_command(bundle: str, providers: str, batch_sizes: str, atol: float | 
         click.echo("\n" + summary(report))
 
 
+key_option = click.option("--key", metavar="KEY",
+                          help="A recipient's X25519 private key (PEM; passphrase from ZOO_KEY_PASSPHRASE) for an "
+                               "encrypted bundle: decrypted in memory only. Default: the file ZOO_DECRYPTION_KEY names.")
+
+
 @cli.command("predict")
 @click.argument("bundle", metavar="BUNDLE|NAME", type=click.Path())
-@click.argument("input_file", metavar="INPUT.npy|.npz", type=click.Path())
-@click.option("--graph", "graph_name", help="Graph to run (default: the model's primary graph).")
+@click.argument("inputs", nargs=-1, metavar="INPUT...", type=click.Path())
+@click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Classifiers: how many classes to show per input.")
+@click.option("--n", "count", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Generators: how many samples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Generators: the seed of the drawn inputs.")
+@click.option("--label", type=int, help="Conditional generators: the class of every sample.")
+@click.option("--raw", is_flag=True, help="Print (or --out) the graph's tensors instead of task-level answers.")
+@click.option("--graph", "graph_name", help="Graph to run, with --raw (default: the model's primary graph).")
 @click.option("--variant", help="Precision to run: fp32 (default), or int8 / fp16 where the bundle has them.")
 @click.option("--public-key", type=click.Path(), metavar="KEY",
               help="Check the bundle's signature with this PEM public key before anything else.")
-@click.option("--out", type=click.Path(), help="Write the outputs: .npy (one output) or .npz (by name).")
+@key_option
+@click.option("--out", type=click.Path(),
+              help="Write the answer: images as PNG (a .png grid, or a folder of one file per input), tensors with "
+                   "--raw as .npy (one output) or .npz.")
+@click.option("--force", is_flag=True, help="Replace files that --out would overwrite.")
 @json_option
-def predict_command(bundle: str, input_file: str, graph_name: str | None, variant: str | None,
-                    public_key: str | None, out: str | None, as_json: bool) -> None:
-    """Run a bundle on your arrays with onnxruntime and numpy only (no torch).
+def predict_command(bundle: str, inputs: tuple[str, ...], top_k: int, count: int, seed: int, label: int | None,
+                    raw: bool, graph_name: str | None, variant: str | None, public_key: str | None, key: str | None,
+                    out: str | None, force: bool, as_json: bool) -> None:
+    """Answer with a bundle, or a published model by name, with numpy, Pillow and onnxruntime only (no torch).
 
-    An .npy feeds a one-input graph; an .npz holds one array per input, named as the manifest says.
-    A NAME that is not a path runs that model's published bundle (the cache, then the built-in zoo).
+    INPUT: image files or folders of images, .csv or .ts files of sequences, read by the preprocessing the
+    bundle records; or .npy/.npz tensors (an .npz names the graph's inputs). Classifiers print each
+    input's top classes by name with their probabilities; autoencoders the reconstruction error (and with
+    --out, the reconstructions as PNG); generators take no input and write --n samples. A NAME that is not a
+    path runs that model's published bundle (the cache, then the built-in zoo).
 
     \b
     Examples:
-      zoo predict cnn-digits images.npy
-      zoo predict exports/cnn-digits images.npy --out logits.npy
-      zoo predict exports/cgan-digits z.npz --graph generator --out images.npz
-      zoo predict exports/ae-digits codes.npy --graph decoder --json
+      zoo predict cnn-digits digit.png
+      zoo predict cnn-digits photos/ --top-k 1 --json
+      zoo predict exports/lstm-digits series.ts
+      zoo predict ae-digits digit.png --out reconstructions/
+      zoo predict cgan-digits --n 16 --label 3 --out threes.png
+      zoo predict exports/cnn-digits images.npy --raw --out logits.npy
       zoo predict exports/cnn-digits images.npy --variant int8 --public-key publisher.pub
     """
     from zoo.bundle import shape_text
-    from zoo.bundle.predict import predict, save_outputs
-    from zoo.hub.index import bundle_or_name
+    from zoo.bundle.writing import save_images, save_outputs
+    from zoo.hub.index import load_bundle
 
-    outputs = predict(bundle_or_name(bundle, public_key), input_file, graph_name, variant, public_key)
+    model = load_bundle(bundle, graph=graph_name, variant=variant, public_key=public_key, key=key)
+    if raw or graph_name is not None:
+        if not inputs:
+            raise ZooError("--raw runs the graph on tensors: give an .npy or .npz INPUT")
+        outputs = model.run(model.read(list(inputs)).feeds)
+        if out is not None:
+            _refuse_existing(out, force)
+            save_outputs(outputs, out)
+        if as_json:
+            emit_json({name: array.tolist() for name, array in outputs.items()})
+        elif out is None:
+            click.echo(table(["OUTPUT", "DTYPE", "SHAPE"],
+                             [[n, a.dtype, shape_text(a.shape)] for n, a in outputs.items()]))
+        else:
+            click.echo(f"written: {out}  ({', '.join(f'{n} {shape_text(a.shape)}' for n, a in outputs.items())})")
+        return
+    if model.task == "generation":
+        if inputs:
+            raise ZooError(f"{model.name} is a generator: it takes no INPUT (ask for --n samples, --label, --seed)")
+        generated = model.generate(count, seed, label)
+        written = save_images(generated.images, out, model.preprocessing, force=force) if out else []
+        if as_json:
+            emit_json({**generated.to_dict(), "written": [str(p) for p in written]})
+        else:
+            click.echo(f"{len(generated.images)} samples of {model.name} (seed {seed}"
+                       + (f", label {label}" if label is not None else "") + ")"
+                       + (f"; written: {', '.join(map(str, written[:3]))}{' ...' if len(written) > 3 else ''}"
+                          if written else "; --out samples.png writes them"))
+        return
+    if not inputs:
+        raise ZooError(f"give an INPUT for {model.name}: image files or folders, .csv/.ts sequences, .npy/.npz "
+                       f"tensors")
+    answers = model.predict(list(inputs), top_k=top_k)
+    written = []
     if out is not None:
-        save_outputs(outputs, out)
+        if model.task != "reconstruction":
+            raise ZooError("--out writes images (reconstructions, samples); for tensors add --raw")
+        written = save_images([a.reconstruction for a in answers], out, model.preprocessing,
+                              [Path(a.source).name for a in answers], force=force)
     if as_json:
-        emit_json({name: array.tolist() for name, array in outputs.items()})
-    elif out is None:
-        click.echo(table(["OUTPUT", "DTYPE", "SHAPE"], [[n, a.dtype, shape_text(a.shape)] for n, a in outputs.items()]))
+        emit_json([a.to_dict() for a in answers])
+        return
+    if model.task == "classification":
+        click.echo(table(["INPUT", "CLASS", "PROBABILITY", *(["NEXT"] if top_k > 1 else [])],
+                         [[a.source, a.label, f"{a.top[0][1]:.4f}",
+                           *([", ".join(f"{n} {p:.4f}" for n, p in a.top[1:])] if top_k > 1 else [])]
+                          for a in answers]))
     else:
-        click.echo(f"written: {out}  ({', '.join(f'{n} {shape_text(a.shape)}' for n, a in outputs.items())})")
+        click.echo(table(["INPUT", "RECONSTRUCTION_MSE"], [[a.source, f"{a.error:.6g}"] for a in answers]))
+    if written:
+        click.echo(f"written: {len(written)} PNG file{'s' if len(written) != 1 else ''} under {out}")
+
+
+def _refuse_existing(path: str, force: bool) -> None:
+    if Path(path).exists() and not force:
+        raise ZooError(f"{path} already exists; choose another --out or pass --force to replace it")
 
 
 @cli.command("card")

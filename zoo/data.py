@@ -296,7 +296,7 @@ def _source_of(dataset: DatasetSpec, path: str | Path | None, options) -> Source
     raw = dataset.load()
     splits = dict(raw) if isinstance(raw, dict) else {"all": raw}
     return Source(splits, "dataset", dataset.layout, class_names=tuple(dataset.class_names),
-                  preprocessing={"source_format": f"dataset {dataset.name}"})
+                  preprocessing={"source_format": f"dataset {dataset.name}", **dataset.raw_input})
 
 
 def load_data(dataset: DatasetSpec, needs_labels: bool, path: str | Path | None = None,

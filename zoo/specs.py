@@ -125,6 +125,10 @@ class DatasetSpec:
     `class_names` name the labels 0, 1, ... in order (cards and answers use them; empty: the numbers).
     `modality` says what a sample is when the layout alone does not (``MODALITIES``; default the layout's:
     ``image`` or ``time-series``); the card's Hub task follows it.
+    `raw_input` says how a raw file becomes one of its samples, for ``zoo predict model file.png`` and the
+    deployer's API: for images the keys of a ``zoo.sources.images`` record (``color_mode`` grey or rgb,
+    ``image_size`` [H, W], ``resample`` (a Pillow filter), ``invert``); it goes into every bundle's
+    preprocessing record. Empty: the bundle takes tensors only (or what an image folder's record says).
     """
 
     name: str
@@ -139,6 +143,7 @@ class DatasetSpec:
     notes: Mapping[str, str] = field(default_factory=dict)
     class_names: tuple[str, ...] = ()
     modality: str = ""
+    raw_input: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:

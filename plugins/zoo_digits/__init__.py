@@ -30,6 +30,11 @@ NOTES = {
 
 
 CLASS_NAMES = tuple(str(digit) for digit in range(10))
+# A digit written on paper, as a file: dark ink on a light background, any size. The dataset's samples are 8x8
+# counts of ink in 4x4 blocks of a 32x32 scan, ink bright: grey, averaged down to 8x8 (the box filter is
+# that block mean), inverted. `zoo predict cnn-digits digit.png` reads a file by this rule.
+RAW_IMAGES = {"color_mode": "grey", "image_size": [8, 8], "resample": "box", "invert": True,
+              "exif_orientation": "applied"}
 
 
 def _digits(sequence: bool):
@@ -58,11 +63,12 @@ def zoo_datasets():
     return [
         DatasetSpec(name="digits", layout="image", sample_shape=(1, 8, 8), num_classes=10,
                     summary="8x8 handwritten digits as 1x8x8 images", source=SOURCE, license=LICENSE,
-                    load=load_images, notes=NOTES, class_names=CLASS_NAMES),
+                    load=load_images, notes=NOTES, class_names=CLASS_NAMES, raw_input=RAW_IMAGES),
         DatasetSpec(name="digits-rows", layout="sequence", sample_shape=(8, 8), num_classes=10,
                     summary="8x8 handwritten digits as sequences of 8 rows of 8 pixels", source=SOURCE,
                     license=LICENSE, load=load_rows,
                     notes={**NOTES, "preprocessing": NOTES["preprocessing"] + " Each image is read top to "
                            "bottom as a sequence of 8 rows (time steps) of 8 pixels (features)."},
-                    class_names=CLASS_NAMES, modality="image"),  # images, read row by row
+                    class_names=CLASS_NAMES, modality="image",  # images, read row by row
+                    raw_input={**RAW_IMAGES, "image_rows": "each row of the grey image is one time step"}),
     ]

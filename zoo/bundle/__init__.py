@@ -42,9 +42,10 @@ is the second line: 1.32 itself refuses external data that escapes the model's f
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -61,6 +62,7 @@ FP32 = "fp32"
 TEST_DATA = "test_data"
 LOG = "export.log"
 INPUT_PREFIX, OUTPUT_PREFIX = "input.", "output."
+ENCRYPTION = "encryption"  # the manifest section of an encrypted bundle (zoo.bundle.encryption.SECTION)
 VERIFICATION = f"{CARD_DIR}/verification.json"  # the `zoo verify` report, kept for the card (save_report)
 
 
@@ -123,12 +125,16 @@ def save_arrays(path: Path, inputs: Mapping[str, np.ndarray], outputs: Mapping[s
     np.savez(path, **arrays)
 
 
-def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Arrays of an .npy (under the name ``""``) or .npz, refusing pickled objects."""
+def load_arrays(path: Path, data: bytes | None = None) -> dict[str, np.ndarray]:
+    """Arrays of an .npy (under the name ``""``) or .npz, refusing pickled objects; ``data``: the file's bytes
+    already in memory (a decrypted test-vector file), ``path`` then only names it."""
+    import io
+
+    source = io.BytesIO(data) if data is not None else path
     try:
         if path.suffix == ".npy":
-            return {"": np.load(path, allow_pickle=False)}
-        with np.load(path, allow_pickle=False) as archive:
+            return {"": np.load(source, allow_pickle=False)}
+        with np.load(source, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
     except FileNotFoundError:
         raise BundleError(f"{path}: no such file") from None
@@ -142,10 +148,16 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True)
 class Graph:
-    """One graph of a bundle, as its manifest entry describes it."""
+    """One graph of a bundle, as its manifest entry describes it.
+
+    ``reader`` reads a payload file of an encrypted bundle into memory (``zoo.bundle.encryption.Decryptor``);
+    without it the files are read from disk. Graphs and test vectors go through ``graph_bytes`` and
+    ``test_vectors``, so a decrypted graph is never written anywhere."""
 
     root: Path
     entry: dict[str, Any]
+    reader: Callable[[str], bytes] | None = field(default=None, compare=False, repr=False)
+    encrypted: bool = False
 
     @property
     def name(self) -> str:
@@ -185,7 +197,25 @@ class Graph:
             have = ", ".join([FP32, *self.variants])
             raise BundleError(f"{self.root}: graph {self.name!r} has no {name} variant (it has {have}; "
                               f"zoo export --variants makes them)")
-        return Graph(self.root, {**self.entry, "file": self.variants[name]["file"], "variant": name})
+        return Graph(self.root, {**self.entry, "file": self.variants[name]["file"], "variant": name}, self.reader,
+                     self.encrypted)
+
+    def _payload(self, name: str) -> bytes:
+        """A payload file's bytes: decrypted in memory for an encrypted bundle (which needs the key)."""
+        if self.reader is None:
+            raise BundleError(f"{self.root}: its payload is encrypted; give a recipient's private key (--key, or "
+                              f"the ZOO_DECRYPTION_KEY variable naming its file)")
+        return self.reader(name)
+
+    def graph_bytes(self) -> bytes | Path:
+        """What ONNX Runtime loads: the graph file, or its decrypted bytes (an encrypted graph may name no
+        external data: ONNX Runtime reads it from memory and could not find it)."""
+        if not self.encrypted:
+            return self.path
+        data = self._payload(self.entry["file"])
+        if EXTERNAL_DATA_KEY in data and _graph_names_external_data(data):
+            raise BundleError(f"{self.path}: an encrypted graph may not name external data (it is read from memory)")
+        return data
 
     def variant_tolerance(self, name: str) -> dict[str, float]:
         """What variant ``name`` must keep on the test split against FP32 (``zoo.graphs.VariantTolerance``)."""
@@ -201,14 +231,16 @@ class Graph:
 
     def test_vectors(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The stored inputs and PyTorch's outputs for them."""
-        arrays = load_arrays(self.root / self.entry["test_data"])
+        name = self.entry["test_data"]
+        arrays = load_arrays(self.root / name, self._payload(name) if self.encrypted else None)
         pick = lambda prefix: {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}  # noqa: E731
         return pick(INPUT_PREFIX), pick(OUTPUT_PREFIX)
 
     def session(self, provider: str = CPU, provider_options: Mapping[str, Any] | None = None,
                 threads: int | None = None):
         """This graph (in its precision) on ONNX Runtime: ``open_session``; a ``SessionError`` names it."""
-        return open_session(self.path, provider, provider_options, threads, what=f"graph {self.name!r} ({self.path})")
+        return open_session(self.graph_bytes(), provider, provider_options, threads,
+                            what=f"graph {self.name!r} ({self.path})")
 
     def run(self, session, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The graph's outputs by name for ``inputs`` on ``session``."""
@@ -282,14 +314,28 @@ def shape_text(shape: Sequence[int | str]) -> str:
 
 @dataclass(frozen=True)
 class Bundle:
-    """A bundle whose files have been checked against its manifest."""
+    """A bundle whose files have been checked against its manifest; ``reader`` decrypts an encrypted
+    bundle's payload in memory (``open_bundle(path, key=...)``)."""
 
     path: Path
     manifest: dict[str, Any]
+    reader: Callable[[str], bytes] | None = field(default=None, compare=False, repr=False)
 
     @property
     def graphs(self) -> list[Graph]:
-        return [Graph(self.path, entry) for entry in self.manifest["graphs"]]
+        return [Graph(self.path, entry, self.reader, self.encrypted) for entry in self.manifest["graphs"]]
+
+    @property
+    def encrypted(self) -> bool:
+        return ENCRYPTION in self.manifest
+
+    def read(self, name: str) -> bytes:
+        """A file the manifest checksums, as bytes: decrypted in memory when it is encrypted payload."""
+        if self.encrypted and name in self.manifest[ENCRYPTION]["files"]:
+            if self.reader is None:
+                raise BundleError(f"{self.path}: {name} is encrypted; give a recipient's private key (--key)")
+            return self.reader(name)
+        return (self.path / name).read_bytes()
 
     @property
     def variants(self) -> list[str]:
@@ -483,8 +529,13 @@ def check_external_data(path: Path, graph: Graph, files: Mapping[str, str]) -> N
             raise BundleError(f"{path}: {what} {location!r} is not covered by the manifest's checksums")
 
 
-def open_bundle(path: str | Path) -> Bundle:
-    """Read a bundle's manifest and check every path and checksum before anything is loaded."""
+def open_bundle(path: str | Path, key: Any = None, passphrase: str | bytes | None = None) -> Bundle:
+    """Read a bundle's manifest and check every path and checksum before anything is loaded.
+
+    An encrypted bundle (``zoo.bundle.encryption``) is checked the same way, on its ciphertext and with no
+    key; with ``key`` (a recipient's X25519 private key, its PEM path, or ``env:VAR``) its data key is
+    unwrapped once and its graphs, test vectors and weights are decrypted in memory when read. The
+    encryption section is checked either way (an unencrypted payload file beside encrypted ones is refused)."""
     path = Path(path)
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
@@ -499,8 +550,44 @@ def open_bundle(path: str | Path) -> Bundle:
         raise BundleError(f"{manifest_path}: bundle format {manifest['format']}, this zoo reads {FORMAT}: "
                           f"export the run again")
     files = verify_checksums(path, manifest)
+    if ENCRYPTION in manifest:
+        from zoo.bundle import encryption
+
+        try:
+            encryption.check_section(manifest)
+            given = key is not None or bool(os.environ.get(encryption.KEY_ENV))  # the variable names a key file
+            reader = encryption.open_encrypted(path, manifest, encryption.load_private_key(key, passphrase)).read \
+                if given else None
+        except encryption.EncryptionError as exc:
+            raise BundleError(str(exc)) from None
+        return Bundle(path, manifest, _one_line_errors(reader) if reader else None)
     bundle = Bundle(path, manifest)
     for graph in bundle.graphs:
         for variant in [None, *graph.variants]:
             check_external_data(path, graph.variant(variant), files)
     return bundle
+
+
+def _one_line_errors(read: Callable[[str], bytes]) -> Callable[[str], bytes]:
+    """A decryptor's reader whose failures are ``BundleError`` lines like every other bundle refusal."""
+    from zoo.bundle.encryption import EncryptionError
+
+    def checked(name: str) -> bytes:
+        try:
+            return read(name)
+        except EncryptionError as exc:
+            raise BundleError(str(exc)) from None
+    return checked
+
+
+def _graph_names_external_data(data: bytes) -> bool:
+    """Whether an ONNX graph held in memory names external data (parsed only when the key's bytes occur)."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        model = onnx.load_from_string(data)
+    except (DecodeError, ValueError, RuntimeError):
+        return False  # not a graph at all: ONNX Runtime's own refusal names it
+    return any(entry.key == EXTERNAL_DATA_KEY.decode() for tensor in _graph_tensors(model.graph)
+               for entry in tensor.external_data)

@@ -253,9 +253,11 @@ def check_against_manifest(entry: Mapping[str, Any], manifest: Mapping[str, Any]
         raise HubError(f"{where}: {entry['name']}: the index and the manifest name different weights")
 
 
-def open_published(root: Path, entry: Mapping[str, Any], where: str):
+def open_published(root: Path, entry: Mapping[str, Any], where: str, key: Any = None,
+                   passphrase: str | bytes | None = None):
     """The bundle an index entry pins, opened: the entry's paths, the manifest's SHA-256 against the entry,
-    then every checksum of the manifest (``open_bundle``) and the manifest against the entry."""
+    then every checksum of the manifest (``open_bundle``, decrypting with ``key`` where it is encrypted) and
+    the manifest against the entry."""
     from zoo.bundle import MANIFEST, open_bundle
     from zoo.fsutil import sha256_file
 
@@ -263,21 +265,37 @@ def open_published(root: Path, entry: Mapping[str, Any], where: str):
     folder = root / entry["bundle"]
     if (folder / MANIFEST).is_file() and sha256_file(folder / MANIFEST) != entry["manifest_sha256"]:
         raise HubError(f"{folder / MANIFEST}: not the manifest {where} pins (changed since it was indexed or pulled)")
-    opened = open_bundle(folder)
+    opened = open_bundle(folder, key, passphrase)
     check_against_manifest(entry, opened.manifest, where)
     return opened
 
 
-def bundle_or_name(argument: str | Path, public_key: str | Path | None = None):
-    """A bundle path as given; or, when no such path exists and it names a published model, that model's
-    bundle, opened (a ``zoo.bundle.Bundle``) after its signature (with ``public_key``, first), index entry
-    and checksums are checked (``zoo predict NAME``): ``predict`` takes either. Torch-free."""
+def bundle_or_name(argument: str | Path, public_key: str | Path | None = None, key: Any = None,
+                   passphrase: str | bytes | None = None):
+    """A bundle, opened (a ``zoo.bundle.Bundle``): the folder given, or, when no such path exists and it names
+    a published model, that model's bundle in the cache or the built-in zoo, its index entry checked too. The
+    signature (with ``public_key``) is checked first, then every checksum; ``key`` decrypts an encrypted
+    bundle in memory. Torch-free: ``zoo predict`` and ``zoo serve`` open bundles with this."""
+    from zoo.bundle import open_bundle
+    from zoo.bundle.signing import verify_signature
+
     path = Path(argument)
     if path.exists() or not NAME_PATTERN.match(str(argument)):
-        return path
+        if public_key is not None:
+            verify_signature(path, public_key)
+        return open_bundle(path, key, passphrase)
     hit = find(str(argument))
     if public_key is not None:
-        from zoo.bundle.signing import verify_signature
-
         verify_signature(hit.bundle, public_key)
-    return open_published(hit.root, hit.entry, str(hit.root / INDEX))
+    return open_published(hit.root, hit.entry, str(hit.root / INDEX), key, passphrase)
+
+
+def load_bundle(argument: str | Path, *, graph: str | None = None, variant: str | None = None,
+                public_key: str | Path | None = None, key: Any = None, passphrase: str | bytes | None = None,
+                threads: int | None = None):
+    """The deployer's API (``zoo.load_bundle``): a bundle folder or a published model's name, checked and
+    ready to answer (``zoo.bundle.runtime.LoadedModel``: ``predict``, ``generate``, ``run``). Torch-free."""
+    from zoo.bundle.runtime import load
+
+    return load(bundle_or_name(argument, public_key, key, passphrase), graph=graph, variant=variant,
+                threads=threads)

@@ -59,12 +59,15 @@ class ImageRule:
     """How a file becomes an array: colour ``mode`` ("grey", "rgb", or "auto": an image's own, grey or
     RGB, for a reader that then makes a folder one), ``size`` (height, width) or ``None`` to keep each
     image's size, Pillow's ``resample`` filter, and the decompression-bomb limit (``max_pixels``,
-    ``None``: Pillow's ``Image.MAX_IMAGE_PIXELS`` when the rule is made)."""
+    ``None``: Pillow's ``Image.MAX_IMAGE_PIXELS`` when the rule is made). ``invert``: 255 minus every
+    value, for a dataset whose ink is bright (scikit-learn's digits) read from files where it is dark
+    (a digit written on paper)."""
 
     mode: str = "auto"
     size: tuple[int, int] | None = None
     resample: str = "bilinear"
     max_pixels: int | None = None
+    invert: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in IMAGE_MODES:
@@ -86,13 +89,13 @@ class ImageRule:
         try:
             size = record["image_size"]
             return cls(record["color_mode"], None if size is None else (size[0], size[1]), record["resample"],
-                       record["max_image_pixels"])
+                       record.get("max_image_pixels"), bool(record.get("invert", False)))
         except (KeyError, TypeError, IndexError) as exc:
             raise DataError(f"the preprocessing record is not an image record ({one_line(exc)})") from None
 
     def to_json(self) -> dict[str, Any]:
         return {"mode": self.mode, "size": None if self.size is None else list(self.size),
-                "resample": self.resample, "max_pixels": self.max_pixels}
+                "resample": self.resample, "max_pixels": self.max_pixels, "invert": self.invert}
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,8 @@ def decode_within(file: str | Path | bytes | BinaryIO, rule: ImageRule, name: st
             if rule.size is not None and image.size != (rule.size[1], rule.size[0]):
                 image = image.resize((rule.size[1], rule.size[0]), resample=RESAMPLE[rule.resample])
             pixels = np.asarray(image, dtype=np.uint8)
+            if rule.invert:
+                pixels = 255 - pixels
     except DataError:
         raise
     except UnidentifiedImageError:
