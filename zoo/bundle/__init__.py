@@ -303,6 +303,16 @@ def with_full_lengths(inputs: Sequence[Mapping[str, Any]], arrays: Mapping[str, 
     return found
 
 
+def sample_feeds(inputs: Sequence[Mapping[str, Any]], x: np.ndarray, lengths: np.ndarray | None = None,
+                 ) -> dict[str, np.ndarray]:
+    """The feeds of a graph that reads samples ``x`` (a split's, a user's): its first input takes them, and a
+    ``lengths`` input each sequence's length (``lengths``; every sequence full length where they share one)."""
+    feeds = {inputs[0]["name"]: x}
+    if lengths is not None:
+        feeds.update(dict.fromkeys(lengths_inputs(inputs), np.asarray(lengths, dtype=np.int64)))
+    return with_full_lengths(inputs, feeds)
+
+
 def shape_text(shape: Sequence[int | str]) -> str:
     """A shape as people read it: ``(batch, 1, 8, 8)``; every zoo output formats shapes with this."""
     return "(" + ", ".join(str(d) for d in shape) + ")"
