@@ -12,20 +12,23 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.bundle import Bundle, BundleError, Graph, SessionError, load_arrays, open_bundle
+from zoo.bundle import (Bundle, BundleError, Graph, SessionError, lengths_inputs, load_arrays, open_bundle,
+                        with_full_lengths)
 from zoo.errors import one_line
 
 
 def read_inputs(graph: Graph, path: Path) -> dict[str, np.ndarray]:
-    """An .npy feeds a one-input graph; an .npz names its arrays after the graph's inputs."""
+    """An .npy feeds a one-input graph; an .npz names its arrays after the graph's inputs. A graph's ``lengths``
+    input may be left out: every sequence is then read to the end of its array."""
     arrays = load_arrays(path)
     if "" in arrays:
-        if len(graph.inputs) != 1:
+        fed = [i for i in graph.inputs if i["name"] not in lengths_inputs(graph.inputs)]
+        if len(fed) != 1:
             names = ", ".join(i["name"] for i in graph.inputs)
             raise BundleError(f"graph {graph.name!r} takes {len(graph.inputs)} inputs ({names}); "
                               f"give an .npz with one array per input")
-        arrays = {graph.inputs[0]["name"]: arrays[""]}
-    return graph.check_inputs(arrays)
+        arrays = {fed[0]["name"]: arrays[""]}
+    return graph.check_inputs(with_full_lengths(graph.inputs, arrays))
 
 
 def predict(bundle: str | Path | Bundle, input_path: str | Path, graph_name: str | None = None,

@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 import onnxruntime as ort
 
-from zoo.bundle import VERIFICATION, Bundle, Graph, SessionError, open_bundle
+from zoo.bundle import VERIFICATION, Bundle, Graph, SessionError, open_bundle, sample_feeds
 from zoo.errors import CheckFailed, ZooError, one_line
 from zoo.fsutil import atomic_write_json, portable
 
@@ -226,9 +226,9 @@ def task_checks(bundle: Bundle, mode_list: list[Mode], sessions: dict, reference
             rows.append({**row, "samples": TASK_SAMPLES, "max_abs_diff": result["max_abs"], "status": result["status"]})
             continue
         x = reference.data.test.x
-        name = graph.inputs[0]["name"]
-        want = reference.outputs(graph.name, {name: x})[graph.output_names[0]]
-        got = run_session(session, graph, {name: x})[graph.output_names[0]]
+        feeds = sample_feeds(graph.inputs, x, reference.data.test.lengths)
+        want = reference.outputs(graph.name, feeds)[graph.output_names[0]]
+        got = run_session(session, graph, feeds)[graph.output_names[0]]
         rows.append({**row, **(_classification(want, got, reference.data.test.y) if task == "classification"
                                else _reconstruction(want, got, x))})
     return rows
@@ -312,7 +312,7 @@ def task_metric(task: str, graph: Graph, session: ort.InferenceSession, data: An
         flat = lambda a: a.reshape(len(a), -1)  # noqa: E731
         return "frechet_distance_pixels", frechet_distance(flat(images), flat(data.test.x)), images
     x = data.test.x
-    out = run_session(session, graph, {graph.inputs[0]["name"]: x})[graph.output_names[0]]
+    out = run_session(session, graph, sample_feeds(graph.inputs, x, data.test.lengths))[graph.output_names[0]]
     if task == "classification":
         return "accuracy", float((out.argmax(1) == data.test.y).mean()), out
     return "mse", float(((out.astype(np.float64) - x) ** 2).mean()), out
