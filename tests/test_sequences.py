@@ -107,7 +107,8 @@ def sequence_models(info):
 
 def test_a_ts_file_of_unequal_multivariate_sequences_trains_an_lstm(lstm_run):
     spec, model, data, config, run = lstm_run
-    assert data.info.variable_length and data.info.sample_shape == (16, 2) and data.info.class_names == tuple(sorted(LABELS))
+    assert data.info.variable_length and data.info.sample_shape == (16, 2)
+    assert data.info.class_names == tuple(sorted(LABELS)), "natural order, not the header's"
     assert data.test.lengths is not None and data.test.lengths.min() < 16
     assert run.metrics()["metrics"]["accuracy"] > 0.5, "four tiny epochs beat chance (1/3) on three clear classes"
     assert zoo.evaluate(run.path) == run.metrics()["metrics"], "evaluation reads the lengths the same way again"
@@ -152,6 +153,37 @@ def test_the_recurrent_graph_packs_into_the_onnx_operators_sequence_lens(lstm_ru
     assert lstms and all(len(n.input) > 4 and n.input[4] for n in lstms), "sequence_lens is wired to every LSTM"
     shapes = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in exported.graph.input}
     assert shapes == {"input": ["batch", "time", 2], LENGTHS: ["batch"]}
+
+
+def test_zoo_export_verify_and_predict_take_the_lengths_input(lstm_run, tmp_path):
+    """The bundle's manifest declares the lengths input (with its axis); `zoo verify` draws lengths at the export
+    length, at T/2 and at 2T+1 and passes, variants included; `zoo predict` feeds padded sequences with their
+    lengths, and an .npy without lengths as sequences read to the end."""
+    from zoo.bundle.export import export_run
+    from zoo.bundle.verify import verify
+
+    spec, model, data, config, run = lstm_run
+    bundle = export_run(run.path, tmp_path / "bundle", variants="fp32,int8")
+    [entry] = open_bundle(bundle).manifest["graphs"]
+    assert entry["inputs"][1] == {"name": LENGTHS, "dtype": "int64", "shape": ["batch"], "distribution": LENGTHS,
+                                  "low": 1, "high": 16, "axis": "time"}
+    report = verify(bundle, batch_sizes=(1, 7))
+    assert report["passed"], report
+    assert {"random b=1 time=8", "random b=1 time=33"} <= {r["case"] for r in report["checks"]}
+    np.savez(tmp_path / "padded.npz", input=data.test.x, lengths=data.test.lengths)
+    result = invoke_zoo("predict", str(bundle), str(tmp_path / "padded.npz"), "--out", str(tmp_path / "logits.npy"))
+    assert result.code == 0, result.err
+    with torch.no_grad():
+        want = model(torch.from_numpy(data.test.x), torch.from_numpy(data.test.lengths)).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "logits.npy"), want, **TOLERANCE)
+    full = data.test.x[data.test.lengths == data.test.lengths.max()]
+    np.save(tmp_path / "full.npy", full)
+    assert invoke_zoo("predict", str(bundle), str(tmp_path / "full.npy"), "--out", str(tmp_path / "f.npy")).code == 0
+    with torch.no_grad():
+        np.testing.assert_allclose(np.load(tmp_path / "f.npy"), model(torch.from_numpy(full)).numpy(), **TOLERANCE)
+    np.savez(tmp_path / "bad.npz", input=data.test.x, lengths=data.test.lengths + 16)
+    bad = invoke_zoo("predict", str(bundle), str(tmp_path / "bad.npz"))
+    assert bad.code == 2 and "holds each sequence's length" in one_error_line(bad.err)
 
 
 # --------------------------------------------------------------------------- the core carries the lengths

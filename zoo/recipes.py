@@ -134,7 +134,8 @@ def train_classifier(
         if teacher is None:
             loss = loss_fn(logits, y)
         else:
-            loss = teacher.loss(logits, x, y, loss_fn) if lengths is None else teacher.loss(logits, x, y, loss_fn, lengths)
+            extra = () if lengths is None else (lengths,)
+            loss = teacher.loss(logits, x, y, loss_fn, *extra)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if clip > 0:

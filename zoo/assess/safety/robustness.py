@@ -33,7 +33,8 @@ def _correct(model, x: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | No
     return predict_batches(model, x, lengths=lengths).argmax(dim=1) == y
 
 
-def shift(x: torch.Tensor, axis: int, step: int, fill: float = LOW, lengths: torch.Tensor | None = None) -> torch.Tensor:
+def shift(x: torch.Tensor, axis: int, step: int, fill: float = LOW,
+          lengths: torch.Tensor | None = None) -> torch.Tensor:
     """``x`` moved ``step`` places along ``axis``; what moves in is ``fill`` (background), nothing wraps.
 
     With ``lengths`` (sequences padded after their ends; ``axis`` is time) each sequence moves within its
