@@ -73,8 +73,8 @@ def zoo_model_card(spec):
             "network exported to ONNX with a dynamic time axis."),
         "out_of_scope_use": (
             "Any decision about a person, and any input unlike the training data: on the digits, anything but "
-            "sequences of 8-pixel rows of one handwritten digit in [0, 1]. The graph accepts other lengths, but "
-            "the model was trained only on the lengths of its data: others are unvalidated."),
+            "the pixel rows of one handwritten digit in [0, 1], read top to bottom. The graph accepts other "
+            "lengths, but the model was trained only on the lengths of its data: others are unvalidated."),
         "factors": (
             "Results are disaggregated by class. Who or what produced each sequence (the writer of a digit) is "
             "not recorded, so performance per source cannot be measured."),
