@@ -47,6 +47,10 @@ def test_refuses_what_it_cannot_read_in_one_line():
         build(spec, spec.default_config, DataInfo("photos", "image", (3, 28, 28), 2))
     with pytest.raises(DataError, match="same number of conv blocks"):
         build(spec, {**spec.default_config, "kernels": [8, 5]}, DataInfo("rows", "sequence", (8, 8), 10))
+    vowels = DataInfo("vowels", "sequence", (29, 12), 9, min_length=7, max_length=29)
+    with pytest.raises(DataError, match="cannot train privately on sequences of different lengths"):
+        build(spec, {**spec.default_config, "dp_epsilon": 8.0}, vowels)
+    assert build(spec, {**spec.default_config, "dp_epsilon": 8.0}, DataInfo("rows", "sequence", (8, 8), 10))
 
 
 def test_batch_norm_statistics_come_from_the_valid_steps_only():

@@ -37,6 +37,10 @@ def zoo_build(spec, config, info):
     if info.layout != "sequence" or len(info.sample_shape) != 2:
         raise DataError(f"{spec.name} reads sequences (N, T, F); got {info.layout} samples shaped "
                         f"{tuple(info.sample_shape)}")
+    if info.variable_length and config.get("dp_epsilon") is not None:
+        raise DataError(f"{spec.name} cannot train privately on sequences of different lengths: Opacus replaces its "
+                        f"batch norm by group norm, whose per-sample statistics would include the padding; pad the "
+                        f"sequences to one length, or train without --dp-epsilon")
     channels, kernels = list(config["channels"]), list(config["kernels"])
     if not channels or len(channels) != len(kernels):
         raise DataError(f"{spec.name}: channels and kernels must name the same number of conv blocks "
