@@ -8,8 +8,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 G = TypeVar("G")
-DISTRIBUTIONS = ("uniform", "normal", "integers", "lengths")
 LENGTHS = "lengths"  # the distribution of an input that holds each sequence's length (see GraphInput)
+DISTRIBUTIONS = ("uniform", "normal", "integers", LENGTHS)
 PRIMARY, COMPONENT = "primary", "component"
 ROLES = {
     PRIMARY: "the graph a deployer runs (`zoo predict` without --graph), and the one that task-level checks, "
