@@ -102,6 +102,7 @@ TINY: dict[str, dict[str, Any]] = {
     "rnn-digits": {"epochs": 3, "hidden_size": 32},
     "lstm-digits": _GATED_RNN,
     "gru-digits": _GATED_RNN,
+    "fcn-digits-rows": {"epochs": 3, "channels": "8,16,8"},
     "ae-digits": {"epochs": 3, "hidden": "64", "code_size": 8},
     "sparse-ae-digits": {"epochs": 3, "hidden": "64", "code_size": 8},
     "gan-digits": _GAN,

@@ -14,10 +14,11 @@ CLASSIFIER_KEYS = {"accuracy", "precision_macro", "recall_macro", "f1_macro", "c
 
 
 def test_every_builtin_model_is_covered():
-    assert {s.name for s in zoo.list_models() if s.plugin in {"cnn", "rnn", "autoencoder", "gan"}} == set(TINY)
+    assert {s.name for s in zoo.list_models() if s.plugin in {"cnn", "rnn", "fcn", "autoencoder", "gan"}} == set(TINY)
 
 
-@pytest.mark.parametrize("name", ["cnn-digits", "cnn-tiny-digits", "rnn-digits", "lstm-digits", "gru-digits"])
+@pytest.mark.parametrize("name", ["cnn-digits", "cnn-tiny-digits", "rnn-digits", "lstm-digits", "gru-digits",
+                                  "fcn-digits-rows"])
 def test_classifiers_learn_and_report_full_metrics(tiny_run, name):
     metrics = tiny_run(name).metrics()["metrics"]
     assert CLASSIFIER_KEYS <= set(metrics)
@@ -123,3 +124,58 @@ def test_families_fit_user_data_shapes(tmp_path):
     run = zoo.train("lstm-digits", epochs=1, overrides=TINY["lstm-digits"], data=tmp_path / "d.npz",
                     out=tmp_path / "l")
     assert run.record["data"]["sample_shape"] == [12, 12]
+
+
+def image_folder(root, size: tuple[int, int], mode: str, per_class: int = 10):
+    """Two classes of real image files written with Pillow: dark and bright noise, grey or colour."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    channels = {"L": (), "RGB": (3,)}[mode]
+    for label, (low, high) in {"dark": (0, 120), "bright": (130, 256)}.items():
+        (root / label).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(low, high, (*size, *channels), dtype=np.uint8)
+            Image.fromarray(pixels, mode).save(root / label / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("size, mode, shape", [((28, 28), "L", [1, 28, 28]), ((64, 64), "RGB", [3, 64, 64]),
+                                               ((30, 30), "RGB", [3, 30, 30])])
+def test_the_cnn_fits_image_folders_of_any_size_and_colour(tmp_path, monkeypatch, size, mode, shape):
+    """Channels, size and classes come from the folder; the graph exports (30x30 leaves a 15x15 map that
+    adaptive pooling to 2x2 cannot export as such) and ONNX Runtime agrees with PyTorch."""
+    from zoo.bundle.export import export_run
+    from zoo.bundle.verify import verify
+
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    folder = image_folder(tmp_path / "photos", size, mode)
+    run = zoo.train("cnn-digits", epochs=1, overrides=TINY["cnn-digits"], data=folder, out=tmp_path / "run")
+    assert run.record["data"]["sample_shape"] == shape and run.record["data"]["num_classes"] == 2
+    report = verify(export_run(run.path, tmp_path / "bundle"), batch_sizes=(1, 3))
+    assert report["passed"], report
+
+
+def test_families_take_what_fits_and_refuse_the_rest_in_one_line(tmp_path, monkeypatch):
+    """The recurrent family reads grey images as rows (as digits-rows does) but refuses colour images; the
+    sequence families refuse images, the image families sequences: each one `error:` line, exit 2."""
+    from conftest import invoke_zoo, one_error_line
+    from zoo.data import DataError, DataInfo
+    from zoo.models import build
+    from zoo.registry import get_model
+
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    grey = image_folder(tmp_path / "grey", (12, 10), "L")
+    run = zoo.train("gru-digits", epochs=1, overrides=TINY["gru-digits"], data=grey, out=tmp_path / "gru")
+    assert run.record["data"]["sample_shape"] == [12, 10], "12 rows of 10 pixels"
+    colour = image_folder(tmp_path / "colour", (12, 10), "RGB")
+    for name in ("gru-digits", "fcn-digits-rows"):
+        result = invoke_zoo("train", name, "--data", str(colour), "--epochs", "1", "--out", str(tmp_path / name))
+        assert result.code == 2 and "this model takes sequences" in one_error_line(result.err)
+        assert not (tmp_path / name).exists(), "nothing written"
+    photos = DataInfo("photos", "image", (3, 28, 28), 2)
+    for name in ("gru-digits", "fcn-digits-rows"):
+        with pytest.raises(DataError, match=r"reads sequences \(N, T, F\)"):
+            build(get_model(name), get_model(name).default_config, photos)
+    gan = build(get_model("cgan-digits"), get_model("cgan-digits").default_config, photos)
+    assert gan["generator"](torch.randn(2, 64), torch.tensor([0, 1])).shape == (2, 3, 28, 28)

@@ -3,7 +3,12 @@ the imports made inside functions (``lint-imports``, run by the README's test co
 and the packages' acyclic children; this test checks every module, across packages too)."""
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import grimp
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_no_module_of_zoo_imports_itself_back():
@@ -14,3 +19,10 @@ def test_no_module_of_zoo_imports_itself_back():
             if imported.startswith("zoo") and graph.chain_exists(importer=imported, imported=module):
                 loops.append(" -> ".join([module, *graph.find_shortest_chain(importer=imported, imported=module)]))
     assert not loops, "import loops:\n" + "\n".join(loops)
+
+
+def test_every_package_of_the_core_is_in_the_wheel():
+    """setuptools ships only the packages pyproject.toml names: a new folder under zoo/ must be listed there."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "zoo").rglob("__init__.py")}
+    assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"

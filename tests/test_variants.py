@@ -168,7 +168,7 @@ def test_predict_runs_a_variant_without_torch(with_variants, tmp_path, without_t
     inputs, outputs = open_bundle(path).graph().test_vectors()
     np.save(tmp_path / "x.npy", inputs["input"])
     for variant in ("int8", "fp16"):
-        result = run_zoo("predict", str(path), str(tmp_path / "x.npy"), "--variant", variant, "--out",
+        result = run_zoo("predict", str(path), str(tmp_path / "x.npy"), "--variant", variant, "--raw", "--out",
                          str(tmp_path / f"{variant}.npy"), env=without_torch)
         assert result.code == 0, result.err
         got = np.load(tmp_path / f"{variant}.npy")

@@ -8,7 +8,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 G = TypeVar("G")
-DISTRIBUTIONS = ("uniform", "normal", "integers")
+LENGTHS = "lengths"  # the distribution of an input that holds each sequence's length (see GraphInput)
+DISTRIBUTIONS = ("uniform", "normal", "integers", LENGTHS)
 PRIMARY, COMPONENT = "primary", "component"
 ROLES = {
     PRIMARY: "the graph a deployer runs (`zoo predict` without --graph), and the one that task-level checks, "
@@ -63,7 +64,11 @@ class GraphInput:
     """One named graph input: an example tensor, its dynamic axes, and how to draw fresh values.
 
     ``distribution`` tells the verifier how to make new inputs at other batch sizes:
-    ``uniform`` in [low, high), ``normal`` (standard), or ``integers`` in [low, high).
+    ``uniform`` in [low, high), ``normal`` (standard), ``integers`` in [low, high), or ``lengths``:
+    each sequence's length (int64, one per sample) for the input whose dynamic axis ``axis`` names
+    time (``"time"``), drawn in [max(1, low), the axis's current length] with the first sample full
+    length, so that a batch of sequences padded after their ends is what the graph sees (``high``
+    records the training data's padded length; it bounds nothing).
     ``ranges`` bounds a dynamic axis, by index, inclusive: ``{1: (1, 64)}`` for a model whose positional
     table holds 64 steps. ``zoo verify`` tries other lengths only inside it (by default half the export
     length and twice it plus one), and the manifest records it for deployers. Unbounded where absent.
@@ -76,13 +81,26 @@ class GraphInput:
     low: float = 0.0
     high: float = 1.0
     ranges: dict[int, tuple[int, int | None]] = field(default_factory=dict)
+    axis: str | None = None
 
-    def draw(self, count: int, generator: torch.Generator | None = None, value: int | None = None) -> torch.Tensor:
+    def __post_init__(self) -> None:
+        if self.distribution == LENGTHS and not self.axis:
+            raise ValueError(f"graph input {self.name!r}: a {LENGTHS!r} input names the axis it measures "
+                             f"(axis='time')")
+
+    def draw(self, count: int, generator: torch.Generator | None = None, value: int | None = None,
+             length: int | None = None) -> torch.Tensor:
         """``count`` fresh inputs drawn as ``distribution`` says, shaped like the example but for the
-        batch; ``value`` fills an ``integers`` input with one value (a generator's class label)."""
+        batch; ``value`` fills an ``integers`` input with one value (a generator's class label);
+        ``length`` is the current length of a ``lengths`` input's axis (default: the example's longest)."""
         import torch
 
         shape = (count, *self.example.shape[1:])
+        if self.distribution == LENGTHS:
+            longest = int(self.example.max()) if length is None else int(length)
+            drawn = torch.randint(min(max(1, int(self.low)), longest), longest + 1, shape, generator=generator)
+            drawn[:1] = longest
+            return drawn
         if self.distribution == "integers":
             if value is not None:
                 return torch.full(shape, value, dtype=self.example.dtype)
@@ -90,6 +108,23 @@ class GraphInput:
         if self.distribution == "normal":
             return torch.randn(shape, generator=generator)
         return self.low + (self.high - self.low) * torch.rand(shape, generator=generator)
+
+
+def sequence_inputs(sample_shape: Sequence[int], variable_length: bool) -> list[GraphInput]:
+    """The inputs of a graph that reads sequences (``sample_shape`` (time, features)): ``input`` with dynamic
+    batch and time axes, uniform in [0, 1), and for sequences of different lengths (``DataInfo.variable_length``)
+    ``lengths`` (int64, one per sequence, padding after each end), drawn in [1, time]. The module is called
+    ``module(input)`` or ``module(input, lengths)``."""
+    import torch
+
+    example = torch.rand(2, *sample_shape, generator=torch.Generator().manual_seed(0))
+    inputs = [GraphInput("input", example, dynamic_axes={0: "batch", 1: "time"})]
+    if variable_length:
+        steps = int(sample_shape[0])
+        lengths = torch.tensor([steps, max(1, (steps + 1) // 2)], dtype=torch.int64)
+        example[1, int(lengths[1]):] = 0.0  # padded after its end, as the data is
+        inputs.append(GraphInput(LENGTHS, lengths, distribution=LENGTHS, low=1, high=steps, axis="time"))
+    return inputs
 
 
 @dataclass

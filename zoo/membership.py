@@ -15,15 +15,17 @@ import numpy as np
 import torch
 
 from zoo.data import Arrays, Data
+from zoo.recipes import lengths_of
 from zoo.training import predict_batches
 
 ATTACK = "loss threshold (Yeom et al. 2018): members = training split, non-members = test split"
 
 
 def sample_losses(model: torch.nn.Module, split: Arrays) -> np.ndarray:
-    """Cross-entropy of each sample of ``split`` under ``model`` (eval mode, no augmentation)."""
+    """Cross-entropy of each sample of ``split`` under ``model`` (eval mode, no augmentation; sequences of
+    different lengths read with their lengths)."""
     model.eval()
-    logits = predict_batches(model, torch.from_numpy(split.x))
+    logits = predict_batches(model, torch.from_numpy(split.x), lengths=lengths_of(split))
     return torch.nn.functional.cross_entropy(logits, torch.from_numpy(split.y), reduction="none").numpy()
 
 

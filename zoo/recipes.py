@@ -28,11 +28,35 @@ def cosine_schedule(opt: torch.optim.Optimizer, config: Mapping[str, Any]):
     return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=int(config["epochs"]))
 
 
-def random_shift(x: torch.Tensor, max_shift: int) -> torch.Tensor:
+def valid_steps(lengths: torch.Tensor, steps: int, like: torch.Tensor) -> torch.Tensor:
+    """(N, ``steps``) in ``like``'s dtype: 1 at each sequence's steps before its length, 0 at its padding.
+
+    Built by a comparison and ``torch.where``, never a cast of the lengths to float: exported to ONNX,
+    a float Cast is what onnxconverter-common's float16 conversion leaves mistyped, and the fp16
+    variant would not load."""
+    inside = torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
+    one = torch.ones((), dtype=like.dtype, device=like.device)
+    return torch.where(inside, one, torch.zeros_like(one))
+
+
+def mean_over_valid(values: torch.Tensor, lengths: torch.Tensor, time_dim: int) -> torch.Tensor:
+    """The mean of ``values`` over each sequence's own steps along ``time_dim`` (its padding left out):
+    what a batch of padded sequences must give to answer as each sequence alone would."""
+    mask = valid_steps(lengths, values.shape[time_dim], values)
+    shape = [1] * values.dim()
+    shape[0], shape[time_dim] = mask.shape
+    mask = mask.reshape(shape)
+    return (values * mask).sum(time_dim) / mask.sum(time_dim)
+
+
+def random_shift(x: torch.Tensor, max_shift: int, lengths: torch.Tensor | None = None) -> torch.Tensor:
     """Shift each image (N, C, H, W) by up to ``max_shift`` pixels in each direction, filling with zeros.
 
     Sequences (N, T, F) move along time only, by up to ``max_shift`` steps: their features are channels
     (a sensor's readings), not a spatial axis, and shifting them would blank a one-feature series.
+    With ``lengths`` (sequences padded after their ends) each sequence moves within its own length:
+    a value shifted past its end is dropped and its padding stays zeros, so no value moves into the
+    padding and no padding into the sequence (the draws are the same as without lengths).
     """
     if max_shift <= 0:
         return x
@@ -41,7 +65,13 @@ def random_shift(x: torch.Tensor, max_shift: int) -> torch.Tensor:
         padded = nn.functional.pad(x, (0, 0, max_shift, max_shift))
         dt = torch.randint(0, 2 * max_shift + 1, (n,), device=x.device)
         steps = dt[:, None] + torch.arange(t, device=x.device)[None, :]
-        return padded[torch.arange(n, device=x.device)[:, None], steps]
+        moved = padded[torch.arange(n, device=x.device)[:, None], steps]
+        if lengths is None:
+            return moved
+        source = steps - max_shift  # the step of x each output step reads (outside 0..t-1: zeros)
+        end = lengths.to(x.device)[:, None]
+        keep = (torch.arange(t, device=x.device)[None, :] < end) & (source < end)
+        return torch.where(keep[..., None], moved, torch.zeros((), dtype=x.dtype, device=x.device))
     n, _, h, w = x.shape
     padded = nn.functional.pad(x, (max_shift, max_shift, max_shift, max_shift))
     dy = torch.randint(0, 2 * max_shift + 1, (n,), device=x.device)
@@ -53,8 +83,16 @@ def random_shift(x: torch.Tensor, max_shift: int) -> torch.Tensor:
     return padded[batch, channel, rows, cols]
 
 
+def lengths_of(split: Arrays, device: str = "cpu", index: np.ndarray | None = None) -> torch.Tensor | None:
+    """A split's sequence lengths (of the samples at ``index``, else all) as an int64 tensor on ``device``;
+    None when its sequences share one length: what goes beside its x to ``model(x, lengths)``."""
+    if split.lengths is None:
+        return None
+    return torch.from_numpy(np.ascontiguousarray(split.lengths if index is None else split.lengths[index])).to(device)
+
+
 def accuracy_on(model: nn.Module, split: Arrays, device: str) -> float:
-    logits = predict_batches(model, torch.from_numpy(split.x).to(device))
+    logits = predict_batches(model, torch.from_numpy(split.x).to(device), lengths=lengths_of(split, device))
     return float((logits.argmax(1).cpu().numpy() == split.y).mean())
 
 
@@ -68,6 +106,7 @@ def train_classifier(
 
     With ``shift`` in the config, each training batch is randomly shifted by up to that many
     pixels (``random_shift``): the augmentation that carries small digit datasets furthest.
+    Sequences of different lengths reach the model with their lengths: ``model(x, lengths)``.
 
     With ``context.privacy`` (``--dp-epsilon``) the same recipe runs as DP-SGD (``zoo.options.privacy``):
     Opacus clips each sample's gradient and adds noise, batches are Poisson-sampled, ``grad_clip`` is
@@ -89,10 +128,14 @@ def train_classifier(
                                            context.seed, context.world.device)
         clip = 0.0
 
-    def step(x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = random_shift(x, shift)
-        logits = net(x)
-        loss = loss_fn(logits, y) if teacher is None else teacher.loss(logits, x, y, loss_fn)
+    def step(x: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        x = random_shift(x, shift, lengths)
+        logits = net(x) if lengths is None else net(x, lengths)
+        if teacher is None:
+            loss = loss_fn(logits, y)
+        else:
+            extra = () if lengths is None else (lengths,)
+            loss = teacher.loss(logits, x, y, loss_fn, *extra)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if clip > 0:
@@ -114,6 +157,6 @@ def train_classifier(
 
 def evaluate_classifier(model: nn.Module, data: Data) -> dict[str, Any]:
     """Classification metrics of ``model`` on the test split (see ``zoo.metrics``)."""
-    logits = predict_batches(model, torch.from_numpy(data.test.x))
+    logits = predict_batches(model, torch.from_numpy(data.test.x), lengths=lengths_of(data.test))
     predicted = logits.argmax(1).numpy()
     return classification_metrics(np.asarray(data.test.y), predicted, data.info.num_classes)

@@ -17,10 +17,10 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 import torch
 from torch.utils.data.distributed import DistributedSampler
 
-from zoo.data import Arrays
+from zoo.data import Arrays, DataError
 from zoo.fsutil import atomic_write_bytes
 
-StepFn = Callable[[torch.Tensor, "torch.Tensor | None"], Mapping[str, Any]]
+StepFn = Callable[..., Mapping[str, Any]]  # step(x, y), and step(x, y, lengths=...) for sequences of different lengths
 
 
 @dataclass(frozen=True)
@@ -222,7 +222,10 @@ def fit(
     """Run the epochs from ``context`` and return the history, one record per epoch.
 
     ``step(x, y)`` trains on one minibatch (forward, backward, optimiser steps, using
-    modules from ``context.distribute``) and returns its losses; ``validate()`` returns
+    modules from ``context.distribute``) and returns its losses; where the training split holds
+    sequences of different lengths (``train.lengths``), the batch's lengths go with it as
+    ``step(x, y, lengths=...)`` (int64, one per sample, on the device), and a step function that
+    takes none is refused before training starts. ``validate()`` returns
     validation metrics for the record. By default each epoch shuffles through a
     DistributedSampler seeded with ``seed`` and set to the epoch (``ShuffledBatches``), so one
     process and N processes see the same permutation, and a resumed run replays exactly what
@@ -240,6 +243,9 @@ def fit(
         first_epoch = int(context.resume["epoch"])
     x = torch.from_numpy(train.x).to(world.device)
     y = None if train.y is None else torch.from_numpy(train.y).to(world.device)
+    lengths = None if train.lengths is None else torch.from_numpy(train.lengths).to(world.device)
+    if lengths is not None:
+        _check_takes_lengths(step)
     batches = batches or ShuffledBatches(len(train), context.local_batch_size, context.seed, world)
     steps = batches.steps()
     progress = context.progress if world.is_main else SilentProgress()
@@ -258,7 +264,8 @@ def fit(
             sums: dict[str, float] = {}
             seen = 0
             for index in batches.epoch(epoch):
-                losses = step(x[index], None if y is None else y[index])
+                labels = None if y is None else y[index]
+                losses = step(x[index], labels) if lengths is None else step(x[index], labels, lengths=lengths[index])
                 if len(index):  # an empty batch (possible under Poisson sampling) still steps, but has no loss
                     for key, value in losses.items():
                         sums[key] = sums.get(key, 0.0) + float(value) * len(index)
@@ -287,7 +294,25 @@ def fit(
     return history
 
 
-def predict_batches(module: Callable[..., torch.Tensor], x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """``module`` applied to ``x`` in chunks, without gradients (evaluation on a whole split)."""
+def predict_batches(module: Callable[..., torch.Tensor], x: torch.Tensor, batch_size: int = 512,
+                    lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """``module`` applied to ``x`` in chunks, without gradients (evaluation on a whole split); with
+    ``lengths`` (sequences of different lengths) each chunk's lengths go with it: ``module(x, lengths)``."""
     with torch.no_grad():
-        return torch.cat([module(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        if lengths is None:
+            return torch.cat([module(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        return torch.cat([module(x[i:i + batch_size], lengths[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def _check_takes_lengths(step: Callable[..., Any]) -> None:
+    """Refuse, before training, a step function that cannot take the batch's ``lengths``."""
+    import inspect
+
+    try:
+        inspect.signature(step).bind(None, None, lengths=None)
+    except TypeError:
+        raise DataError("the training data holds sequences of different lengths, and this model's training step "
+                        "takes no lengths (step(x, y, lengths=...)); pad them to one length, or use a model that "
+                        "reads lengths") from None
+    except ValueError:  # a builtin without a signature: let the call itself say
+        pass

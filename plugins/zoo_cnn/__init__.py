@@ -38,8 +38,13 @@ def zoo_models():
 
 @hookimpl
 def zoo_build(spec, config, info):
+    """Sized from the data: its channels (1 grey, 3 colour), height and width, and number of classes."""
+    from zoo.data import DataError
     from zoo_cnn.models import DigitsCNN
 
+    if info.layout != "image" or len(info.sample_shape) != 3:
+        raise DataError(f"{spec.name} classifies images (N, C, H, W); got {info.layout} samples shaped "
+                        f"{tuple(info.sample_shape)}")
     channels, height, width = info.sample_shape
     return DigitsCNN(channels, height, width, info.num_classes, channels=config["channels"],
                      hidden=config["hidden"], dropout=config["dropout"])

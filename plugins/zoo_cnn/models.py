@@ -16,16 +16,41 @@ def _conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
     )
 
 
+def window_matrix(out: int, size: int) -> torch.Tensor:
+    """(out, size): row i averages the window nn.AdaptiveAvgPool2d reads for output i, from
+    floor(i * size / out) to ceil((i + 1) * size / out)."""
+    matrix = torch.zeros(out, size)
+    for i in range(out):
+        start, end = (i * size) // out, -((-(i + 1) * size) // out)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+class WindowAverage(nn.Module):
+    """``nn.AdaptiveAvgPool2d(out)`` for inputs of one size (height, width), as two matrix products over the
+    same windows: what ONNX exports for any size, where the TorchScript exporter refuses adaptive pooling
+    whose output size does not divide the input's. It holds no weights (its matrices are not saved)."""
+
+    def __init__(self, out: int, height: int, width: int) -> None:
+        super().__init__()
+        self.register_buffer("rows", window_matrix(out, height), persistent=False)
+        self.register_buffer("columns", window_matrix(out, width).T.contiguous(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, C, height, width) -> (N, C, out, out)."""
+        return self.rows @ x @ self.columns
+
+
 class DigitsCNN(nn.Module):
     """VGG-style CNN: stages of two 3x3 conv-BN-ReLU layers, 2x2 max-pool between stages.
 
     The spatial map after the last stage is reduced by ``nn.AdaptiveAvgPool2d(pool_size)``,
     so the classifier head has a fixed input size whatever ``height``/``width`` are
-    (8x8 digits and 28x28 MNIST both work). A stage is only followed by pooling while
+    (8x8 digits, 28x28 MNIST and 64x64 photos all work). A stage is only followed by pooling while
     the map is still larger than ``pool_size``, so tiny inputs are not pooled away.
-    ONNX export (which turns the adaptive pool into a fixed one) needs the final map to be
-    divisible by ``pool_size``: true for the defaults at 8x8 (4x4 map) and 28x28 (14x14);
-    ``pool_size=1`` (global average pooling) always exports.
+    ONNX export turns the adaptive pool into a fixed one, which the TorchScript exporter refuses
+    unless ``pool_size`` divides the final map; where it does not (a 30x30 image leaves 15x15), the
+    same windows are averaged by ``WindowAverage`` instead, which exports at any size.
 
     Args:
         in_channels, height, width: input image shape (C, H, W).
@@ -58,7 +83,8 @@ class DigitsCNN(nn.Module):
                 layers.append(nn.MaxPool2d(2))
                 h, w = h // 2, w // 2
         self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(pool_size)
+        divides = h % pool_size == 0 and w % pool_size == 0
+        self.pool = nn.AdaptiveAvgPool2d(pool_size) if divides else WindowAverage(pool_size, h, w)
         flat = cin * pool_size * pool_size
         head: list[nn.Module] = [nn.Flatten(), nn.Dropout(dropout)]
         if hidden:

@@ -51,14 +51,12 @@ def zoo_build(spec, config, info):
 
 @hookimpl
 def zoo_onnx_graphs(spec, model, info, config):
-    """One graph whose input has dynamic batch and time axes: any sequence length runs."""
-    import torch
+    """One graph whose input has dynamic batch and time axes: any sequence length runs. For sequences of
+    different lengths it also takes ``lengths`` (int64, one per sequence; padding after each end)."""
+    from zoo.graphs import OnnxGraph, sequence_inputs
 
-    from zoo.graphs import GraphInput, OnnxGraph
-
-    example = torch.rand(2, *info.sample_shape, generator=torch.Generator().manual_seed(0))
     return [OnnxGraph(name="model", module=model, outputs=["output"],
-                      inputs=[GraphInput("input", example, dynamic_axes={0: "batch", 1: "time"})])]
+                      inputs=sequence_inputs(info.sample_shape, info.variable_length))]
 
 
 _CELL_TEXT = {

@@ -1,8 +1,11 @@
-"""Recurrent sequence classifier (tanh RNN, LSTM or GRU) for (N, T, F) inputs."""
+"""Recurrent sequence classifier (tanh RNN, LSTM or GRU) for (N, T, F) inputs, padded sequences with their lengths."""
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from zoo.recipes import mean_over_valid
 
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -52,7 +55,19 @@ class SequenceClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (N, T, input_size) -> logits (N, num_classes)."""
-        out, _ = self.rnn(x)  # (N, T, D * hidden_size), zero initial state
-        return self.head(self.dropout(out.mean(dim=1)))
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (N, T, input_size) -> logits (N, num_classes).
+
+        ``lengths`` (int64, N; sequences padded after their ends): each sequence is read only up to its own
+        length, packed (``pack_padded_sequence``) through the same recurrent module, so the backward
+        direction starts at its last real step, and the mean is over its own steps: a sequence answers
+        alike alone and in any padded batch. The TorchScript ONNX exporter writes the packed sequence as
+        the ONNX LSTM/GRU/RNN operator's ``sequence_lens``, which ONNX Runtime honours per sequence.
+        """
+        if lengths is None:
+            out, _ = self.rnn(x)  # (N, T, D * hidden_size), zero initial state
+            return self.head(self.dropout(out.mean(dim=1)))
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)  # zeros after each end
+        return self.head(self.dropout(mean_over_valid(out, lengths, time_dim=1)))
+

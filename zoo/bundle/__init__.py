@@ -52,7 +52,7 @@ import numpy as np
 from zoo.errors import ZooError, one_line
 from zoo.fsutil import sha256_file
 from zoo.runs import CARD_DIR, CONFIG
-from zoo.graphs import GraphRoleError, primary
+from zoo.graphs import LENGTHS, GraphRoleError, primary
 
 # /2: every graph states its role; variants are optional entries (absent: FP32 only), and so is ``pytorch``
 # (the trained weights and their config; absent in bundles exported before it: no published weights)
@@ -286,18 +286,29 @@ class Graph:
                     if first[0] != size:
                         raise BundleError(f"inputs {first[1]!r} and {name!r} disagree on {dim!r} "
                                           f"({first[0]} and {size})")
+        for name, axis in lengths_inputs(self.inputs).items():
+            longest = symbols.get(axis, (None,))[0]
+            values = arrays[name]
+            if longest is not None and values.size and (values.min() < 1 or values.max() > longest):
+                raise BundleError(f"input {name!r} of graph {self.name!r} holds each sequence's length, from 1 to "
+                                  f"its {axis!r} axis ({longest}); got {values.min()} to {values.max()}")
         return {k: np.ascontiguousarray(arrays[k]) for k in expected}
 
 
 def random_inputs(inputs: Sequence[Mapping[str, Any]], batch: int, lengths: Mapping[str, int],
                   seed: int) -> dict[str, np.ndarray]:
     """Inputs drawn as manifest input entries say (``distribution``, ``low``, ``high``, ``dtype``), with
-    ``batch`` and the named axes' ``lengths``: verify, calibration, timing and the benchmarks draw with this."""
+    ``batch`` and the named axes' ``lengths``: verify, calibration, timing and the benchmarks draw with this.
+
+    A ``lengths`` input (each sequence's length; ``zoo.graphs.GraphInput``) is drawn in
+    [max(1, low), the current length of its ``axis``], the first sample at full length."""
     rng = np.random.default_rng(seed)
     arrays = {}
     for spec in inputs:
         shape = [batch if d == "batch" else lengths[d] if isinstance(d, str) else d for d in spec["shape"]]
-        if spec["distribution"] == "integers":
+        if spec["distribution"] == LENGTHS:
+            values = sequence_lengths(rng, shape, int(spec["low"]), lengths[spec["axis"]])
+        elif spec["distribution"] == "integers":
             values = rng.integers(int(spec["low"]), int(spec["high"]), size=shape)
         elif spec["distribution"] == "normal":
             values = rng.standard_normal(shape)
@@ -305,6 +316,43 @@ def random_inputs(inputs: Sequence[Mapping[str, Any]], batch: int, lengths: Mapp
             values = rng.uniform(spec["low"], spec["high"], size=shape)
         arrays[spec["name"]] = values.astype(spec["dtype"])
     return arrays
+
+
+def sequence_lengths(rng: np.random.Generator, shape: Sequence[int], low: int, longest: int) -> np.ndarray:
+    """Lengths drawn in [max(1, low), longest] (``low`` capped at ``longest``), the first at full length."""
+    values = rng.integers(min(max(1, low), longest), longest + 1, size=shape)
+    values.reshape(-1)[:1] = longest
+    return values
+
+
+def lengths_inputs(inputs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The graph's ``lengths`` inputs, by name, with the axis each measures (``{"lengths": "time"}``)."""
+    return {spec["name"]: spec["axis"] for spec in inputs if spec.get("distribution") == LENGTHS}
+
+
+def with_full_lengths(inputs: Sequence[Mapping[str, Any]], arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``arrays`` with each missing ``lengths`` input filled in: every sequence as long as its axis (the
+    arrays hold sequences of one length, unpadded). Where a ``lengths`` input is given it is kept."""
+    found = dict(arrays)
+    for name, axis in lengths_inputs(inputs).items():
+        if name in found:
+            continue
+        for spec in inputs:
+            if spec["name"] in found and axis in spec["shape"]:
+                data = found[spec["name"]]
+                found[name] = np.full(data.shape[0], data.shape[list(spec["shape"]).index(axis)], dtype=np.int64)
+                break
+    return found
+
+
+def sample_feeds(inputs: Sequence[Mapping[str, Any]], x: np.ndarray, lengths: np.ndarray | None = None,
+                 ) -> dict[str, np.ndarray]:
+    """The feeds of a graph that reads samples ``x`` (a split's, a user's): its first input takes them, and a
+    ``lengths`` input each sequence's length (``lengths``; every sequence full length where they share one)."""
+    feeds = {inputs[0]["name"]: x}
+    if lengths is not None:
+        feeds.update(dict.fromkeys(lengths_inputs(inputs), np.asarray(lengths, dtype=np.int64)))
+    return with_full_lengths(inputs, feeds)
 
 
 def shape_text(shape: Sequence[int | str]) -> str:

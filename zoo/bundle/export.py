@@ -126,6 +126,8 @@ def signature(model, graph: OnnxGraph) -> dict[str, list[dict[str, Any]]]:
                    if isinstance(row["shape"][axis], str)}
         if bounded:
             row["ranges"] = bounded  # by axis name, inclusive; None: unbounded above
+        if spec.axis is not None:  # a ``lengths`` input: the axis whose length bounds it
+            row["axis"] = spec.axis
     return {"inputs": inputs, "outputs": outputs}
 
 
@@ -158,12 +160,12 @@ def write_graph(graph: OnnxGraph, root: Path, opset: int, exporter: str) -> dict
 
 
 def write_variants(graph: OnnxGraph, entry: dict[str, Any], root: Path, names: list[str],
-                   samples: np.ndarray) -> None:
+                   samples: np.ndarray, lengths: np.ndarray | None = None) -> None:
     """Add each reduced-precision variant of one written graph to ``root`` and to its manifest ``entry``."""
     wanted = [v for v in names if v != precision.FP32]
     if not wanted:
         return
-    batches, calibrated_on = precision.calibration(bundle.Graph(root, entry), samples)
+    batches, calibrated_on = precision.calibration(bundle.Graph(root, entry), samples, sample_lengths=lengths)
     entry["variants"] = {}
     with captured_output(root / bundle.LOG):
         for variant in wanted:
@@ -242,7 +244,7 @@ def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: i
         with disk_space(f"the bundle {dest}"):
             entries = [write_graph(g, tmp, opset, exporter) for g in graphs]
             for graph, entry in zip(graphs, entries):
-                write_variants(graph, entry, tmp, names, data.train.x)
+                write_variants(graph, entry, tmp, names, data.train.x, data.train.lengths)
             pytorch = copy_weights(run, tmp)
             if shipped:  # the exporter's warnings quote this machine's paths (site-packages, the source tree)
                 from zoo.fsutil import portable

@@ -20,12 +20,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from zoo.bundle import BundleError, Graph, load_arrays
+from zoo.bundle import BundleError, Graph, lengths_inputs, load_arrays, sample_feeds, with_full_lengths
 from zoo.errors import ZooError
 
 TENSOR_SUFFIXES = (".npy", ".npz")
 SEQUENCE_SUFFIXES = (".csv", ".ts")
-LENGTHS = "lengths"  # the distribution of a graph input that takes each sequence's length (zoo.graphs)
 
 
 @dataclass
@@ -65,16 +64,19 @@ def read_inputs(graph: Graph, record: Mapping[str, Any], inputs: Any) -> Batch:
 
 
 def tensor_batch(graph: Graph, path: Path) -> Batch:
-    """An .npy feeds a one-input graph; an .npz names its arrays after the graph's inputs."""
+    """An .npy feeds a graph's one input (a ``lengths`` input aside); an .npz names its arrays after the graph's
+    inputs. A ``lengths`` input left out reads every sequence to the end of its array."""
     arrays = load_arrays(path)
     if "" in arrays:
-        if len(graph.inputs) != 1:
+        fed = [i for i in graph.inputs if i["name"] not in lengths_inputs(graph.inputs)]
+        if len(fed) != 1:
             names = ", ".join(i["name"] for i in graph.inputs)
             raise BundleError(f"graph {graph.name!r} takes {len(graph.inputs)} inputs ({names}); "
                               f"give an .npz with one array per input")
-        arrays = {graph.inputs[0]["name"]: arrays[""]}
-    size = next(iter(arrays.values())).shape[0] if arrays and next(iter(arrays.values())).ndim else 1
-    return _checked(graph, arrays, [f"{path.name}[{i}]" for i in range(size)])
+        arrays = {fed[0]["name"]: arrays[""]}
+    first = next(iter(arrays.values()), None)
+    size = first.shape[0] if first is not None and first.ndim else 1
+    return _checked(graph, with_full_lengths(graph.inputs, arrays), [f"{path.name}[{i}]" for i in range(size)])
 
 
 def _checked(graph: Graph, feeds: dict[str, np.ndarray], names: list[str]) -> Batch:
@@ -157,12 +159,7 @@ def _sequence_batch(graph: Graph, record: Mapping[str, Any], files: list[Path]) 
     if isinstance(fixed, int) and x.shape[1] != fixed:
         raise BundleError(f"{files[0]}: this model reads sequences of exactly {fixed} steps, got "
                           f"{'lengths ' + str(sorted(set(lengths.tolist()))) if lengths is not None else x.shape[1]}")
-    feeds = {primary["name"]: x.astype(primary["dtype"])}
-    for spec in graph.inputs[1:]:
-        if spec.get("distribution") == LENGTHS:
-            full = np.full(len(x), x.shape[1]) if lengths is None else lengths
-            feeds[spec["name"]] = full.astype(spec["dtype"])
-    if lengths is not None and len(feeds) == 1:
+    if lengths is not None and not lengths_inputs(graph.inputs):
         raise BundleError(f"{files[0]}: sequences of different lengths, and this model reads only equal ones "
                           f"(its graph takes no lengths input)")
-    return _checked(graph, feeds, names)
+    return _checked(graph, sample_feeds(graph.inputs, x.astype(primary["dtype"]), lengths), names)

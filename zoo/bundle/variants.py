@@ -83,24 +83,32 @@ def takes_samples(spec: Mapping[str, Any], sample_shape: Sequence[int]) -> bool:
 
 
 def calibration(graph, samples: np.ndarray, count: int = CALIBRATION_SAMPLES,
-                ) -> tuple[list[dict[str, np.ndarray]], str]:
+                sample_lengths: np.ndarray | None = None) -> tuple[list[dict[str, np.ndarray]], str]:
     """Batches of calibration inputs for one graph (a ``zoo.bundle.Graph``), and a line saying what they are.
 
-    An input that takes the dataset's samples gets ``count`` training samples (a seeded draw);
+    An input that takes the dataset's samples gets ``count`` training samples (a seeded draw), and a
+    ``lengths`` input beside it those samples' ``sample_lengths`` (full length where they share one);
     any other (a decoder's code, a generator's noise and labels) is drawn as the manifest says,
     at the lengths of the export's test vectors.
     """
+    from zoo.bundle import lengths_inputs
+
     rng = np.random.default_rng(CALIBRATION_SEED)
-    chosen = samples[rng.permutation(len(samples))[:count]]
+    order = rng.permutation(len(samples))[:count]
+    chosen = samples[order]
+    chosen_lengths = (np.full(len(chosen), samples.shape[1], np.int64) if sample_lengths is None
+                      else sample_lengths[order])
     lengths = graph.export_lengths()
     from_data = [s["name"] for s in graph.inputs if takes_samples(s, samples.shape[1:])]
+    with_lengths = list(lengths_inputs(graph.inputs)) if from_data else []
     batches = []
     for start in range(0, len(chosen), CALIBRATION_BATCH):
         part = chosen[start:start + CALIBRATION_BATCH]
         drawn = graph.random_inputs(len(part), lengths, seed=CALIBRATION_SEED + start)
-        batches.append({s["name"]: part.astype(s["dtype"]) if s["name"] in from_data else drawn[s["name"]]
-                        for s in graph.inputs})
-    drawn_names = [s["name"] for s in graph.inputs if s["name"] not in from_data]
+        batches.append({s["name"]: part.astype(s["dtype"]) if s["name"] in from_data
+                        else chosen_lengths[start:start + CALIBRATION_BATCH] if s["name"] in with_lengths
+                        else drawn[s["name"]] for s in graph.inputs})
+    drawn_names = [s["name"] for s in graph.inputs if s["name"] not in from_data + with_lengths]
     said = [f"{len(chosen)} training samples"] if from_data else []
     said += [f"{len(chosen)} inputs drawn as the manifest declares ({', '.join(drawn_names)})"] if drawn_names else []
     return batches, " and ".join(said)

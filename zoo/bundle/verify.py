@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 import onnxruntime as ort
 
-from zoo.bundle import VERIFICATION, Bundle, Graph, SessionError, open_bundle
+from zoo.bundle import VERIFICATION, Bundle, Graph, SessionError, open_bundle, sample_feeds
 from zoo.errors import CheckFailed, ZooError, one_line
 from zoo.fsutil import atomic_write_json, portable
 
@@ -245,7 +245,7 @@ def task_checks(bundle: Bundle, mode_list: list[Mode], sessions: dict, reference
                 rows.append({**row, "samples": TASK_SAMPLES, "max_abs_diff": result["max_abs"],
                              "status": result["status"]})
                 continue
-            feeds = test_inputs(graph, reference.data.test)
+            feeds = sample_feeds(graph.inputs, reference.data.test.x, reference.data.test.lengths)
             want = reference.outputs(graph.name, feeds)[graph.output_names[0]]
             got = run_session(session, graph, feeds)[graph.output_names[0]]
         except CaseFailed as exc:
@@ -255,16 +255,6 @@ def task_checks(bundle: Bundle, mode_list: list[Mode], sessions: dict, reference
         rows.append({**row, **(_classification(want, got, reference.data.test.y) if task == "classification"
                                else _reconstruction(want, got, x))})
     return rows
-
-
-def test_inputs(graph: Graph, split) -> dict[str, np.ndarray]:
-    """The primary graph's feeds for a data split: its samples (and their lengths, where the graph takes a
-    lengths input: the inputs after the first are drawn from the split by name)."""
-    feeds = {graph.inputs[0]["name"]: split.x}
-    for spec in graph.inputs[1:]:
-        if spec.get("distribution") == "lengths" and getattr(split, "lengths", None) is not None:
-            feeds[spec["name"]] = split.lengths.astype(spec["dtype"])
-    return feeds
 
 
 def _classification(want: np.ndarray, got: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -348,7 +338,7 @@ def task_metric(task: str, graph: Graph, session: ort.InferenceSession, data: An
         flat = lambda a: a.reshape(len(a), -1)  # noqa: E731
         return "frechet_distance_pixels", frechet_distance(flat(images), flat(data.test.x)), images
     x = data.test.x
-    out = run_session(session, graph, test_inputs(graph, data.test))[graph.output_names[0]]
+    out = run_session(session, graph, sample_feeds(graph.inputs, x, data.test.lengths))[graph.output_names[0]]
     if task == "classification":
         return "accuracy", float((out.argmax(1) == data.test.y).mean()), out
     return "mse", float(((out.astype(np.float64) - x) ** 2).mean()), out

@@ -90,14 +90,17 @@ class Teacher:
         self.temperature, self.alpha = float(config["kd_temperature"]), float(config["kd_alpha"])
         self.used = False
 
-    def loss(self, logits: "torch.Tensor", x: "torch.Tensor", y: "torch.Tensor", hard) -> "torch.Tensor":
-        """``alpha`` x the softened KL (x T^2) + (1 - ``alpha``) x ``hard(logits, y)``."""
+    def loss(self, logits: "torch.Tensor", x: "torch.Tensor", y: "torch.Tensor", hard,
+             lengths: "torch.Tensor | None" = None) -> "torch.Tensor":
+        """``alpha`` x the softened KL (x T^2) + (1 - ``alpha``) x ``hard(logits, y)``; ``lengths`` go to the
+        teacher with sequences of different lengths."""
         import torch
         import torch.nn.functional as F
 
         self.used = True
         with torch.no_grad():
-            target = F.log_softmax(self.module(x) / self.temperature, dim=1)
+            taught = self.module(x) if lengths is None else self.module(x, lengths)
+            target = F.log_softmax(taught / self.temperature, dim=1)
         soft = F.kl_div(F.log_softmax(logits / self.temperature, dim=1), target, log_target=True,
                         reduction="batchmean") * self.temperature ** 2
         return self.alpha * soft + (1.0 - self.alpha) * hard(logits, y)

@@ -10,6 +10,7 @@ import numpy as np
 from zoo.assess import Context, Figure, Result, Table
 from ._shared import STREAM, mean_spearman, plural, stream_seed
 from zoo.plots import picture, pyplot, save_png, show_picture, strip
+from zoo.recipes import lengths_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -23,27 +24,32 @@ LIME_RIDGE = 1.0  # LIME's surrogate as in Ribeiro et al.'s package: ridge regre
 # lasso, alpha 0.01, zeroes every weight when the output barely moves, as an untrained network's does)
 
 
-def attribute(method: str, model, x: torch.Tensor, target: torch.Tensor, seed: int, samples: int) -> torch.Tensor:
+def attribute(method: str, model, x: torch.Tensor, target: torch.Tensor, seed: int, samples: int,
+              lengths: torch.Tensor | None = None) -> torch.Tensor:
     """``method``'s attributions of ``target``'s logit for ``x`` (shaped like ``x``), zero baseline.
 
     KernelSHAP and LIME sample perturbations from torch's global generator: the draw is forked and
     seeded here, so the result is a function of ``seed`` and the caller's random state is untouched.
+    ``lengths`` (sequences of different lengths) go to every call of the model beside the perturbed
+    inputs (captum's ``additional_forward_args``): a perturbation changes values, never a length.
     """
     import torch
     from captum._utils.models.linear_model import SkLearnRidge
     from captum.attr import IntegratedGradients, KernelShap, Lime
 
     baselines = torch.zeros_like(x)
+    extra = None if lengths is None else (lengths,)
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         torch.manual_seed(seed)
         warnings.filterwarnings("ignore", message=".*multiple inputs for Lime.*")  # one surrogate per sample: meant
         if method == "integrated-gradients":
-            found = IntegratedGradients(model).attribute(x, baselines=baselines, target=target, n_steps=IG_STEPS)
+            found = IntegratedGradients(model).attribute(x, baselines=baselines, target=target, n_steps=IG_STEPS,
+                                                         additional_forward_args=extra)
         elif method in ("kernel-shap", "lime"):
             explainer = (KernelShap(model) if method == "kernel-shap"
                          else Lime(model, interpretable_model=SkLearnRidge(alpha=LIME_RIDGE)))
             found = explainer.attribute(x, baselines=baselines, target=target, n_samples=samples,
-                                        perturbations_per_eval=samples)
+                                        perturbations_per_eval=samples, additional_forward_args=extra)
         else:
             raise ValueError(f"unknown attribution method {method!r}; known: {', '.join(METHODS)}")
     return found.detach()
@@ -77,10 +83,11 @@ def measure_attributions(ctx: Context) -> Result:
     per_class = ctx.count(PER_CLASS)
     index = _per_class_sample(ctx, per_class)
     x = torch.from_numpy(ctx.data.test.x[index])
+    lengths = lengths_of(ctx.data.test, index=index)
     labels = ctx.data.test.y[index]
     samples = surrogate_samples(ctx)
     maps = {m: attribute(m, ctx.model, x, torch.from_numpy(labels).long(), stream_seed(ctx, "surrogate"),
-                         samples).numpy()
+                         samples, lengths).numpy()
             for m in METHODS}
     path = ctx.figure("per-class")
     _attribution_figure(x.numpy(), labels, maps, path, sequence=ctx.data.info.layout == "sequence")

@@ -14,6 +14,7 @@ from zoo.assess import Context, Figure, Result, Table
 from ._shared import STREAM, mean_spearman, plural, stream_seed
 from .attributions import METHODS, NAMES, attribute, surrogate_samples
 from zoo.plots import pyplot, save_png
+from zoo.recipes import lengths_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -33,12 +34,13 @@ SANITY_THRESHOLD = 0.5  # the sanity check passes when the mean Spearman correla
 
 
 def deletion_curve(model, x: torch.Tensor, order: np.ndarray, target: torch.Tensor,
-                   steps: int = DELETION_STEPS) -> np.ndarray:
+                   steps: int = DELETION_STEPS, lengths: torch.Tensor | None = None) -> np.ndarray:
     """The target class's softmax probability as features are set to the zero baseline in ``order``.
 
     ``order`` (samples x features, flattened) lists each sample's features, first removed first.
     Returns samples x (steps + 1): column k after removing k/steps of the features. A faithful
-    attribution, removing the most-attributed first, makes the probability fall early.
+    attribution, removing the most-attributed first, makes the probability fall early. ``lengths``
+    (sequences of different lengths) stay each sample's own at every step.
     """
     import torch
 
@@ -50,7 +52,8 @@ def deletion_curve(model, x: torch.Tensor, order: np.ndarray, target: torch.Tens
     removed = np.round(np.linspace(0, features, steps + 1)).astype(int)
     keep = torch.from_numpy(rank[:, None, :] >= removed[None, :, None])  # n x (steps + 1) x features
     batch = torch.where(keep, x.reshape(n, 1, features), torch.zeros(()))
-    logits = predict_batches(model, batch.reshape(n * (steps + 1), *x.shape[1:]).contiguous())
+    repeated = None if lengths is None else lengths.repeat_interleave(steps + 1)
+    logits = predict_batches(model, batch.reshape(n * (steps + 1), *x.shape[1:]).contiguous(), lengths=repeated)
     probabilities = torch.softmax(logits, dim=-1).reshape(n, steps + 1, -1)
     chosen = probabilities.gather(2, target.reshape(n, 1, 1).expand(n, steps + 1, 1))
     return chosen[..., 0].numpy()
@@ -141,7 +144,8 @@ def sanity_spearman(trained: torch.Tensor, control: torch.Tensor) -> float | Non
     return mean_spearman(np.abs(trained.numpy()), np.abs(control.numpy()))
 
 
-def infidelity(ctx: Context, x: torch.Tensor, attributions: torch.Tensor, target: torch.Tensor) -> float:
+def infidelity(ctx: Context, x: torch.Tensor, attributions: torch.Tensor, target: torch.Tensor,
+               lengths: torch.Tensor | None = None) -> float:
     """captum's infidelity (Yeh et al. 2019) under Gaussian noise, attributions rescaled optimally: how badly
     attribution . noise predicts the logit's change. Lower is better; comparable between methods here."""
     from captum.metrics import infidelity as captum_infidelity
@@ -155,6 +159,7 @@ def infidelity(ctx: Context, x: torch.Tensor, attributions: torch.Tensor, target
         return noise, inputs - noise
 
     return float(captum_infidelity(ctx.model, perturb, x, attributions, target=target,
+                                   additional_forward_args=None if lengths is None else (lengths,),
                                    n_perturb_samples=ctx.count(INFIDELITY_SAMPLES), normalize=True).mean())
 
 
@@ -168,21 +173,22 @@ def measure_attribution_quality(ctx: Context) -> Result:
     index = np.sort(ctx.rng(STREAM["quality"]).choice(len(test), min(len(test), ctx.count(QUALITY_SAMPLES)),
                                                       replace=False))
     x = torch.from_numpy(test.x[index])
-    target = predict_batches(ctx.model, x).argmax(dim=-1)
+    lengths = lengths_of(test, index=index)
+    target = predict_batches(ctx.model, x, lengths=lengths).argmax(dim=-1)
     samples, seed, control = surrogate_samples(ctx), stream_seed(ctx, "surrogate"), ctx.untrained()
     features = x[0].numel()
-    randoms = [deletion_curve(ctx.model, x, order, target)
+    randoms = [deletion_curve(ctx.model, x, order, target, lengths=lengths)
                for order in random_orders(ctx.rng(STREAM["random-order"]), len(x), features, RANDOM_ORDERS)]
     random_curve = np.mean(randoms, axis=0)
     random_areas = np.mean([sample_areas(c) for c in randoms], axis=0)  # per sample, over the random orders
     curves, areas, other = {}, {}, {}
     for method in METHODS:
-        found = attribute(method, ctx.model, x, target, seed, samples)
-        curves[method] = deletion_curve(ctx.model, x, most_attributed_first(found), target)
+        found = attribute(method, ctx.model, x, target, seed, samples, lengths)
+        curves[method] = deletion_curve(ctx.model, x, most_attributed_first(found), target, lengths=lengths)
         areas[method] = sample_areas(curves[method])
-        spearman = sanity_spearman(found, attribute(method, control, x, target, seed, samples))
+        spearman = sanity_spearman(found, attribute(method, control, x, target, seed, samples, lengths))
         other[method] = {"sanity_spearman": spearman, "sanity_passed": sanity_passed(spearman),
-                         "infidelity": infidelity(ctx, x, found, target)}
+                         "infidelity": infidelity(ctx, x, found, target, lengths)}
     verdict = compare(areas, random_areas, ctx.rng(STREAM["bootstrap"]))
     per_method = {m: {**verdict["methods"][m], **other[m]} for m in METHODS}
     path = ctx.figure("deletion")

@@ -12,13 +12,15 @@ SECTION = "safety"
 LOW, HIGH = 0.0, 1.0  # every split's inputs lie in [0, 1] (zoo.data refuses anything else)
 
 
-def predict(model, x: np.ndarray) -> np.ndarray:
-    """The model's outputs on ``x`` (batched, no gradients), as float64 for the metrics."""
+def predict(model, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+    """The model's outputs on ``x`` (batched, no gradients; with each sequence's ``lengths`` where the data
+    has them), as float64 for the metrics."""
     import torch
 
     from zoo.training import predict_batches
 
-    return predict_batches(model, torch.from_numpy(np.ascontiguousarray(x))).numpy().astype(np.float64)
+    given = None if lengths is None else torch.from_numpy(np.ascontiguousarray(lengths))
+    return predict_batches(model, torch.from_numpy(np.ascontiguousarray(x)), lengths=given).numpy().astype(np.float64)
 
 
 def reconstruction_errors(model, x: np.ndarray) -> np.ndarray:

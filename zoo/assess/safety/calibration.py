@@ -97,7 +97,7 @@ def measure_calibration(ctx: Context) -> Result:
     """ECE and NLL on test before and after a temperature fitted on validation; whether to apply the
     temperature is decided on validation (its ECE must fall), so the test numbers only measure the choice."""
     test, val = ctx.data.test, ctx.data.val
-    test_logits, val_logits = predict(ctx.model, test.x), predict(ctx.model, val.x)
+    test_logits, val_logits = predict(ctx.model, test.x, test.lengths), predict(ctx.model, val.x, val.lengths)
     temperature = fit_temperature(val_logits, val.y)
     before, after = softmax(test_logits), softmax(test_logits, temperature)
     values = {

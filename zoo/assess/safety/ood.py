@@ -66,6 +66,20 @@ def outside_sets(ctx: Context) -> dict[str, np.ndarray]:
             "natural-image patches": natural_patches(tuple(ctx.data.info.sample_shape), count, ctx.rng(3))}
 
 
+def outside_lengths(ctx: Context, count: int) -> np.ndarray | None:
+    """For sequences of different lengths, the lengths the outside inputs are read with: drawn (seeded) from
+    the test split's, so that a length alone tells nothing; None when the sequences share one length."""
+    lengths = ctx.data.test.lengths
+    return None if lengths is None else ctx.rng(4).choice(lengths, count)
+
+
+def padded_after(x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    """Sequences ``x`` (N, T, F) zeroed after each one's length, as the data's padding is (as given without)."""
+    if lengths is None:
+        return x
+    return np.where(np.arange(x.shape[1])[None, :, None] < lengths[:, None, None], x, 0).astype(x.dtype)
+
+
 def _strip(samples: np.ndarray) -> np.ndarray:
     """Samples side by side as one picture, a background column between them."""
     from zoo.plots import picture, strip
@@ -89,14 +103,17 @@ def _ood_figure(ctx: Context, scores: dict[str, np.ndarray], inputs: dict[str, n
     return save_figure(ctx, "scores", fig, caption)
 
 
-def _ood_result(ctx: Context, score: Callable[[np.ndarray], np.ndarray], name: str, higher_inside: bool,
-                extra: dict[str, Any], log: bool, test_scores: np.ndarray | None = None) -> Result:
-    """AUROC of ``score`` (per input) for test inputs against each outside set; shared by every task.
-    ``test_scores``: the test inputs' scores when the caller has computed them already."""
+def _ood_result(ctx: Context, score: Callable[[np.ndarray, np.ndarray | None], np.ndarray], name: str,
+                higher_inside: bool, extra: dict[str, Any], log: bool, test_scores: np.ndarray | None = None) -> Result:
+    """AUROC of ``score`` (per input, given the inputs and their lengths) for test inputs against each outside
+    set; shared by every task. ``test_scores``: the test inputs' scores when the caller has computed them
+    already."""
     test = ctx.data.test.x
     sets = outside_sets(ctx)
-    raw = {"test split": score(test) if test_scores is None else test_scores,
-           **{label: score(x) for label, x in sets.items()}}
+    lengths = outside_lengths(ctx, len(next(iter(sets.values()))))
+    sets = {label: padded_after(x, lengths) for label, x in sets.items()}
+    raw = {"test split": score(test, ctx.data.test.lengths) if test_scores is None else test_scores,
+           **{label: score(x, lengths) for label, x in sets.items()}}
     sign = 1.0 if higher_inside else -1.0
     auroc = {label: separation(sign * raw["test split"], sign * raw[label]) for label in sets}
     values = {"auroc_uniform_noise": rounded(auroc["uniform noise"]),
@@ -137,11 +154,12 @@ def _misclassification(auroc: float | None, errors: int, predictions: int) -> st
 def measure_ood_classifier(ctx: Context) -> Result:
     """Maximum softmax probability as an out-of-distribution and misclassification detector."""
     test = ctx.data.test
-    probs = softmax(predict(ctx.model, test.x))
+    probs = softmax(predict(ctx.model, test.x, test.lengths))
     correct, confidence = probs.argmax(axis=1) == test.y, probs.max(axis=1)
     misclassified = (rounded(separation(confidence[correct], confidence[~correct]))
                      if 0 < correct.sum() < len(correct) else None)
-    result = _ood_result(ctx, lambda x: softmax(predict(ctx.model, x)).max(axis=1), "maximum softmax probability",
+    result = _ood_result(ctx, lambda x, lengths: softmax(predict(ctx.model, x, lengths)).max(axis=1),
+                         "maximum softmax probability",
                          True, {"auroc_misclassification": misclassified, "errors": int((~correct).sum())}, False,
                          test_scores=confidence)
     v = result.values
@@ -162,7 +180,8 @@ def measure_ood_classifier(ctx: Context) -> Result:
 
 def measure_ood_reconstruction(ctx: Context) -> Result:
     """Reconstruction error as an out-of-distribution score: the data should reconstruct best."""
-    result = _ood_result(ctx, lambda x: reconstruction_errors(ctx.model, x), "reconstruction error", False, {}, True)
+    result = _ood_result(ctx, lambda x, _lengths: reconstruction_errors(ctx.model, x), "reconstruction error", False,
+                         {}, True)
     v = result.values
     result.summary = (f"The reconstruction error separates test inputs from uniform noise with AUROC "
                       f"{v['auroc_uniform_noise']:.3f} ({_quality(v['auroc_uniform_noise'])}) and from natural-image "

@@ -8,6 +8,7 @@ import numpy as np
 
 from zoo.assess import Context, Figure, Result, Table
 from ._shared import HIGH, LOW, rounded, save_figure
+from zoo.recipes import lengths_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -25,22 +26,36 @@ def _subset(ctx: Context, n: int, default: int, offset: int) -> np.ndarray:
     return np.sort(ctx.rng(offset).permutation(n)[:keep]) if keep < n else np.arange(n)
 
 
-def _correct(model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _correct(model, x: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
     """Which samples the model gets right (a boolean per sample)."""
     from zoo.training import predict_batches
 
-    return predict_batches(model, x).argmax(dim=1) == y
+    return predict_batches(model, x, lengths=lengths).argmax(dim=1) == y
 
 
-def shift(x: torch.Tensor, axis: int, step: int, fill: float = LOW) -> torch.Tensor:
-    """``x`` moved ``step`` places along ``axis``; what moves in is ``fill`` (background), nothing wraps."""
+def shift(x: torch.Tensor, axis: int, step: int, fill: float = LOW,
+          lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """``x`` moved ``step`` places along ``axis``; what moves in is ``fill`` (background), nothing wraps.
+
+    With ``lengths`` (sequences padded after their ends; ``axis`` is time) each sequence moves within its
+    own length: a value moved past its end is dropped, what moves in at either end is ``fill``, and its
+    padding stays zeros."""
     import torch
 
     moved = torch.roll(x, step, dims=axis)
     edge = [slice(None)] * x.dim()
     edge[axis] = slice(0, step) if step > 0 else slice(step, None)
     moved[tuple(edge)] = fill
-    return moved
+    if lengths is None:
+        return moved
+    steps = torch.arange(x.shape[axis])
+    inside = steps[None, :] < lengths[:, None]  # (N, T): the sequence's own steps
+    from_inside = (steps - step)[None, :] < lengths[:, None]  # the step it reads lies before the end
+    shape = [1] * x.dim()
+    shape[0], shape[axis] = inside.shape
+    inside, from_inside = inside.reshape(shape), from_inside.reshape(shape)
+    zero, background = torch.zeros((), dtype=x.dtype), torch.full((), fill, dtype=x.dtype)
+    return torch.where(inside, torch.where(from_inside, moved, background), zero)
 
 
 def spatial_axes(layout: str, rank: int) -> dict[str, int]:
@@ -58,9 +73,10 @@ def _attack_loss(outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def _survivors(model, x: torch.Tensor, y: torch.Tensor, alive: torch.Tensor, epsilon: float,
-               steps: int | None) -> torch.Tensor:
+               steps: int | None, lengths: torch.Tensor | None = None) -> torch.Tensor:
     """``alive`` less the samples an untargeted L-inf attack of ``epsilon`` turns wrong: FGSM, or PGD with
-    ``steps`` steps. Only the living are attacked: a sample already wrong stays wrong."""
+    ``steps`` steps. Only the living are attacked: a sample already wrong stays wrong. ``lengths`` go with
+    the attacked samples to every forward pass (captum's ``additional_forward_args``)."""
     import warnings
 
     from captum.robust import FGSM, PGD
@@ -69,20 +85,25 @@ def _survivors(model, x: torch.Tensor, y: torch.Tensor, alive: torch.Tensor, eps
     if not len(index):
         return alive
     inputs, target = x[index].clone().requires_grad_(True), y[index]
+    given = None if lengths is None else lengths[index]
+    extra = None if given is None else (given,)
     with warnings.catch_warnings():  # PGD hands FGSM fresh tensors each step, and captum warns each time
         warnings.filterwarnings("ignore", message=".*did not already require gradients")
         if steps is None:
-            adversarial = FGSM(model, _attack_loss, LOW, HIGH).perturb(inputs, epsilon, target)
+            adversarial = FGSM(model, _attack_loss, LOW, HIGH).perturb(inputs, epsilon, target,
+                                                                       additional_forward_args=extra)
         else:
             adversarial = PGD(model, _attack_loss, LOW, HIGH).perturb(inputs, epsilon, 2.5 * epsilon / steps,
-                                                                      steps, target)
+                                                                      steps, target, additional_forward_args=extra)
     survived = alive.clone()
-    survived[index] = _correct(model, adversarial.detach(), target)
+    survived[index] = _correct(model, adversarial.detach(), target, given)
     return survived
 
 
-def robustness_curves(ctx: Context, x: torch.Tensor, y: torch.Tensor) -> dict[str, dict[str, list[float]]]:
-    """Accuracy along each perturbation's levels: noise sigma, shift steps per axis, FGSM and PGD budgets.
+def robustness_curves(ctx: Context, x: torch.Tensor, y: torch.Tensor,
+                      lengths: torch.Tensor | None = None) -> dict[str, dict[str, list[float]]]:
+    """Accuracy along each perturbation's levels: noise sigma, shift steps per axis, FGSM and PGD budgets
+    (sequences of different lengths read with their ``lengths``, which no perturbation changes).
 
     PGD is the strong attack, so its curve is the accuracy left after the strongest attack found:
     each budget attacks only what survived FGSM at that budget and PGD at the smaller ones (a
@@ -91,17 +112,19 @@ def robustness_curves(ctx: Context, x: torch.Tensor, y: torch.Tensor) -> dict[st
     import torch
 
     model, steps = ctx.model, ctx.count(PGD_STEPS)
-    clean = _correct(model, x, y)
+    clean = _correct(model, x, y, lengths)
     noise = torch.randn(x.shape, generator=ctx.generator(1))  # one draw, scaled: the curve compares like with like
     curves = {"gaussian noise": {"levels": list(NOISE_SIGMAS), "accuracy": [
-        _correct(model, (x + sigma * noise).clamp(LOW, HIGH), y) if sigma else clean for sigma in NOISE_SIGMAS]}}
+        _correct(model, (x + sigma * noise).clamp(LOW, HIGH), y, lengths) if sigma else clean
+        for sigma in NOISE_SIGMAS]}}
     for name, axis in spatial_axes(ctx.data.info.layout, x.dim()).items():
         curves[f"shift {name}"] = {"levels": [-1, 0, 1], "accuracy": [
-            _correct(model, shift(x, axis, step), y) if step else clean for step in (-1, 0, 1)]}
-    fgsm = [_survivors(model, x, y, clean, e, None) if e else clean for e in EPSILONS]
+            _correct(model, shift(x, axis, step, lengths=lengths), y, lengths) if step else clean
+            for step in (-1, 0, 1)]}
+    fgsm = [_survivors(model, x, y, clean, e, None, lengths) if e else clean for e in EPSILONS]
     pgd = [clean]
     for epsilon, after_fgsm in zip(EPSILONS[1:], fgsm[1:]):
-        pgd.append(_survivors(model, x, y, pgd[-1] & after_fgsm, epsilon, steps))
+        pgd.append(_survivors(model, x, y, pgd[-1] & after_fgsm, epsilon, steps, lengths))
     curves["FGSM"] = {"levels": list(EPSILONS), "accuracy": fgsm}
     curves[f"PGD ({steps} steps)"] = {"levels": list(EPSILONS), "accuracy": pgd}
     return {name: {"levels": c["levels"], "accuracy": [rounded(float(a.float().mean())) for a in c["accuracy"]]}
@@ -145,7 +168,7 @@ def measure_robustness(ctx: Context) -> Result:
     test = ctx.data.test
     index = _subset(ctx, len(test), ROBUST_SAMPLES, 0)
     x, y = torch.from_numpy(test.x[index]), torch.from_numpy(test.y[index])
-    curves = robustness_curves(ctx, x, y)
+    curves = robustness_curves(ctx, x, y, lengths_of(test, index=index))
     pgd = next(name for name in curves if name.startswith("PGD"))
     shifts = [accuracy for name, c in curves.items() if name.startswith("shift")
               for accuracy, step in zip(c["accuracy"], c["levels"]) if step]
