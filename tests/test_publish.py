@@ -32,6 +32,10 @@ def test_publish_one_model_end_to_end(tmp_path):
     assert markdown == (bundle_card / "card.md").read_text()
     assert (cards / "cnn-digits.html").stat().st_size > 10_000 and (bundle_card / "verification.json").is_file()
     assert not (bundle_card / "card.html").exists(), "the bundle ships Markdown and JSON; the page is in cards/"
+    from zoo.cards.bom import validate_bom
+
+    validate_bom((bundle_card / "card.cdx.json").read_text())  # the card as a CycloneDX ML-BOM, in every bundle
+    assert not (cards / "cnn-digits.cdx.json").exists(), "cards/ holds cards only (the catalog reads *.json)"
     for figure in card["figures"]:
         assert (cards / figure["file"]).is_file() and (bundle_card / figure["file"]).is_file()
         assert f"]({figure['file']})" in markdown

@@ -85,6 +85,9 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of a table.")
+key_option = click.option("--key", metavar="KEY",
+                          help="A recipient's X25519 private key (PEM; passphrase from ZOO_KEY_PASSPHRASE) for an "
+                               "encrypted bundle: decrypted in memory only. Default: the file ZOO_DECRYPTION_KEY names.")
 
 
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -413,9 +416,11 @@ def _names(texts: Iterable[str]) -> list[str]:
 @click.option("--force", is_flag=True, help="Replace an existing bundle.")
 @click.option("--variants", metavar="LIST",
               help="Precisions to add beside FP32 (always there): int8, fp16 (comma-separated; default fp32 only).")
+@click.option("--encrypt-to", "recipients", multiple=True, metavar="PUBLIC_KEY",
+              help="Encrypt the bundle's payload to this X25519 public key (repeatable; see zoo encrypt).")
 @json_option
 def export_command(run: str, out: str | None, opset: int | None, exporter: str | None, force: bool,
-                   variants: str | None, as_json: bool) -> None:
+                   variants: str | None, recipients: tuple[str, ...], as_json: bool) -> None:
     """Export a trained run to an ONNX bundle: graphs, manifest, checksums, test vectors.
 
     int8 uses ONNX Runtime's quantization (static QDQ calibrated on training samples; dynamic for
@@ -427,11 +432,17 @@ def export_command(run: str, out: str | None, opset: int | None, exporter: str |
       zoo export runs/lstm --out bundles/lstm --opset 17
       zoo export runs/ae --exporter dynamo --force
       zoo export runs/cnn-digits --variants fp32,int8,fp16 --out bundles/cnn
+      zoo export runs/cnn-digits --encrypt-to alice.pem.pub
     """
     from zoo.bundle import open_bundle, shape_text
+    from zoo.bundle.encryption import encrypt_bundle, load_public_key
     from zoo.bundle.export import export_run
 
+    for public in recipients:  # a bad key is refused before anything is exported
+        load_public_key(public)
     path = export_run(run, out, opset=opset, exporter=exporter, force=force, variants=variants)
+    if recipients:
+        encrypt_bundle(path, list(recipients))
     manifest = open_bundle(path).manifest
     if as_json:
         emit_json({"bundle": str(path), **manifest})
@@ -497,9 +508,11 @@ def _print_report(report: dict[str, Any]) -> None:
 @click.option("--latency", is_flag=True, help="Also time every variant at batch 1 and 64 (the card's Deployment table).")
 @click.option("--save", is_flag=True,
               help="Write the report into the bundle (card/verification.json), where zoo card reads it; times too.")
+@key_option
 @json_option
 def verify_command(bundle: str, providers: str, batch_sizes: str, atol: float | None, rtol: float | None,
-                   require: tuple[str, ...], public_key: str | None, latency: bool, save: bool, as_json: bool) -> None:
+                   require: tuple[str, ...], public_key: str | None, latency: bool, save: bool, key: str | None,
+                   as_json: bool) -> None:
     """Check a bundle's checksums, then ONNX Runtime against PyTorch per graph, output, provider and batch,
     and every int8/fp16 variant against FP32 on the test split within the family's tolerances.
 
@@ -516,7 +529,8 @@ def verify_command(bundle: str, providers: str, batch_sizes: str, atol: float | 
     from zoo.bundle.verify import VerificationFailed, save_report, summary, verify
 
     report = verify(bundle, providers=_names([providers]), batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
-                    require=_names(require), tolerance=(atol, rtol), public_key=public_key, latency=latency or save)
+                    require=_names(require), tolerance=(atol, rtol), public_key=public_key, latency=latency or save,
+                    key=key)
     if save:
         save_report(bundle, report)
     if as_json:
@@ -527,11 +541,6 @@ def verify_command(bundle: str, providers: str, batch_sizes: str, atol: float | 
         raise VerificationFailed(summary(report))
     if not as_json:
         click.echo("\n" + summary(report))
-
-
-key_option = click.option("--key", metavar="KEY",
-                          help="A recipient's X25519 private key (PEM; passphrase from ZOO_KEY_PASSPHRASE) for an "
-                               "encrypted bundle: decrypted in memory only. Default: the file ZOO_DECRYPTION_KEY names.")
 
 
 @cli.command("predict")
@@ -639,8 +648,9 @@ def _refuse_existing(path: str, force: bool) -> None:
 
 @cli.command("card")
 @click.argument("source", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["md", "json", "html"]), default="md", show_default=True,
-              help="Markdown with Hugging Face front matter, machine-readable JSON, or one self-contained HTML page.")
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "html", "cyclonedx"]), default="md",
+              show_default=True, help="Markdown with Hugging Face front matter, machine-readable JSON, one "
+                                      "self-contained HTML page, or a CycloneDX 1.6 ML-BOM (card.cdx.json).")
 @click.option("--out", type=click.Path(), help="Card file (default: card/card.FORMAT inside the run or bundle).")
 def card_command(source: str, fmt: str, out: str | None) -> None:
     """Write the model card of a run or an ONNX bundle: measured metrics, computed facts, figures.
@@ -649,6 +659,7 @@ def card_command(source: str, fmt: str, out: str | None) -> None:
     Examples:
       zoo card runs/cnn-digits-20260101-120000
       zoo card exports/cnn-digits --format html --out cnn-digits.html
+      zoo card exports/cnn-digits --format cyclonedx --out cnn-digits.cdx.json
     """
     from zoo.cards.writer import write_card
 
@@ -670,8 +681,11 @@ def card_command(source: str, fmt: str, out: str | None) -> None:
                    "the card's Deployment table.")
 @click.option("--sign-key", type=click.Path(), metavar="KEY",
               help="Sign each bundle, card included, with this PEM EC private key (P-256/384/521).")
+@click.option("--encrypt-to", "recipients", multiple=True, metavar="PUBLIC_KEY",
+              help="Encrypt each bundle's payload to this X25519 public key (repeatable), after it is verified and "
+                   "before its card is written and it is signed.")
 @json_option
-def publish_command(names, out, runs, exports, epochs, assignments, variants, sign_key, as_json) -> None:
+def publish_command(names, out, runs, exports, epochs, assignments, variants, sign_key, recipients, as_json) -> None:
     """Train, evaluate, export, verify and write the card of each model (default: every registered model).
 
     \b
@@ -688,7 +702,7 @@ def publish_command(names, out, runs, exports, epochs, assignments, variants, si
         click.echo(f"{name}: {what}", err=True)
 
     results = publish(names, Path(out), Path(runs), Path(exports), parse_assignments(assignments), epochs, step,
-                      variants=variants, sign_key=sign_key)
+                      variants=variants, sign_key=sign_key, recipients=recipients)
     if as_json:
         emit_json([r.to_dict() for r in results])
     else:
@@ -725,6 +739,98 @@ def sign_command(bundle: str, key: str, as_json: bool) -> None:
         emit_json({"bundle": bundle, **signed})
         return
     click.echo(f"signed: {Path(bundle) / signed['signature']}  ({signed['algorithm']}, key {signed['fingerprint']})")
+
+
+@cli.command("keygen")
+@click.argument("private_key", metavar="KEY.pem", type=click.Path())
+@click.option("--signing", is_flag=True,
+              help="A P-256 key to sign bundles with (zoo sign, zoo publish --sign-key) instead of an X25519 key "
+                   "to receive encrypted bundles.")
+@click.option("--passphrase-env", metavar="VAR",
+              help="Protect the private key with the passphrase in this environment variable (encryption keys).")
+@click.option("--force", is_flag=True, help="Replace existing key files.")
+@json_option
+def keygen_command(private_key: str, signing: bool, passphrase_env: str | None, force: bool, as_json: bool) -> None:
+    """Make a key pair: KEY.pem (private, readable by you only) and KEY.pem.pub (public, to give away).
+
+    An encryption key (X25519) receives bundles encrypted to it (zoo encrypt --to KEY.pem.pub); a signing key
+    (--signing, P-256) signs bundles (zoo sign --key KEY.pem) that others check with KEY.pem.pub.
+
+    \b
+    Examples:
+      zoo keygen recipient.pem
+      ZOO_KEY_PASSPHRASE=... zoo keygen recipient.pem --passphrase-env ZOO_KEY_PASSPHRASE
+      zoo keygen publisher.pem --signing
+    """
+    import os
+
+    from zoo.bundle.encryption import generate_keypair, write_keypair
+
+    passphrase = None
+    if passphrase_env is not None:
+        passphrase = os.environ.get(passphrase_env)
+        if not passphrase:
+            raise ZooError(f"--passphrase-env {passphrase_env}: that variable is not set or empty")
+    if signing:
+        if passphrase is not None:
+            raise ZooError("--signing keys are written without a passphrase (zoo sign reads unencrypted PEM keys); "
+                           "keep the file on the signing machine only")
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        facts = write_keypair(ec.generate_private_key(ec.SECP256R1()), private_key, force=force)
+    else:
+        facts = generate_keypair(private_key, passphrase=passphrase, force=force)
+    if as_json:
+        emit_json(facts)
+        return
+    click.echo(f"private key: {facts['private_key']}  (keep it secret)\npublic key:  {facts['public_key']}  "
+               f"({facts['algorithm']}, {facts['key_id']})")
+
+
+@cli.command("encrypt")
+@click.argument("bundle", type=click.Path())
+@click.option("--to", "recipients", multiple=True, metavar="PUBLIC_KEY",
+              help="Encrypt the bundle's payload to this X25519 public key (repeatable).")
+@click.option("--add", "added", multiple=True, metavar="PUBLIC_KEY",
+              help="An encrypted bundle: wrap its data key for one more recipient (needs --key).")
+@click.option("--remove", "removed", multiple=True, metavar="KEY_ID|PUBLIC_KEY",
+              help="An encrypted bundle: drop a recipient (the last one is never removed).")
+@key_option
+@json_option
+def encrypt_command(bundle: str, recipients: tuple[str, ...], added: tuple[str, ...], removed: tuple[str, ...],
+                    key: str | None, as_json: bool) -> None:
+    """Encrypt a bundle's graphs, weights and test vectors at rest (AES-256-GCM, the key wrapped per recipient
+    with HPKE, X25519); the manifest, config and card stay readable. Or change who can read an encrypted one
+    (re-wrapping the key, not re-encrypting the files). Sign after encrypting: the signature covers it all.
+
+    \b
+    Examples:
+      zoo keygen alice.pem && zoo encrypt exports/cnn-digits --to alice.pem.pub
+      zoo encrypt exports/cnn-digits --add bob.pem.pub --key alice.pem
+      zoo encrypt exports/cnn-digits --remove bob.pem.pub
+      zoo predict exports/cnn-digits digit.png --key alice.pem
+    """
+    from zoo.bundle import open_bundle
+    from zoo.bundle.encryption import add_recipient, encrypt_bundle, encryption_facts, remove_recipient
+
+    if not (recipients or added or removed):
+        raise ZooError("name the recipients: --to PUBLIC_KEY (or --add / --remove for an encrypted bundle)")
+    open_bundle(bundle)  # every checksum holds before anything is rewritten
+    if recipients:
+        if added or removed:
+            raise ZooError("--to encrypts a plain bundle; --add and --remove change an encrypted one's recipients")
+        encrypt_bundle(bundle, list(recipients))
+    for public in added:
+        if key is None:
+            raise ZooError("--add needs --key: a current recipient's private key unwraps the data key to wrap it again")
+        add_recipient(bundle, key, public)
+    for recipient in removed:
+        remove_recipient(bundle, recipient)
+    facts = encryption_facts(open_bundle(bundle).manifest)
+    if as_json:
+        emit_json({"bundle": bundle, **facts})
+        return
+    click.echo(f"encrypted: {bundle}  ({facts.get('cipher')}; recipients: {', '.join(facts.get('recipients', []))})")
 
 
 @cli.command("hub")

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from zoo.api import train
+from zoo.bundle.encryption import encrypt_bundle, load_public_key
 from zoo.bundle.export import export_run
 from zoo.bundle.signing import key_facts, sign
 from zoo.bundle.variants import PUBLISH_DEFAULT as PUBLISH_VARIANTS
 from zoo.bundle.variants import parse
 from zoo.bundle.verify import save_report, summary, verify
-from zoo.cards.writer import copy_linked_files, render_all, write_card
+from zoo.cards.writer import CYCLONEDX, copy_linked_files, render_all, write_card
 from zoo.catalog import write_catalog
 from zoo.errors import WorkFailed, ZooError, one_line
 from zoo.fsutil import atomic_write_bytes
@@ -27,9 +28,10 @@ from zoo.registry import get_model, list_models
 DEFAULT_CARDS = Path("cards")
 DEFAULT_RUNS = Path("runs")
 DEFAULT_EXPORTS = Path("exports")
-# A published bundle carries its card as Markdown and JSON (and the figures they link); the HTML page,
-# which inlines every figure again, is written to the cards folder only, to keep shipped bundles small.
-BUNDLE_FORMATS = ("md", "json")
+# A published bundle carries its card as Markdown, JSON and a CycloneDX ML-BOM (and the figures they link); the
+# HTML page, which inlines every figure again, is written to the cards folder only, to keep bundles small.
+BUNDLE_FORMATS = ("md", "json", CYCLONEDX)
+CARDS_FOLDER_FORMATS = ("md", "json")  # cards/ holds the people's formats (and the page); the BOM ships in the bundle
 
 
 def available_providers() -> list[str]:
@@ -64,7 +66,7 @@ class Published:
 
 def publish_one(name: str, cards: Path, runs: Path, exports: Path, overrides: Mapping[str, Any],
                 epochs: int | None, progress: Callable[[str, str], Any], variants: Sequence[str] | None = None,
-                sign_key: str | Path | None = None) -> Published:
+                sign_key: str | Path | None = None, recipients: Sequence[str | Path] = ()) -> Published:
     """Train with defaults (plus overrides), export with ``variants``, verify and time them, card into the
     bundle (Markdown, JSON) and into ``cards/<name>.md|json|html``, and sign the bundle with ``sign_key``."""
     started = time.monotonic()
@@ -82,14 +84,18 @@ def publish_one(name: str, cards: Path, runs: Path, exports: Path, overrides: Ma
     save_report(bundle, report)
     if not report["passed"]:  # the bundle and its card (saying "not verified", and why) are still written
         result.error = summary(report)
+    if recipients:  # verified in the clear on this machine; shipped encrypted, its card and signature over that
+        progress(name, "encrypt")
+        encrypt_bundle(bundle, list(recipients))
     progress(name, "card")
     signer = key_facts(sign_key, private=True) if sign_key is not None else None
     card, written = write_card(bundle, BUNDLE_FORMATS, signer=signer)
     if sign_key is not None:
         progress(name, "sign")
         result.signature = sign(bundle, sign_key)["fingerprint"]
-    for path in written:
-        atomic_write_bytes(cards / f"{name}{path.suffix}", path.read_bytes())
+    for path, fmt in zip(written, BUNDLE_FORMATS):
+        if fmt in CARDS_FOLDER_FORMATS:
+            atomic_write_bytes(cards / f"{name}{path.suffix}", path.read_bytes())
     copy_linked_files(card, written[0].parent, cards)
     render_all(card, ["html"], cards / f"{name}.html")  # the page the catalog (cards/index.html) links
     result.card = str(cards / f"{name}.md")
@@ -103,7 +109,7 @@ def publish_one(name: str, cards: Path, runs: Path, exports: Path, overrides: Ma
 def publish(names: Sequence[str], cards: Path = DEFAULT_CARDS, runs: Path = DEFAULT_RUNS,
             exports: Path = DEFAULT_EXPORTS, overrides: Mapping[str, Any] | None = None, epochs: int | None = None,
             progress: Callable[[str, str], Any] = lambda name, step: None, variants: str | Sequence[str] | None = None,
-            sign_key: str | Path | None = None) -> list[Published]:
+            sign_key: str | Path | None = None, recipients: Sequence[str | Path] = ()) -> list[Published]:
     """Publish each named model (default: every registered one); one failure does not stop the rest.
 
     ``variants`` defaults to every precision (``zoo.bundle.variants.PUBLISH_DEFAULT``); a bad
@@ -112,13 +118,15 @@ def publish(names: Sequence[str], cards: Path = DEFAULT_CARDS, runs: Path = DEFA
     variants = parse(variants, default=PUBLISH_VARIANTS)
     if sign_key is not None:
         key_facts(sign_key, private=True)
+    for public in recipients:
+        load_public_key(public)
     specs = [get_model(n) for n in names] if names else list_models()
     results = []
     for spec in specs:
         started = time.monotonic()
         try:
             results.append(publish_one(spec.name, Path(cards), Path(runs), Path(exports), overrides or {},
-                                       epochs, progress, variants, sign_key))
+                                       epochs, progress, variants, sign_key, recipients))
         except ZooError as exc:
             results.append(Published(spec.name, round(time.monotonic() - started, 1), error=str(exc)))
         except Exception as exc:  # a plugin's or a library's bug in one model never skips the models after it

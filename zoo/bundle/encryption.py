@@ -138,7 +138,7 @@ def write_keypair(key: Any, private_path: str | Path, public_path: str | Path | 
         raise EncryptionError(f"{private_path}: the private and the public key need two files")
     for path in (private_path, public_path):
         if path.exists() and not force:
-            raise EncryptionError(f"{path} exists; refusing to overwrite a key (pass force to replace it)")
+            raise EncryptionError(f"{path} exists; refusing to overwrite a key (--force replaces it)")
     protection = (serialization.BestAvailableEncryption(_bytes(passphrase)) if passphrase
                   else serialization.NoEncryption())
     private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, protection)

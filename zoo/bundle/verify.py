@@ -389,19 +389,20 @@ def variant_task_checks(bundle: Bundle, mode_list: list[Mode], sessions: dict, r
 
 def verify(path: str | Path, providers: Sequence[str] = ("cpu",), batch_sizes: Sequence[int] = (1, 7, 64),
            require: Sequence[str] = (), tolerance: tuple[float | None, float | None] = (None, None),
-           public_key: str | Path | None = None, latency: bool = False) -> dict[str, Any]:
+           public_key: str | Path | None = None, latency: bool = False, key: Any = None) -> dict[str, Any]:
     """Check a bundle and return the report; ``report['passed']`` is True only if every required check passed.
 
     ``tolerance`` (atol, rtol) overrides the bundle's declared tolerances for every output (FP32).
     ``public_key``: check the bundle's signature first (``SignatureError``, exit 2, on any mismatch).
     ``latency``: also measure the Deployment table (``report['deployment']``).
+    ``key``: a recipient's private key for an encrypted bundle (its payload decrypted in memory only).
     """
     signature = None
     if public_key is not None:
         from zoo.bundle.signing import verify_signature
 
         signature = verify_signature(path, public_key)
-    bundle = open_bundle(path)
+    bundle = open_bundle(path, key)
     if tolerance != (None, None):
         bundle = _with_tolerance(bundle, *tolerance)
     mode_list = modes(providers)

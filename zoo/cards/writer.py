@@ -21,10 +21,20 @@ from zoo.cards.render import FORMATS, render
 from zoo.fsutil import atomic_write_bytes
 from zoo.runs import CARD_DIR
 
+CYCLONEDX = "cyclonedx"  # the card as a CycloneDX 1.6 ML-BOM (zoo.cards.bom), strictly validated when written
+SUFFIXES = {**{fmt: f".{fmt}" for fmt in FORMATS}, CYCLONEDX: ".cdx.json"}  # CycloneDX's own file name pattern
+WRITTEN = tuple(SUFFIXES)  # every format zoo card writes
+
 
 def default_card_path(source: str | Path, fmt: str) -> Path:
-    """card/card.<fmt> inside the run directory or the bundle."""
-    return Path(source) / CARD_DIR / f"card.{fmt}"
+    """card/card.<suffix> inside the run directory or the bundle."""
+    return Path(source) / CARD_DIR / f"card{SUFFIXES[fmt]}"
+
+
+def _manifest(source: str | Path) -> dict[str, Any] | None:
+    from zoo.bundle import MANIFEST
+
+    return open_bundle(source).manifest if (Path(source) / MANIFEST).is_file() else None
 
 
 def write_card(source: str | Path, formats: Sequence[str], out: str | Path | None = None,
@@ -38,17 +48,29 @@ def write_card(source: str | Path, formats: Sequence[str], out: str | Path | Non
 
     first = Path(out) if out is not None else default_card_path(source, formats[0])
     card = make_card(source, first.parent)
+    manifest = None
     if card["bundle"]["status"] == "exported":
-        card["bundle"]["signature"] = signature_facts(open_bundle(source), signer)
-    return card, render_all(card, formats, first)
+        opened = open_bundle(source)
+        card["bundle"]["signature"] = signature_facts(opened, signer)
+        manifest = opened.manifest
+    return card, render_all(card, formats, first, manifest)
 
 
-def render_all(card: Mapping[str, Any], formats: Sequence[str], first: Path) -> list[Path]:
-    """``card`` written in each of ``formats``: ``first`` and files of the same name with the others' suffixes."""
+def render_all(card: Mapping[str, Any], formats: Sequence[str], first: Path,
+               manifest: Mapping[str, Any] | None = None) -> list[Path]:
+    """``card`` written in each of ``formats``: ``first`` and files of the same name with the others' suffixes;
+    the CycloneDX BOM also lists the bundle's files from ``manifest``."""
+    stem = first.name[: -len(SUFFIXES[formats[0]])] if first.name.endswith(SUFFIXES[formats[0]]) else first.stem
     written = []
     for fmt in formats:
-        path = first if fmt == formats[0] else first.with_suffix(f".{fmt}")
-        atomic_write_bytes(path, render(card, fmt, first.parent).encode("utf-8"))
+        path = first if fmt == formats[0] else first.with_name(stem + SUFFIXES[fmt])
+        if fmt == CYCLONEDX:
+            from zoo.cards.bom import bom_text
+
+            text = bom_text(card, manifest)
+        else:
+            text = render(card, fmt, first.parent)
+        atomic_write_bytes(path, text.encode("utf-8"))
         written.append(path)
     return written
 
@@ -59,12 +81,12 @@ def sign_bundle(bundle: str | Path, key: str | Path) -> dict[str, Any]:
     another format is there), then every file is signed."""
     signer = key_facts(key, private=True)
     opened = open_bundle(bundle)
-    cards = [f for f in FORMATS if default_card_path(bundle, f).is_file()]
+    cards = [f for f in WRITTEN if default_card_path(bundle, f).is_file()]
     if "json" in cards:
         card = json.loads(default_card_path(bundle, "json").read_text(encoding="utf-8"))
         card.pop("front_matter", None)
         card["bundle"]["signature"] = signature_facts(opened, signer)
-        render_all(card, cards, default_card_path(bundle, cards[0]))
+        render_all(card, cards, default_card_path(bundle, cards[0]), opened.manifest)
     elif cards:  # a card without its JSON twin is made again (from the run) to carry the signature line
         write_card(bundle, cards, signer=signer)
     return sign(bundle, key)
