@@ -13,11 +13,15 @@ def test_publish_one_model_end_to_end(tmp_path):
     cards, runs, exports = tmp_path / "cards", tmp_path / "runs", tmp_path / "exports"
     (exports / "stray").mkdir(parents=True)  # not a bundle: left out of the index, and said so
     (exports / "stray" / "manifest.json").write_text("{}")
+    (tmp_path / "README.md").write_text("# my zoo\n\n<!-- catalog:start -->\nold table\n<!-- catalog:end -->\n")
     result = run_zoo("publish", "cnn-digits", "--epochs", "1", "--set", "channels=8,16", "--set", "hidden=32",
-                     "--out", str(cards), "--runs", str(runs), "--exports", str(exports))
+                     "--out", "cards", "--runs", str(runs), "--exports", str(exports), cwd=tmp_path)
     assert result.code == 0, result.err
+    readme = (tmp_path / "README.md").read_text()  # publish in a source tree rewrites the README's table too
+    assert "old table" not in readme and "[cnn-digits](cards/cnn-digits.md)" in readme
     assert [line.split(": ")[1] for line in result.err.splitlines() if line.startswith("cnn-digits: ")] == [
         "train", "export", "verify", "card"]
+    assert "readme: catalog table rewritten from cards" in result.err
     header, row = result.out.strip().splitlines()
     assert header.split() == ["MODEL", "KEY", "METRIC", "PARITY", "SECONDS", "CARD"]
     assert re.match(r"cnn-digits +accuracy=[0-9.]+ +verified +[0-9.]+ +\S+cnn-digits\.md$", row)

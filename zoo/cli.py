@@ -641,6 +641,17 @@ def predict_command(bundle: str, inputs: tuple[str, ...], top_k: int, count: int
         click.echo(f"written: {len(written)} PNG file{'s' if len(written) != 1 else ''} under {out}")
 
 
+def _source_tree_readme(cards: Path) -> Path | None:
+    """./README.md when it holds the catalog table and the cards go to ./cards (zoo publish in the source tree):
+    the README's table then states what the new cards say, and the README's commands work in any order."""
+    from zoo.catalog import START
+
+    readme = Path("README.md")
+    if cards.resolve() != Path("cards").resolve() or not readme.is_file():
+        return None
+    return readme if START in readme.read_text(encoding="utf-8", errors="replace") else None
+
+
 def _refuse_existing(path: str, force: bool) -> None:
     if Path(path).exists() and not force:
         raise ZooError(f"{path} already exists; choose another --out or pass --force to replace it")
@@ -684,8 +695,12 @@ def card_command(source: str, fmt: str, out: str | None) -> None:
 @click.option("--encrypt-to", "recipients", multiple=True, metavar="PUBLIC_KEY",
               help="Encrypt each bundle's payload to this X25519 public key (repeatable), after it is verified and "
                    "before its card is written and it is signed.")
+@click.option("--readme", type=click.Path(), metavar="PATH",
+              help="Rewrite this README's catalog table from the cards (default: ./README.md when it has the "
+                   "catalog markers and the cards go to ./cards, as in the source tree).")
 @json_option
-def publish_command(names, out, runs, exports, epochs, assignments, variants, sign_key, recipients, as_json) -> None:
+def publish_command(names, out, runs, exports, epochs, assignments, variants, sign_key, recipients, readme,
+                    as_json) -> None:
     """Train, evaluate, export, verify and write the card of each model (default: every registered model).
 
     \b
@@ -702,7 +717,8 @@ def publish_command(names, out, runs, exports, epochs, assignments, variants, si
         click.echo(f"{name}: {what}", err=True)
 
     results = publish(names, Path(out), Path(runs), Path(exports), parse_assignments(assignments), epochs, step,
-                      variants=variants, sign_key=sign_key, recipients=recipients)
+                      variants=variants, sign_key=sign_key, recipients=recipients,
+                      readme=readme if readme is not None else _source_tree_readme(Path(out)))
     if as_json:
         emit_json([r.to_dict() for r in results])
     else:

@@ -18,7 +18,7 @@ from zoo.bundle.variants import PUBLISH_DEFAULT as PUBLISH_VARIANTS
 from zoo.bundle.variants import parse
 from zoo.bundle.verify import save_report, summary, verify
 from zoo.cards.writer import CYCLONEDX, copy_linked_files, render_all, write_card
-from zoo.catalog import write_catalog
+from zoo.catalog import update_readme, write_catalog
 from zoo.errors import WorkFailed, ZooError, one_line
 from zoo.fsutil import atomic_write_bytes
 from zoo.hub.index import write_index
@@ -109,8 +109,12 @@ def publish_one(name: str, cards: Path, runs: Path, exports: Path, overrides: Ma
 def publish(names: Sequence[str], cards: Path = DEFAULT_CARDS, runs: Path = DEFAULT_RUNS,
             exports: Path = DEFAULT_EXPORTS, overrides: Mapping[str, Any] | None = None, epochs: int | None = None,
             progress: Callable[[str, str], Any] = lambda name, step: None, variants: str | Sequence[str] | None = None,
-            sign_key: str | Path | None = None, recipients: Sequence[str | Path] = ()) -> list[Published]:
+            sign_key: str | Path | None = None, recipients: Sequence[str | Path] = (),
+            readme: str | Path | None = None) -> list[Published]:
     """Publish each named model (default: every registered one); one failure does not stop the rest.
+
+    The zoo's index, the catalog page and (with ``readme``) the README's catalog table are then rewritten
+    from every card in the folder, so that the README states what the cards now say.
 
     ``variants`` defaults to every precision (``zoo.bundle.variants.PUBLISH_DEFAULT``); a bad
     ``sign_key`` or variant name is refused before anything is trained.
@@ -135,4 +139,7 @@ def publish(names: Sequence[str], cards: Path = DEFAULT_CARDS, runs: Path = DEFA
     for note in notes:  # a bundle left out of the index, a card not used: said, as zoo hub says them
         progress("index", f"warning: {note}")
     write_catalog(Path(cards))  # every card in the folder, not only this call's models
+    if readme is not None:
+        update_readme(readme, cards)
+        progress("readme", f"catalog table rewritten from {cards}")
     return results
