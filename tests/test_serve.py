@@ -20,7 +20,6 @@ import onnxruntime as ort
 import pytest
 import tritonclient.http as triton
 from prometheus_client.parser import text_string_to_metric_families
-from tritonclient.utils import InferenceServerException
 
 from zoo.bundle import BundleError, checksums
 from zoo.serve import ServeError, ServeOptions, ServerThread, load_bundle_model
@@ -207,6 +206,24 @@ def test_every_bad_request_is_a_4xx_with_a_clear_message_and_the_server_goes_on(
     got, answer, _ = request(server.url, "POST", "/v2/models/cnn-digits/infer", body, headers)
     assert got == status and message in answer["error"], answer
     assert "\n" not in answer["error"]
+    assert infer_json(server.url, "cnn-digits", digits(CNN)[:1])[0] == 200
+
+
+def test_an_empty_tensor_is_refused_before_onnxruntime_sees_it(server):
+    """ONNX Runtime 1.32 aborts the process when the LSTM is run on 0 rows: the server never runs one."""
+    for shape in ([0, 8, 8], [2, 0, 8]):
+        status, answer = infer_json(server.url, "lstm-digits", np.zeros(shape, np.float32))
+        assert status == 400 and f"shape {shape} holds no elements" in answer["error"]
+    assert infer_json(server.url, "lstm-digits", digits(LSTM)[:1])[0] == 200
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read(server):
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    chunks = (b"[" + b"0.5," * 20000 for _ in range(20))  # about 1.6 MB, no Content-Length
+    connection.request("POST", "/v2/models/cnn-digits/infer", body=chunks, encode_chunked=True)
+    response = connection.getresponse()
+    assert response.status == 413 and f"limit of {MAX_BODY} bytes" in json.loads(response.read())["error"]
     assert infer_json(server.url, "cnn-digits", digits(CNN)[:1])[0] == 200
 
 

@@ -23,9 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -35,10 +36,12 @@ from zoo.serve import answers
 from zoo.serve.batching import Batcher, Runner
 from zoo.serve.metrics import UNKNOWN_MODEL, Metrics
 from zoo.serve.model import ServableModel, TensorSpec, batch_axis, datatype
-from zoo.serve.tensors import HEADER_LENGTH, JSON_TYPE, RequestError, encode_response, error_body, parse_request
+from zoo.serve.tensors import (HEADER_LENGTH, JSON_TYPE, InferRequest, RequestError, encode_response, error_body,
+                               parse_request)
 
 log = logging.getLogger("zoo.serve")
 EXTENSIONS = ["binary_tensor_data", "classification"]
+HTTP_PARSERS, EVENT_LOOPS = ("httptools", "h11"), ("asyncio", "uvloop")  # uvloop: not a dependency; install it
 
 
 class ServeError(ZooError):
@@ -55,6 +58,7 @@ class ServeOptions:
     (``benchmarks/serve.py``). ``max_queue_delay_ms``: how long a batch may wait for company (0: never).
     ``workers``: threads running ONNX Runtime. ``max_body_bytes``: the largest request body (413 above).
     ``graceful_timeout_s``: how long SIGTERM waits for requests in flight before cancelling them.
+    ``http``, ``loop``: uvicorn's HTTP parser and event loop (``benchmarks/serve.py --stacks`` compares them).
     """
 
     max_batch_size: int = 64
@@ -63,6 +67,8 @@ class ServeOptions:
     workers: int = 2
     max_body_bytes: int = 16 * 2**20
     graceful_timeout_s: float = 30.0
+    http: str = "httptools"
+    loop: str = "asyncio"
 
     def __post_init__(self) -> None:
         for name in ("max_batch_size", "workers", "max_body_bytes"):
@@ -72,6 +78,9 @@ class ServeOptions:
         for name in ("max_queue_delay_ms", "graceful_timeout_s"):
             if not getattr(self, name) >= 0:
                 raise ServeError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name, known in (("http", HTTP_PARSERS), ("loop", EVENT_LOOPS)):
+            if getattr(self, name) not in known:
+                raise ServeError(f"{name} must be one of {', '.join(known)}, got {getattr(self, name)!r}")
 
 
 class Served:
@@ -82,6 +91,42 @@ class Served:
         self.outputs: list[TensorSpec] = [*model.outputs, *answers.task_outputs(model)]
         self.output_names = [spec.name for spec in self.outputs]
         self.input_specs = {spec.name: spec for spec in model.inputs}
+
+    def feeds(self, parsed: InferRequest, max_batch_size: int) -> tuple[dict[str, np.ndarray], int]:
+        """The request's inputs checked against the model (names, datatypes, then the model's own ``check``),
+        and its rows along the batch axis (1 for a model without one)."""
+        feeds = {}
+        for tensor in parsed.inputs:
+            spec = self.input_specs.get(tensor.name)
+            if spec is None:
+                raise RequestError(f"model {self.model.name!r} has no input {tensor.name!r} "
+                                   f"(it takes {', '.join(self.input_specs)})")
+            if tensor.array.dtype != spec.dtype:
+                raise RequestError(f"input {tensor.name!r} of model {self.model.name!r} is {spec.datatype}, "
+                                   f"the request sent {datatype(tensor.array.dtype)}")
+            if tensor.name in feeds:
+                raise RequestError(f"input {tensor.name!r} is given twice")
+            feeds[tensor.name] = tensor.array
+        feeds = self.model.check(feeds)
+        if self.batch is None:
+            return feeds, 1
+        rows = next(iter(feeds.values())).shape[0]
+        if rows > max_batch_size:
+            raise RequestError(f"a batch of {rows} rows is over this server's max batch size of {max_batch_size}")
+        return feeds, rows
+
+    def wanted(self, parsed: InferRequest) -> list[tuple[str, bool, int]]:
+        """The outputs to answer with, as (name, binary, top-k classes or 0): those asked for, else every one."""
+        if parsed.outputs is None:
+            return [(name, parsed.binary_default, 0) for name in self.output_names]
+        for requested in parsed.outputs:
+            if requested.name not in self.output_names:
+                raise RequestError(f"model {self.model.name!r} has no output {requested.name!r} "
+                                   f"(it has {', '.join(self.output_names)})")
+            if requested.classification and not answers.ranks_classes(self.model, requested.name):
+                raise RequestError(f"output {requested.name!r} of model {self.model.name!r} holds no class scores "
+                                   f"to rank (classification applies to a classifier's logits or probabilities)")
+        return [(r.name, r.binary, r.classification) for r in parsed.outputs]
 
     def metadata(self) -> dict[str, Any]:
         tensor = lambda s: {"name": s.name, "datatype": s.datatype, "shape": s.protocol_shape}  # noqa: E731
@@ -217,6 +262,8 @@ class InferenceApp:
             response = self._error(str(exc), exc.status)
         except ZooError as exc:  # the model's own check of the inputs, or ONNX Runtime refusing them
             response = self._error(str(exc), 400)
+        except ClientDisconnect:  # nobody reads the answer; counted as the client's doing
+            response = self._error("the client disconnected before sending the whole request", 499)
         except Exception as exc:
             log.error("model %r: %s", name, one_line(exc))
             response = self._error(f"the server failed ({one_line(exc)})", 500)
@@ -243,37 +290,8 @@ class InferenceApp:
         served = self._served(request)
         model = served.model
         parsed = parse_request(await self._body(request), request.headers.get(HEADER_LENGTH))
-        feeds = {}
-        for tensor in parsed.inputs:
-            spec = served.input_specs.get(tensor.name)
-            if spec is None:
-                raise RequestError(f"model {model.name!r} has no input {tensor.name!r} "
-                                   f"(it takes {', '.join(served.input_specs)})")
-            if tensor.array.dtype != spec.dtype:
-                raise RequestError(f"input {tensor.name!r} of model {model.name!r} is {spec.datatype}, "
-                                   f"the request sent {datatype(tensor.array.dtype)}")
-            if tensor.name in feeds:
-                raise RequestError(f"input {tensor.name!r} is given twice")
-            feeds[tensor.name] = tensor.array
-        feeds = model.check(feeds)
-        rows = 1
-        if served.batch is not None:
-            rows = next(iter(feeds.values())).shape[0]
-            if rows > self.options.max_batch_size:
-                raise RequestError(f"a batch of {rows} rows is over this server's max batch size of "
-                                   f"{self.options.max_batch_size}")
-        requested = parsed.outputs
-        if requested is None:
-            wanted = [(n, parsed.binary_default, 0) for n in served.output_names]
-        else:
-            wanted = [(r.name, r.binary, r.classification) for r in requested]
-            for out, _, top in wanted:
-                if out not in served.output_names:
-                    raise RequestError(f"model {model.name!r} has no output {out!r} "
-                                       f"(it has {', '.join(served.output_names)})")
-                if top and not answers.ranks_classes(model, out):
-                    raise RequestError(f"output {out!r} of model {model.name!r} holds no class scores to rank "
-                                       f"(classification applies to a classifier's logits or probabilities)")
+        feeds, rows = served.feeds(parsed, self.options.max_batch_size)
+        wanted = served.wanted(parsed)
         outputs = await served.runner.run(feeds, rows)
         answers.add_task_outputs(model, outputs, {n for n, _, _ in wanted})
         chosen = [(n, answers.top_classes(outputs[n], model.class_names, top) if top else outputs[n], binary)

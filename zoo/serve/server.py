@@ -25,9 +25,6 @@ from zoo.serve.app import InferenceApp, ServeError, ServeOptions
 from zoo.serve.model import ServableModel
 
 LOCALHOST = "127.0.0.1"
-# Measured by benchmarks/serve.py: see the report in benchmarks/serve.py's docstring.
-HTTP_IMPLEMENTATION = "httptools"
-EVENT_LOOP = "asyncio"
 
 Loader = Callable[[Any], ServableModel]
 
@@ -78,7 +75,7 @@ class _Prepared:
             raise ServeError("give at least one bundle to serve")
         self.inference = InferenceApp(sources, loader, options, on_failure=self._stop)
         config = uvicorn.Config(self.inference.app, log_level=log_level, access_log=False, lifespan="on",
-                                http=HTTP_IMPLEMENTATION, loop=EVENT_LOOP, server_header=False,
+                                http=options.http, loop=options.loop, server_header=False,
                                 timeout_graceful_shutdown=int(options.graceful_timeout_s + 0.999))
         self.server = _Uvicorn(config)
         self.socket = bind(host, port)

@@ -15,7 +15,7 @@ import json
 import math
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -149,6 +149,8 @@ def parse_request(body: bytes, header_length: str | None) -> InferRequest:
         if declared not in DTYPES:
             raise RequestError(f"input {name!r}: unknown datatype {declared!r} (one of {', '.join(DTYPES)})")
         dtype, count = DTYPES[declared], math.prod(shape)
+        if count == 0:  # ONNX Runtime 1.32 aborts the whole process on an LSTM given a batch of 0 rows
+            raise RequestError(f"input {name!r}: shape {list(shape)} holds no elements; send at least one")
         size = _object(entry.get("parameters"), f"input {name!r} parameters").get("binary_data_size")
         if size is None:
             array = _decode_json_data(entry.get("data"), dtype, count, name)
@@ -208,8 +210,7 @@ def _json_data(array: np.ndarray) -> list:
 
 
 def encode_response(model: str, version: str, request_id: str | None,
-                    outputs: Sequence[tuple[str, np.ndarray, bool]],
-                    parameters: Mapping[str, Any] | None = None) -> tuple[bytes, dict[str, str]]:
+                    outputs: Sequence[tuple[str, np.ndarray, bool]]) -> tuple[bytes, dict[str, str]]:
     """The response body and its headers: JSON, or JSON then the binary outputs (``(name, array, binary)``)."""
     described, chunks = [], []
     for name, array, binary in outputs:
@@ -224,8 +225,6 @@ def encode_response(model: str, version: str, request_id: str | None,
     payload: dict[str, Any] = {"model_name": model, "model_version": version}
     if request_id is not None:
         payload["id"] = request_id
-    if parameters:
-        payload["parameters"] = dict(parameters)
     payload["outputs"] = described
     header = json.dumps(payload, separators=(",", ":")).encode()
     if not chunks:
