@@ -4,7 +4,7 @@ The API::
 
     serve(bundles, host="127.0.0.1", port=8000, *, public_key=None, options=ServeOptions(), loader=None)
     ServerThread(bundles, ...)           # the same server in a thread of this process (tests, benchmarks)
-    ServeOptions(max_batch_size=64, batching=False, max_queue_delay_ms=0, workers=2, max_body_bytes=16 MiB,
+    ServeOptions(max_batch_size=64, batching=True, max_queue_delay_ms=0, workers=2, max_body_bytes=16 MiB,
                  graceful_timeout_s=30, http="httptools", loop="asyncio")
     ServableModel, TensorSpec            # what the server needs from a loaded model (zoo.serve.model)
     load_bundle_model(path, public_key=None, threads=1)  # today's bundle -> ServableModel (zoo.serve.bundle_model)
