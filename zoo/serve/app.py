@@ -54,12 +54,14 @@ class ServeOptions:
 
     ``max_batch_size``: the most rows one request may carry along the batch axis (more is a 400), and the
     most rows batching stacks into one run. ``batching``: stack requests that arrive together (see
-    ``zoo.serve.batching``); on by default: with no delay it costs nothing at concurrency 1 and served more
-    requests per second at concurrency 8 and 32 (``benchmarks/serve.py``). ``max_queue_delay_ms``: how long a
-    batch may wait for company (0: never; 1 ms cut concurrency-1 throughput by two thirds and gained nothing).
+    ``zoo.serve.batching``); on by default, as measured by ``benchmarks/serve.py`` on 2 shared cores: with no
+    wait it adds 0.02-0.1 ms to a lone request (one more hop through the event loop) and served 10-90% more
+    requests per second at concurrency 8 and 32, with lower p99. ``max_queue_delay_ms``: how long a batch may
+    wait for company (0: never; 1 ms cut concurrency-1 throughput to about 550/s and gained nothing at 8 or 32).
     ``workers``: threads running ONNX Runtime. ``max_body_bytes``: the largest request body (413 above).
     ``graceful_timeout_s``: how long SIGTERM waits for requests in flight before cancelling them.
-    ``http``, ``loop``: uvicorn's HTTP parser and event loop (``benchmarks/serve.py --stacks`` compares them).
+    ``http``, ``loop``: uvicorn's HTTP parser and event loop (``benchmarks/serve.py --stacks``: httptools served
+    about 15% more requests than h11 at concurrency 1 and 30% more at 32; uvloop gained nothing steady).
     """
 
     max_batch_size: int = 64
