@@ -126,6 +126,37 @@ def test_triton_client_gets_what_onnxruntime_computes(server, unbatched, binary)
             assert result.get_response()["id"] == "r-7"
 
 
+def test_every_committed_bundle_serves_what_onnxruntime_computes():
+    """Autoencoders and generators too: several inputs, INT64 labels, no task outputs for non-classifiers."""
+    bundles = sorted(p.parent for p in (ROOT / "exports").glob("*/manifest.json"))
+    rng = np.random.default_rng(1)
+    with ServerThread(bundles) as running:
+        running.wait_ready()
+        triton_client = client(running.url)
+        for bundle in bundles:
+            manifest = json.loads((bundle / "manifest.json").read_text())
+            graph = next(g for g in manifest["graphs"] if g["role"] == "primary")
+            arrays = {}
+            for spec in graph["inputs"]:
+                shape = [3 if isinstance(d, str) else d for d in spec["shape"]]
+                draw = {"integers": lambda: rng.integers(spec["low"], spec["high"], shape),
+                        "normal": lambda: rng.standard_normal(shape)}.get(spec["distribution"],
+                                                                         lambda: rng.random(shape))
+                arrays[spec["name"]] = draw().astype(spec["dtype"])
+            given = []
+            for name, array in arrays.items():
+                given.append(triton.InferInput(name, list(array.shape), "INT64" if array.dtype == np.int64 else "FP32"))
+                given[-1].set_data_from_numpy(array)
+            result = triton_client.infer(bundle.name, given)
+            session = ort.InferenceSession(str(bundle / graph["file"]), providers=["CPUExecutionProvider"])
+            expected = dict(zip([o["name"] for o in graph["outputs"]], session.run(None, arrays)))
+            answered = [o["name"] for o in result.get_response()["outputs"]]
+            classifier = manifest["task"] == "classification"
+            assert answered == list(expected) + (["probabilities", "label"] if classifier else [])
+            for name, value in expected.items():
+                np.testing.assert_allclose(result.as_numpy(name), value, rtol=1e-5, atol=1e-5)
+
+
 def test_classifiers_answer_with_probabilities_and_top_classes(server):
     array = digits(CNN)[:4]
     logits = onnxruntime_outputs(CNN, array)
