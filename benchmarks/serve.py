@@ -7,8 +7,8 @@ one whose batches wait up to 1 ms for company. Each server runs in a subprocess 
 client is this process: an asyncio client on raw sockets with HTTP/1.1 keep-alive, one connection per
 concurrent request, each request's bytes built once (so it spends as little CPU as a client can; it still
 shares the machine's cores with the server, and at concurrency 32 it takes a good part of one). Every
-response must be a 200; the first of each row is checked against ONNX Runtime. The ``onnxruntime`` rows are ``session.run`` on the same input, in this process, one thread, back to back.
-The servers run side by side and take turns on each row, so that a machine shared with other work loads
+response must be a 200; the first of each row is checked against ONNX Runtime. The ``onnxruntime`` rows
+are ``session.run`` on the same input, in this process, one thread, back to back. The servers run side by side and take turns on each row, so that a machine shared with other work loads
 them alike; each row is measured ``--rounds`` times: ``requests_per_s``, p50 and p99 are the fastest round's
 (the least disturbed by other work), ``median_per_s`` the median round's rate, ``rounds_per_s`` every one.
 ``--stacks`` adds cnn-digits JSON rows for uvicorn's HTTP parsers (h11, httptools) and event loops
