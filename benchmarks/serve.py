@@ -1,18 +1,22 @@
 """`zoo serve` under load: requests per second and p50/p99 latency, against in-process ONNX Runtime (the limit).
 
-For cnn-digits and lstm-digits (the committed bundles in exports/), one row per request shape: batch 1, the
-model's output ``output`` asked for, at concurrency 1, 8 and 32, with JSON tensors and with the binary tensor
-extension, on a server with batching off, one with batching on (``max_queue_delay_ms`` 0, the default) and
-one whose batches wait up to 1 ms for company. Each server runs in a subprocess (``zoo.serve.serve``); the
-client is this process: an asyncio client on raw sockets with HTTP/1.1 keep-alive, one connection per
-concurrent request, each request's bytes built once (so it spends as little CPU as a client can; it still
-shares the machine's cores with the server, and at concurrency 32 it takes a good part of one). Every
-response must be a 200; the first of each row is checked against ONNX Runtime. The ``onnxruntime`` rows
-are ``session.run`` on the same input, in this process, one thread, back to back. The servers run side by side and take turns on each row, so that a machine shared with other work loads
-them alike; each row is measured ``--rounds`` times: ``requests_per_s``, p50 and p99 are the fastest round's
-(the least disturbed by other work), ``median_per_s`` the median round's rate, ``rounds_per_s`` every one.
-``--stacks`` adds cnn-digits JSON rows for uvicorn's HTTP parsers (h11, httptools) and event loops
-(asyncio, and uvloop when it is installed).
+For cnn-digits and lstm-digits (the committed bundles in exports/), one row per request shape: batch 1,
+the model's output ``output`` asked for, at concurrency 1, 8 and 32, with JSON tensors and with the binary
+tensor extension, on a server with batching off, one with batching on (``max_queue_delay_ms`` 0, the
+default) and one whose batches wait up to 1 ms for company.
+
+Each server runs in a subprocess (``zoo.serve.serve``). The client is this process: an asyncio client on
+raw sockets with HTTP/1.1 keep-alive, one connection per concurrent request, each request's bytes built
+once, so it spends as little CPU as a client can; it still shares the machine's cores with the server, and
+at concurrency 32 it takes a good part of one. Every response must be a 200; the first of each row is
+checked against ONNX Runtime. The ``onnxruntime`` rows are ``session.run`` on the same input, in this
+process, one thread, back to back.
+
+The servers run side by side and take turns on each row, so that a machine shared with other work loads
+them alike; each row is measured ``--rounds`` times: ``requests_per_s``, p50 and p99 are the fastest
+round's (the least disturbed by other work), ``median_per_s`` the median round's rate, ``rounds_per_s``
+every one. ``--stacks`` adds cnn-digits JSON rows for uvicorn's HTTP parsers (h11, httptools) and event
+loops (asyncio, and uvloop when it is installed).
 
 Goal: at concurrency 1 with JSON, at least 1,000 requests per second for cnn-digits (the default setup).
 Run: python benchmarks/serve.py [--seconds S] [--rounds N] [--stacks]
