@@ -55,13 +55,14 @@ class ServeOptions:
     ``max_batch_size``: the most rows one request may carry along the batch axis (more is a 400), and the
     most rows batching stacks into one run. ``batching``: stack requests that arrive together (see
     ``zoo.serve.batching``); on by default, as measured by ``benchmarks/serve.py`` on 2 shared cores: with no
-    wait it adds 0.02-0.1 ms to a lone request (one more hop through the event loop) and served 10-90% more
-    requests per second at concurrency 8 and 32, with lower p99. ``max_queue_delay_ms``: how long a batch may
-    wait for company (0: never; 1 ms cut concurrency-1 throughput to about 550/s and gained nothing at 8 or 32).
+    wait it adds 0.02-0.11 ms to a lone request's p50 (one more hop through the event loop), and at concurrency
+    8 and 32 it served more requests per second in 7 of 8 rows (median rounds +10% to +93%; the eighth,
+    cnn-digits JSON at 32, -7% median and +19% best round). ``max_queue_delay_ms``: how long a batch may wait
+    for company (0: never; 1 ms cut concurrency-1 throughput to about 550/s and gained nothing at 8 or 32).
     ``workers``: threads running ONNX Runtime. ``max_body_bytes``: the largest request body (413 above).
     ``graceful_timeout_s``: how long SIGTERM waits for requests in flight before cancelling them.
     ``http``, ``loop``: uvicorn's HTTP parser and event loop (``benchmarks/serve.py --stacks``: httptools served
-    about 15% more requests than h11 at concurrency 1 and 30% more at 32; uvloop gained nothing steady).
+    about 12% more requests than h11 at concurrency 1 and 32% more at 32; uvloop gained nothing steady).
     """
 
     max_batch_size: int = 64
@@ -182,9 +183,7 @@ class InferenceApp:
                 self._add(model)
             self.ready = True
             log.info("ready: %s", ", ".join(self.models))
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # a bad bundle: the server stops and serve() raises it
+        except Exception as exc:  # a bad bundle: the server stops and serve() raises it
             self.error = exc if isinstance(exc, ZooError) else ServeError(f"loading a model failed ({one_line(exc)})")
             self.on_failure()
 
@@ -210,7 +209,7 @@ class InferenceApp:
         return Response(error_body(message), status, media_type=JSON_TYPE)
 
     async def _http_error(self, request: Request, exc: HTTPException) -> Response:
-        """Starlette's own refusals (no such path, wrong method, body too large) as ``{"error": ...}``."""
+        """Starlette's own refusals (no such path, wrong method) as ``{"error": ...}``."""
         messages = {404: f"no such endpoint: {request.url.path}",
                     405: f"{request.method} is not allowed on {request.url.path}"}
         return self._error(messages.get(exc.status_code, str(exc.detail)), exc.status_code)
