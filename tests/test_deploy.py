@@ -136,3 +136,25 @@ def test_kserve_inference_service_serves_the_repository(tmp_path):
     for name, uri, message in [("Zoo_Digits", "s3://m", "DNS-1035 label"), ("zoo", "models/zoo", "with its scheme")]:
         with pytest.raises(DeployError, match=message):
             inference_service(name, uri)
+
+
+def test_zoo_deploy_from_the_command_line_and_an_encrypted_bundle_refused(tmp_path):
+    from conftest import invoke_zoo, one_error_line
+
+    repo = tmp_path / "models"
+    result = invoke_zoo("deploy", "triton", "cnn-digits", "lstm-digits", "--out", str(repo), "--instances", "2")
+    assert result.code == 0, result.err
+    assert sorted(p.name for p in repo.iterdir()) == ["cnn-digits", "lstm-digits"]
+    assert "count: 2" in (repo / "cnn-digits" / "config.pbtxt").read_text()
+    again = invoke_zoo("deploy", "triton", "cnn-digits", "--out", str(repo))
+    assert again.code == 2 and one_error_line(again.err)
+    secret = shutil.copytree(ROOT / "exports" / "cnn-digits", tmp_path / "secret" / "cnn-digits")
+    assert invoke_zoo("keygen", str(tmp_path / "k.pem")).code == 0
+    assert invoke_zoo("encrypt", str(secret), "--to", str(tmp_path / "k.pem.pub")).code == 0
+    refused = invoke_zoo("deploy", "triton", str(secret), "--out", str(tmp_path / "other"))
+    assert refused.code == 2 and "its graphs are encrypted" in one_error_line(refused.err)
+    assert not (tmp_path / "other").exists()
+    yaml_file = tmp_path / "isvc.yaml"
+    made = invoke_zoo("deploy", "kserve", "--name", "zoo-digits", "--storage-uri", "s3://bucket/zoo", "--out",
+                      str(yaml_file))
+    assert made.code == 0 and "protocolVersion: v2" in yaml_file.read_text()

@@ -122,6 +122,7 @@ def test_raw_tensors_run_without_torch_and_match_the_test_vectors(zoo_cli, tmp_p
     (np.zeros((3, 1, 7, 8), np.float32), "must be shaped (batch, 1, 8, 8), got (3, 1, 7, 8)"),
     (np.zeros((3, 1, 8, 8), np.float64), "must be float32, got float64"),
     (np.zeros((1, 8, 8), np.float32), "must be shaped (batch, 1, 8, 8), got (1, 8, 8)"),
+    (np.zeros((0, 1, 8, 8), np.float32), "is empty (shaped (0, 1, 8, 8)); give at least one sample"),
 ])
 def test_input_that_does_not_fit_the_signature_is_one_clear_error(zoo_cli, tmp_path, without_torch, array, message):
     np.save(tmp_path / "x.npy", array)

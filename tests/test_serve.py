@@ -176,11 +176,9 @@ def test_classifiers_answer_with_probabilities_and_top_classes(server):
 
 def test_class_names_recorded_in_the_bundle_name_the_label(tmp_path):
     bundle = shutil.copytree(CNN, tmp_path / "cnn-digits")
-    config = json.loads((bundle / "config.json").read_text())
     names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-    config["data"]["class_names"] = names
-    (bundle / "config.json").write_text(json.dumps(config))
     manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["preprocessing"] = {**manifest.get("preprocessing", {}), "class_names": names}  # the deployer's record
     manifest["files"] = checksums(bundle)
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     array = digits(CNN)[:3]
@@ -472,3 +470,37 @@ def test_sigterm_drains_the_request_in_flight_and_exits_0_without_torch(tmp_path
             process.kill()
     assert process.returncode == 0, err
     assert out.strip() == "stopped" and not tripwire.exists()
+
+
+def test_zoo_serve_from_the_command_line_answers_like_zoo_predict_and_drains_on_sigterm(tmp_path, without_torch):
+    """`zoo serve NAME` as a deployer runs it: torch unimportable, a published model by name, port 0; the
+    listening line names the URL; SIGTERM ends it with status 0."""
+    import urllib.error
+    import urllib.request
+
+    env = {**os.environ, **without_torch, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "zoo", "serve", "cnn-digits", "--port", "0"],
+                               stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = process.stderr.readline()
+        url = re.search(r"listening on (http://\S+)", line).group(1)
+        deadline = time.monotonic() + 60
+        def ready() -> bool:
+            try:
+                return json.loads(urllib.request.urlopen(f"{url}/v2/health/ready").read())["ready"] is True
+            except urllib.error.HTTPError as exc:  # 503 {"ready": false} while the model loads
+                return json.loads(exc.read())["ready"] is True
+
+        while not ready():
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        array = digits(CNN)[:2]
+        status, body = infer_json(url, "cnn-digits", array, outputs=[{"name": "label"}])
+        assert status == 200
+        np.save(tmp_path / "x.npy", array)
+        predicted = subprocess.run([sys.executable, "-m", "zoo", "predict", "cnn-digits", str(tmp_path / "x.npy"),
+                                    "--json"], capture_output=True, text=True, env=env)
+        assert body["outputs"][0]["data"] == [a["label"] for a in json.loads(predicted.stdout)]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0

@@ -849,6 +849,105 @@ def encrypt_command(bundle: str, recipients: tuple[str, ...], added: tuple[str, 
     click.echo(f"encrypted: {bundle}  ({facts.get('cipher')}; recipients: {', '.join(facts.get('recipients', []))})")
 
 
+@cli.command("serve")
+@click.argument("bundles", nargs=-1, required=True, metavar="BUNDLE|NAME...")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but 127.0.0.1 serves other machines too.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0: any free port.")
+@click.option("--public-key", type=click.Path(), metavar="KEY",
+              help="Check each bundle's signature with this PEM public key before it is served.")
+@key_option
+@click.option("--max-batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="The most rows one request may carry, and the most rows batching stacks into one run.")
+@click.option("--no-batching", is_flag=True, help="Run every request on its own (batching is on: see the README).")
+@click.option("--max-queue-delay-ms", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="How long a batch may wait for company (0: never).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Threads running ONNX Runtime.")
+@click.option("--max-body-bytes", type=click.IntRange(min=1), default=16 * 2**20, show_default=True,
+              help="The largest request body (413 above).")
+def serve_command(bundles: tuple[str, ...], host: str, port: int, public_key: str | None, key: str | None,
+                  max_batch_size: int, no_batching: bool, max_queue_delay_ms: float, workers: int,
+                  max_body_bytes: int) -> None:
+    """Serve bundles (or published models by name) on the Open Inference Protocol (KServe v2 / Triton REST).
+
+    GET /v2/health/live, /v2/health/ready (true once every model is loaded), /v2, /v2/models/NAME; POST
+    /v2/models/NAME/infer with JSON or binary tensors; classifiers also answer `probabilities` and `label`;
+    request counts and latencies at /metrics. SIGTERM drains requests in flight and exits 0. Torch-free.
+
+    \b
+    Examples:
+      zoo serve cnn-digits lstm-digits
+      zoo serve exports/cnn-digits --port 9000 --public-key publisher.pub
+      curl -s localhost:8000/v2/models/cnn-digits
+    """
+    import functools
+
+    from zoo.hub.index import bundle_or_name
+    from zoo.serve import ServeOptions, serve
+    from zoo.serve.bundle_model import load_bundle_model
+
+    opened = [bundle_or_name(b, public_key, key) for b in bundles]  # signatures and checksums first
+    options = ServeOptions(max_batch_size=max_batch_size, batching=not no_batching,
+                           max_queue_delay_ms=max_queue_delay_ms, workers=workers, max_body_bytes=max_body_bytes)
+    serve(opened, host, port, options=options, loader=functools.partial(load_bundle_model, threads=1),
+          announce=lambda line: click.echo(line, err=True))
+
+
+@cli.group("deploy")
+def deploy_group() -> None:
+    """Write the files that serve bundles on the engines that exist: Triton model repositories, KServe."""
+
+
+@deploy_group.command("triton")
+@click.argument("bundles", nargs=-1, required=True, metavar="BUNDLE|NAME...")
+@click.option("--out", required=True, type=click.Path(), metavar="REPO", help="The Triton model repository.")
+@click.option("--max-batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--instances", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Model instances (instance_group count).")
+@click.option("--gpu", is_flag=True, help="Instances on GPUs (KIND_GPU) instead of CPUs.")
+@click.option("--force", is_flag=True, help="Replace models of the same name already in REPO.")
+@json_option
+def deploy_triton_command(bundles: tuple[str, ...], out: str, max_batch_size: int, instances: int, gpu: bool,
+                          force: bool, as_json: bool) -> None:
+    """Write a Triton model repository: REPO/NAME/config.pbtxt (platform onnxruntime_onnx, dims with -1 for named
+    axes, dynamic batching, instance groups) and REPO/NAME/1/model.onnx, one model per bundle.
+
+    \b
+    Examples:
+      zoo deploy triton cnn-digits lstm-digits --out models
+      tritonserver --model-repository=models      # not run here: Triton does not install from pip
+    """
+    from zoo.deploy.triton import TritonOptions, write_repository
+    from zoo.hub.index import bundle_or_name
+
+    paths = [bundle_or_name(b).path for b in bundles]
+    written = write_repository(paths, out, force=force, options=TritonOptions(
+        max_batch_size=max_batch_size, instances=instances, kind="KIND_GPU" if gpu else "KIND_CPU"))
+    if as_json:
+        emit_json({"repository": out, "models": [str(p) for p in written]})
+        return
+    for path in written:
+        click.echo(f"written: {path}/config.pbtxt, {path}/1/model.onnx")
+
+
+@deploy_group.command("kserve")
+@click.option("--name", required=True, help="The InferenceService's name (a DNS label).")
+@click.option("--storage-uri", required=True, help="Where the Triton model repository lies (s3://, gs://, pvc://...).")
+@click.option("--out", required=True, type=click.Path(), metavar="FILE", help="The YAML file to write.")
+@click.option("--force", is_flag=True, help="Replace FILE.")
+def deploy_kserve_command(name: str, storage_uri: str, out: str, force: bool) -> None:
+    """Write a KServe InferenceService (ONNX model format, protocol v2) serving a Triton model repository.
+
+    \b
+    Examples:
+      zoo deploy triton cnn-digits --out models && aws s3 sync models s3://bucket/zoo
+      zoo deploy kserve --name zoo-digits --storage-uri s3://bucket/zoo --out isvc.yaml && kubectl apply -f isvc.yaml
+    """
+    from zoo.deploy.kserve import write_inference_service
+
+    click.echo(f"written: {write_inference_service(out, name, storage_uri, force=force)}")
+
+
 @cli.command("hub")
 @click.argument("dest", metavar="DIR", type=click.Path())
 @click.option("--exports", type=click.Path(), default="exports", show_default=True,

@@ -277,6 +277,9 @@ class Graph:
             name, array, shape = spec["name"], arrays[spec["name"]], spec["shape"]
             if array.dtype != np.dtype(spec["dtype"]):
                 raise BundleError(f"input {name!r} of graph {self.name!r} must be {spec['dtype']}, got {array.dtype}")
+            if 0 in array.shape:  # ONNX Runtime 1.32 aborts the whole process on an LSTM given 0 rows
+                raise BundleError(f"input {name!r} of graph {self.name!r} is empty (shaped {tuple(array.shape)}); "
+                                  f"give at least one sample")
             if array.ndim != len(shape) or any(isinstance(d, int) and d != n for d, n in zip(shape, array.shape)):
                 raise BundleError(f"input {name!r} of graph {self.name!r} must be shaped {shape_text(shape)}, "
                                   f"got {tuple(array.shape)}")

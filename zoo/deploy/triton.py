@@ -184,6 +184,10 @@ def write_repository(bundles: Sequence[str | Path], out: str | Path, *, force: b
     opened = [open_bundle(path) for path in bundles]
     if not opened:
         raise DeployError("give at least one bundle to deploy")
+    for bundle in opened:
+        if bundle.encrypted:  # Triton reads model.onnx from disk as it is: no place for a decrypted copy
+            raise DeployError(f"{bundle.path}: its graphs are encrypted, and Triton loads model files from disk "
+                              f"unencrypted (it has no decryption of its own); deploy a plain bundle")
     names = [_model_name(bundle) for bundle in opened]
     for name in {n for n in names if names.count(n) > 1}:
         raise DeployError(f"two bundles are both model {name!r}; a repository holds each model once")
