@@ -14,7 +14,7 @@ from zoo.errors import Interrupted, WorkFailed, ZooError, one_line
 from zoo.fsutil import portable
 from zoo.models import (build, build_plain, build_recorded, check_same_data, completed_config, dataset_info,
                         evaluate_model, load_model_data, load_trained)
-from zoo.options import distill, privacy
+from zoo.options import distill, finetune, privacy
 from zoo.plugins import call_model_hook
 from zoo.registry import get_dataset, get_model
 from zoo.specs import LAYOUT_MODALITY, ModelSpec
@@ -101,6 +101,33 @@ def check_new_run(name: str | None, overrides: Mapping[str, Any] | None, options
     return spec, config, loaded
 
 
+def init_weights(source: str | Path) -> dict[str, Any]:
+    """The weights ``--init`` names, read once and checked: a run directory, a bundle folder (its checksums
+    first), or a published model's name (the hub's checks). See ``zoo.options.finetune``."""
+    from zoo.bundle import MANIFEST, open_bundle
+    from zoo.options.finetune import InitError, found
+    from zoo.runs import CONFIG, WEIGHTS, open_run, run_id
+
+    path = Path(source)
+    if (path / MANIFEST).is_file():
+        bundle = open_bundle(path)
+        pytorch = bundle.manifest.get("pytorch")
+        if not pytorch:
+            raise InitError(f"--init {source}: the bundle carries no PyTorch weights (exported before they were)")
+        return found(path.resolve().name, "bundle", bundle.manifest["model"], bundle.read(pytorch["weights"]))
+    if (path / CONFIG).is_file():
+        run = open_run(path)
+        if run.state().get("status") != "complete" or not (run.path / WEIGHTS).is_file():
+            raise InitError(f"--init {source}: the run is not complete (state {run.state().get('status')!r})")
+        return found(run_id(run.path), "run", run.model, (run.path / WEIGHTS).read_bytes())
+    if path.exists():
+        raise InitError(f"--init {source}: neither a run directory ({CONFIG}) nor a bundle ({MANIFEST})")
+    from zoo.hub.pretrained import published_weights
+
+    data, _, spec, _ = published_weights(str(source))
+    return found(str(source), "published", spec.name, data)
+
+
 def train(
     name: str | None = None,
     *,
@@ -120,6 +147,8 @@ def train(
     dp_max_grad_norm: float | None = None,
     teacher: str | Path | None = None,
     baseline: str | Path | None = None,
+    init: str | Path | None = None,
+    freeze: bool = False,
 ) -> runs.Run:
     """Train a model by name (or resume a run) and evaluate it; returns the run directory.
 
@@ -127,7 +156,9 @@ def train(
     interrupted run (Ctrl-C) is continued with ``resume=run_dir``. ``dp_epsilon`` trains with
     differential privacy (``zoo.options.privacy``); ``teacher`` (a classifier run on the same data)
     distils into the model (``zoo.options.distill``); ``baseline``, a run of the same model trained without
-    either, is measured and recorded beside it (``zoo.options.baseline``).
+    either, is measured and recorded beside it (``zoo.options.baseline``). ``init`` (a run, a bundle or a
+    published model's name) fine-tunes from trained weights, the head made afresh where the classes differ;
+    ``freeze`` trains the head alone (``zoo.options.finetune``).
     """
     world = world or World()
     common = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "dp_epsilon": dp_epsilon,
@@ -137,8 +168,8 @@ def train(
         previous = runs.open_run(resume)
         if name is not None and name != previous.model:
             raise ZooError(f"{resume} is a run of {previous.model!r}, not {name!r}")
-        if overrides or data is not None or teacher is not None or baseline is not None or any(
-                v is not None for v in common.values()):
+        if overrides or data is not None or teacher is not None or baseline is not None or init is not None or freeze \
+                or any(v is not None for v in common.values()):
             raise ZooError("--resume continues a run with its own config and data; drop the other options")
         privacy.check_processes(previous.config, world.world_size)
         path = previous.path
@@ -147,6 +178,7 @@ def train(
     else:
         spec, config, loaded = check_new_run(name, overrides, common, data, teacher)
         privacy.check_processes(config, world.world_size)
+        start = _start(init, freeze, config)
         related = {"teacher": distill.describe_teacher(teacher, spec, loaded) if teacher is not None else None,
                    "baseline": _baseline(baseline, spec, loaded, config, teacher)}
         if owner:
@@ -161,10 +193,12 @@ def train(
             state = previous.load_checkpoint(world.device)
             loaded = load_model_data(spec, data)
             check_same_data(previous, loaded)
-            related = {key: previous.record.get(key) for key in ("teacher", "baseline")}
+            related = {key: previous.record.get(key) for key in ("teacher", "baseline", "init")}
+            start = None
         else:
             state = None
-        return _train_run(spec, config, loaded, data, path, state, world, progress or SilentProgress(), related)
+        return _train_run(spec, config, loaded, data, path, state, world, progress or SilentProgress(), related,
+                          start)
     finally:
         if owner:
             runs.release(path)
@@ -178,12 +212,25 @@ def _baseline(path, spec: ModelSpec, data: Data, config: Mapping[str, Any], teac
     return describe(path, spec, data, config, teacher, load_trained)
 
 
+def _start(init: str | Path | None, freeze: bool, config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The weights a new run starts from (``--init``), checked before anything is written."""
+    if init is None:
+        if freeze:
+            raise ZooError("--freeze trains the head of a model that starts from trained weights: give --init too")
+        return None
+    if privacy.is_private(config):
+        raise ZooError("--init and --dp-epsilon do not combine yet: the private network swaps BatchNorm for "
+                       "GroupNorm, so published weights do not load into it")
+    return {**init_weights(init), "freeze": freeze}
+
+
 def _train_run(spec: ModelSpec, config: dict[str, Any], loaded: Data, data_path, path: Path,
                state: dict[str, Any] | None, world: World, progress: Progress,
-               related: Mapping[str, dict[str, Any] | None]) -> runs.Run:
+               related: Mapping[str, dict[str, Any] | None], start: dict[str, Any] | None = None) -> runs.Run:
     """Train in the claimed run directory ``path``, evaluate on rank 0, and record every step.
 
-    ``related``: the ``teacher`` run and the ``baseline`` run as the record keeps them (or None)."""
+    ``related``: the ``teacher``, ``baseline`` and ``init`` runs as the record keeps them (or None); ``start``:
+    the weights a new run starts from (``init_weights``), loaded here and recorded as ``init``."""
     record = _record(spec, config, loaded, data_path, world)
     teacher = related.get("teacher")
     history: list[dict[str, Any]] = list(state["history"]) if state else []
@@ -195,6 +242,10 @@ def _train_run(spec: ModelSpec, config: dict[str, Any], loaded: Data, data_path,
     model, replaced = build_recorded(spec, config, loaded.info)
     if privacy.is_private(config):
         record["privacy"] = {"layers_changed": replaced}
+    if start is not None:
+        record["init"] = finetune.initialise(model, start, spec, start["freeze"])
+    elif (related.get("init") or {}).get("freeze"):  # a resumed run trains its head alone again
+        finetune.freeze_outside_head(model, spec)
     record.update({key: value for key, value in related.items() if value is not None})
     if world.is_main:
         runs.write_record(path, record)

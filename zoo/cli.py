@@ -275,6 +275,10 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
               help="Distil a classifier run on the same data into this model (--set kd_temperature=T kd_alpha=A).")
 @click.option("--baseline", type=click.Path(), metavar="RUN",
               help="With --dp-epsilon or --teacher: a run of this model trained without them, measured for the card.")
+@click.option("--init", metavar="NAME|RUN|BUNDLE",
+              help="Fine-tune: start from these trained weights (a published model, a run, a bundle); the family's "
+                   "head is made afresh where the number of classes differs.")
+@click.option("--freeze", is_flag=True, help="With --init: train the head alone, every other layer as it was.")
 @click.option("--nproc-per-node", type=click.IntRange(min=1), default=1,
               help="Training processes on this machine (torch.distributed; one per GPU on GPUs).")
 @click.option("--nnodes", type=click.IntRange(min=1), default=1, help="Machines taking part; each runs this command.")
@@ -284,8 +288,8 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
               help="Seconds to wait for every machine to join.")
 @json_option
 def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, resume, force, dp_epsilon, dp_delta,
-                  dp_max_grad_norm, teacher, baseline, nproc_per_node, nnodes, node_rank, rdzv_endpoint, rdzv_timeout,
-                  as_json) -> None:
+                  dp_max_grad_norm, teacher, baseline, init, freeze, nproc_per_node, nnodes, node_rank, rdzv_endpoint,
+                  rdzv_timeout, as_json) -> None:
     """Train a model, evaluate it on the test split and save a run directory.
 
     \b
@@ -297,6 +301,7 @@ def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, re
       zoo train cnn-digits --nproc-per-node 2
       zoo train cnn-digits --dp-epsilon 8 --epochs 40 --batch-size 256 --lr 0.02 --set shift=0
       zoo train cnn-tiny-digits --teacher runs/cnn-digits --set kd_temperature=2
+      zoo train cnn-digits --data photos/ --init cnn-digits --set image_size=8
     """
     from zoo.api import train
     from zoo.config import parse_assignments
@@ -307,7 +312,7 @@ def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, re
     request = dict(name=name, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                    overrides=parse_assignments(assignments), data=data, out=out, resume=resume,
                    dp_epsilon=dp_epsilon, dp_delta=dp_delta, dp_max_grad_norm=dp_max_grad_norm, teacher=teacher,
-                   baseline=baseline)
+                   baseline=baseline, init=init, freeze=freeze)
     topology = Topology(nproc_per_node, nnodes, node_rank, rdzv_endpoint, rdzv_timeout)
     if topology.distributed:
         path = launch(request, topology, force)

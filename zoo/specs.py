@@ -43,6 +43,9 @@ class ModelSpec:
     core reads (``zoo.config.CORE_KEYS``: epochs, lr, shift ...) are described by the core.
     `accepts` says in one line what data the model takes besides its own dataset (``zoo train --data``):
     ``"images of any size, 1 or 3 channels"``; ``zoo info`` shows it (default: its dataset's layout and shape).
+    `head` names the module that maps features to the task's outputs (a classifier's logits, as timm's
+    ``classifier``): ``zoo train --init`` starts from trained weights and makes the head's layers afresh where
+    the new data has another number of classes, and ``--freeze`` trains the head alone.
     """
 
     name: str
@@ -55,6 +58,7 @@ class ModelSpec:
     config_help: Mapping[str, str] = field(default_factory=dict)
     plugin: str = ""
     accepts: str = ""
+    head: str = ""
 
     @property
     def requires_labels(self) -> bool:

@@ -26,14 +26,18 @@ HELP = {
 LICENSE = "mit"  # the model (weights and code) is released under zoo's MIT licence; the data keeps its own
 
 
+HEAD = "classifier"  # the dense layers after pooling: --init makes the ones shaped by the classes afresh
+ACCEPTS = "images, grey or RGB (1 or 3 channels), any size from 8x8 (--data FOLDER or .npz)"
+
+
 @hookimpl
 def zoo_models():
     return [ModelSpec(name="cnn-digits", family=FAMILY, task="classification", dataset="digits",
                       summary="VGG-style conv net (conv-BN-ReLU pairs, max-pool stages) for digit images",
-                      default_config=DEFAULTS, config_help=HELP),
+                      default_config=DEFAULTS, config_help=HELP, head=HEAD, accepts=ACCEPTS),
             ModelSpec(name="cnn-tiny-digits", family=FAMILY, task="classification", dataset="digits",
                       summary="the same conv net narrowed for small devices, a student to distil from cnn-digits",
-                      default_config=TINY_DEFAULTS, config_help=HELP)]
+                      default_config=TINY_DEFAULTS, config_help=HELP, head=HEAD, accepts=ACCEPTS)]
 
 
 @hookimpl

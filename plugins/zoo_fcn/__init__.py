@@ -26,7 +26,8 @@ HELP = {
 def zoo_models():
     return [ModelSpec(name="fcn-digits-rows", family=FAMILY, task="classification", dataset="digits-rows",
                       summary="FCN (Wang et al. 2017): three conv-BN-ReLU blocks over time, global average pooling",
-                      default_config=DEFAULTS, config_help=HELP)]
+                      default_config=DEFAULTS, config_help=HELP, head="head",
+                      accepts="sequences of any length and number of features (.ts, .csv, .npz), unequal lengths too")]
 
 
 @hookimpl

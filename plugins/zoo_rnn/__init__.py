@@ -32,7 +32,8 @@ def zoo_models():
     return [
         ModelSpec(name=f"{cell}-digits", family=FAMILY, task="classification", dataset="digits-rows",
                   summary=f"{label} reading 8x8 digits row by row, mean-pooled over time",
-                  default_config={"cell": cell, **_COMMON, **extra}, config_help=HELP)
+                  default_config={"cell": cell, **_COMMON, **extra}, config_help=HELP, head="head",
+                  accepts="sequences of any length and number of features (.ts, .csv, .npz), unequal lengths too")
         for cell, (label, extra) in _CELLS.items()
     ]
 

@@ -14,6 +14,7 @@ The order of checks, each a one-line ``ZooError`` (never a silent load):
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any, Mapping
 
 from zoo.errors import ZooError, one_line
@@ -37,16 +38,12 @@ def _weights_bytes(folder, entry: Mapping[str, Any], manifest: Mapping[str, Any]
     return data
 
 
-def load_pretrained(name: str):
-    """The model ``name`` with its published weights, in eval mode (see the module for what is checked)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load as load_tensors
-
-    from zoo.models import build, completed_config
-    from zoo.data import DataInfo
+def published_weights(name: str) -> tuple[bytes, dict[str, Any], Any, Path]:
+    """The published weights of ``name``, checked (see the module), read once: (bytes, the bundle's config.json
+    record, the model's spec, the weights file's path). Torch is not imported here."""
     from zoo.hub.index import open_published
     from zoo.registry import get_model
-    from zoo.runs import WEIGHTS_FORMAT, RunError, load_state
+    from zoo.runs import WEIGHTS_FORMAT
 
     spec = get_model(name)  # an unknown name is the registry's one line, with its suggestion
     hit = find(name, weights=True)
@@ -56,9 +53,7 @@ def load_pretrained(name: str):
     config_file = folder / manifest["pytorch"]["config"]
     try:
         record = read_json(config_file)
-        facts = record["data"]
-        info = DataInfo(facts["name"], facts["layout"], tuple(facts["sample_shape"]), int(facts["num_classes"]))
-        config = dict(record["config"])
+        record["data"]["layout"], record["config"]  # noqa: B018 - the fields every reader needs
     except (ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
         raise WeightsError(f"{config_file}: damaged ({one_line(exc)})") from None
     if record.get("format") != WEIGHTS_FORMAT:
@@ -67,8 +62,27 @@ def load_pretrained(name: str):
     if record.get("model") != name or record.get("plugin") not in (None, spec.plugin):
         raise WeightsError(f"{folder}: its weights are of {record.get('model')!r} from plugin "
                            f"{record.get('plugin')!r}, not {name!r} from {spec.plugin!r}")
-    model = build(spec, completed_config(spec, config, f"the published {name}"), info)
-    weights = folder / hit.entry["weights"]["file"]
+    return data, record, spec, folder / hit.entry["weights"]["file"]
+
+
+def load_pretrained(name: str):
+    """The model ``name`` with its published weights, in eval mode (see the module for what is checked)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_tensors
+
+    from zoo.data import DataInfo
+    from zoo.models import build, completed_config
+    from zoo.runs import RunError, load_state
+
+    data, record, spec, weights = published_weights(name)
+    facts = record["data"]
+    try:
+        lengths = facts.get("lengths") or [None, None]
+        info = DataInfo(facts["name"], facts["layout"], tuple(facts["sample_shape"]), int(facts["num_classes"]),
+                        tuple(facts.get("class_names") or ()), lengths[0], lengths[1])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WeightsError(f"{weights.parent}: its config.json is damaged ({one_line(exc)})") from None
+    model = build(spec, completed_config(spec, dict(record["config"]), f"the published {name}"), info)
     try:
         tensors = load_tensors(data)
     except (SafetensorError, ValueError) as exc:

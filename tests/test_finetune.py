@@ -1,0 +1,71 @@
+"""Fine-tuning (`zoo train --init`): a new run starts from a published model, a run or a bundle; the family's
+head is made afresh where the number of classes differs and everything else loads as it was; --freeze trains
+the head alone; the run records the base model and its weights' SHA-256."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY, invoke_zoo, one_error_line
+
+import zoo
+from zoo.fsutil import sha256_file
+from zoo.runs import CONFIG, WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def three_classes(tmp_path_factory):
+    """Digits 0, 1 and 7 as an .npz of 8x8 images: another number of classes than cnn-digits' ten."""
+    from zoo.models import load_model_data
+    from zoo.registry import get_model
+
+    data = load_model_data(get_model("cnn-digits"))
+    x = np.concatenate([data.train.x, data.val.x, data.test.x])
+    y = np.concatenate([data.train.y, data.val.y, data.test.y])
+    keep = np.isin(y, [0, 1, 7])
+    path = tmp_path_factory.mktemp("data") / "three.npz"
+    np.savez(path, x=x[keep], y=np.searchsorted([0, 1, 7], y[keep]))
+    return path
+
+
+def test_init_from_a_run_replaces_only_the_head_and_records_the_base(tiny_run, three_classes, tmp_path):
+    base = tiny_run("cnn-digits")
+    run = zoo.train("cnn-digits", overrides=TINY["cnn-digits"], epochs=1, data=three_classes, init=base.path,
+                    out=tmp_path / "tuned")
+    init = json.loads((run.path / CONFIG).read_text())["init"]
+    assert init["kind"] == "run" and init["source"] == base.path.name and init["model"] == "cnn-digits"
+    assert init["weights_sha256"] == sha256_file(base.path / WEIGHTS)
+    assert init["head"] == "classifier" and init["replaced"] == ["classifier.5.weight", "classifier.5.bias"]
+    assert init["freeze"] is False and init["frozen_parameters"] == 0
+
+
+def test_freeze_trains_the_head_alone(tiny_run, three_classes, tmp_path):
+    from safetensors.torch import load_file
+
+    base = tiny_run("cnn-digits")
+    run = zoo.train("cnn-digits", overrides=TINY["cnn-digits"], epochs=2, data=three_classes, init=base.path,
+                    freeze=True, out=tmp_path / "frozen")
+    before, after = load_file(base.path / WEIGHTS), load_file(run.path / WEIGHTS)
+    body = [k for k in after if not k.startswith("classifier.") and "running" not in k and "num_batches" not in k]
+    assert body and all(torch.equal(before[k], after[k]) for k in body)  # convolutions exactly as they were
+    assert not torch.equal(before["classifier.2.weight"], after["classifier.2.weight"])  # the head trained
+    assert json.loads((run.path / CONFIG).read_text())["init"]["frozen_parameters"] > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--init", "no-such-model"], "unknown model 'no-such-model'"),
+    (["--freeze"], "--freeze trains the head of a model that starts from trained weights: give --init too"),
+])
+def test_bad_init_is_one_line_and_writes_nothing(tmp_path, three_classes, args, message):
+    result = invoke_zoo("train", "cnn-digits", "--data", str(three_classes), "--out", str(tmp_path / "r"), *args)
+    assert result.code == 2 and message in one_error_line(result.err)
+    assert not (tmp_path / "r").exists()
+
+
+def test_weights_of_another_network_are_refused_naming_the_layer(tiny_run, three_classes, tmp_path):
+    result = invoke_zoo("train", "cnn-tiny-digits", "--data", str(three_classes), "--init",
+                        str(tiny_run("cnn-digits").path), "--out", str(tmp_path / "r"))
+    assert result.code == 2
+    assert "is shaped" in one_error_line(result.err) and "only the head (classifier) may differ" in result.err
