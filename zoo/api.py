@@ -39,7 +39,7 @@ def create_model(name: str, data: str | Path | None = None, pretrained: bool = F
         refuse_overrides(data, overrides)
         return load_pretrained(name)
     spec = get_model(name)
-    config = resolve(spec.default_config, overrides)
+    config = resolve(spec.default_config, overrides, spec.config_help)
     info = dataset_info(spec) if data is None else load_model_data(spec, data).info
     return build(spec, config, info)
 
@@ -87,7 +87,7 @@ def check_new_run(name: str | None, overrides: Mapping[str, Any] | None, options
     chosen = {key: value for key, value in options.items() if value is not None}
     defaults = {**spec.default_config, **privacy.config_defaults(chosen, overrides),
                 **distill.config_defaults(teacher, overrides)}
-    config = resolve(defaults, {**overrides, **chosen})
+    config = resolve(defaults, {**overrides, **chosen}, spec.config_help)
     loaded = load_model_data(spec, data)
     privacy.finish_config(config, {**overrides, **chosen}, len(loaded.train))
     distill.finish_config(config)
