@@ -1,6 +1,7 @@
 """The Python API: build, train and evaluate models by name. The CLI is a thin layer over this."""
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -11,7 +12,7 @@ from zoo import __version__, runs
 from zoo.config import REQUIRED_KEYS, resolve
 from zoo.data import Data
 from zoo.errors import Interrupted, WorkFailed, ZooError, one_line
-from zoo.fsutil import portable
+from zoo.fsutil import StorageError, portable
 from zoo.models import (build, build_plain, build_recorded, check_same_data, completed_config, dataset_info,
                         evaluate_model, load_model_data, load_trained)
 from zoo.options import distill, privacy
@@ -215,6 +216,11 @@ def _train_run(spec: ModelSpec, config: dict[str, Any], loaded: Data, data_path,
         if world.is_main:
             runs.write_state(path, "interrupted", len(history))
         raise Interrupted(f"zoo train --resume {path}") from None
+    except StorageError as exc:  # the way out of a full disk is --resume: the same command is refused now
+        if world.is_main:
+            with contextlib.suppress(ZooError):
+                runs.write_state(path, "failed", len(history), error=one_line(exc))
+        raise exc.then(_after_full_disk(spec, path)) from None
     except BaseException as exc:
         if world.is_main:
             runs.write_state(path, "failed", len(history), error=one_line(exc))
@@ -237,6 +243,15 @@ def _train_run(spec: ModelSpec, config: dict[str, Any], loaded: Data, data_path,
         runs.write_metrics(path, payload)
         runs.write_state(path, "complete", len(history))
     return runs.Run(path, record)
+
+
+def _after_full_disk(spec: ModelSpec, path: Path) -> str:
+    """What to run once space is freed: resume from the last checkpoint, or, where none was written, start
+    the run again in its folder (which now exists, so only with --force)."""
+    if (path / runs.CHECKPOINT).is_file() and (path / runs.CONFIG).is_file():
+        return f"free space, then continue the run from its last checkpoint: zoo train --resume {path}"
+    return (f"free space, then start it again with the options you gave (no epoch was saved to resume from): "
+            f"zoo train {spec.name} --out {path} --force ...")
 
 
 def _check_recipe_used(spec: ModelSpec, context: TrainContext) -> None:
