@@ -62,6 +62,7 @@ MACHINE_DIRS = ("/home/", "/tmp/", "/work/", "/root/", "/Users/", "/var/folders/
 PATH_LIKE = re.compile(r"(?<![\w.:/+~-])/[\w.@+-]+/[\w.@+/-]*")
 DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+")
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+IMG = re.compile(r"<img src=\"([^\"]+)\"")  # a figure in Markdown, sized: <img src="FILE" width="W" alt="">
 HREF = re.compile(r"<a href=\"([^\"]+)\"")
 URL = re.compile(r"^[a-z][a-z0-9+.-]*:|^#")
 # Task ids of the Hugging Face Hub (huggingface.js, packages/tasks/src/pipelines.ts), image and general ones.
@@ -74,6 +75,11 @@ HUB_TASK_IDS = {
 }
 EXPECTED_HUB_TASK = {"classification": "image-classification", "reconstruction": "image-to-image",
                      "generation": "unconditional-image-generation"}
+
+
+def linked(markdown: str) -> list[str]:
+    """Every file a Markdown card links or shows: Markdown links and images, and sized <img> figures."""
+    return LINK.findall(markdown) + IMG.findall(markdown)
 
 
 def absolute_paths(folder: Path, *known: Path) -> list[str]:
@@ -93,7 +99,7 @@ def absolute_paths(folder: Path, *known: Path) -> list[str]:
 def broken_links(card: Path) -> list[str]:
     """The relative links (Markdown links and images, HTML hrefs) of ``card`` that open no file beside it."""
     text = card.read_text()
-    targets = LINK.findall(text) + HREF.findall(text)
+    targets = LINK.findall(text) + HREF.findall(text) + IMG.findall(text)
     return [t for t in targets if not URL.match(t)
             and (t.startswith("/") or not (card.parent / t.split("#")[0]).is_file())]
 
@@ -132,7 +138,7 @@ def test_card_follows_schema_and_quotes_the_run(name, runs, cards):
     for figure in card["figures"]:
         path = files["md"].parent / figure["file"]
         assert path.stat().st_size > 1000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert f"]({figure['file']})" in markdown
+        assert figure["file"] in linked(markdown)
     meta = front_matter(markdown)
     assert meta["datasets"] == [spec.dataset] and meta["license"]
     results = meta["model-index"][0]["results"][0]
@@ -150,7 +156,7 @@ def test_card_names_no_machine_path_and_its_links_open(name, runs, cards):
     assert card["metrics"]["provenance"]["run"] == card["training"]["provenance"]["run"] == name
     for fmt in ("md", "html"):
         assert broken_links(files[fmt]) == []
-    assert sorted(LINK.findall(files["md"].read_text())) == sorted(linked_files(card))
+    assert sorted(linked(files["md"].read_text())) == sorted(linked_files(card))
 
 
 @pytest.mark.parametrize("name", list(TINY))
@@ -242,7 +248,9 @@ def test_card_of_a_bundle_quotes_its_files_and_graphs(runs, tmp_path):
     assert {f["file"]: f["sha256"] for f in card["bundle"]["files"]} == manifest["files"]
     assert card["bundle"]["onnx_bytes"] == (bundle / "model.onnx").stat().st_size
     onnx_graph, model_graph = card["bundle"]["graphs"][0], card["model_details"]["graphs"][0]
-    assert onnx_graph["inputs"] == model_graph["inputs"] and onnx_graph["outputs"] == model_graph["outputs"]
+    for side in ("inputs", "outputs"):  # the bundle's also name each dtype, as its manifest does
+        assert [{k: i[k] for k in ("name", "shape")} for i in onnx_graph[side]] == model_graph[side]
+        assert [i["dtype"] for i in onnx_graph[side]] == [i["dtype"] for i in manifest["graphs"][0][side]]
     assert card["metrics"]["provenance"]["run"] == runs["cnn-digits"].path.name
     assert card["bundle"]["name"] == "bundle" and card["bundle"]["model"] == "cnn-digits"
     assert card["parity"]["status"] == "not verified"
@@ -359,7 +367,7 @@ def test_published_cards_match_the_plugins_today():
         assert front_matter(markdown)["model-index"][0]["name"] == path.stem
         assert front_matter(markdown)["pipeline_tag"] in HUB_TASK_IDS
         for file in linked_files(card):
-            assert (path.parent / file).is_file() and f"]({file})" in markdown
+            assert (path.parent / file).is_file() and file in linked(markdown)
 
 
 def test_published_cards_name_no_machine_path():
@@ -372,10 +380,42 @@ def test_published_cards_link_only_files_in_the_repository():
     folder = published_cards()
     for card in sorted(folder.glob("*.md")):
         assert broken_links(card) == [], card.name
-        for target in LINK.findall(card.read_text()):
+        for target in linked(card.read_text()):
             if not URL.match(target):
                 resolved = (card.parent / target).resolve()
                 assert ROOT in resolved.parents, f"{card.name}: {target} is outside the repository"
                 if shutil.which("git") and (ROOT / ".git").exists():
                     ignored = subprocess.run(["git", "check-ignore", "-q", str(resolved)], cwd=ROOT)
                     assert ignored.returncode == 1, f"{card.name}: {target} is ignored by git"
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_card_opens_with_its_main_figure_then_its_headline(name, cards):
+    """Before any table: the figure that shows what the model does, at the size it was drawn for, then the
+    headline metric with the way it reads (Markdown and HTML alike)."""
+    from zoo.cards.figures import MAIN
+    from zoo.plots import DPI, display_size
+
+    card, files = cards[name]
+    main = [f for f in card["figures"] if f.get("main")]
+    assert [f["name"] for f in main] == [MAIN[get_model(name).task]]
+    markdown = files["md"].read_text()
+    opening = markdown.split(card["model_details"]["summary"], 1)[1].split("## ", 1)[0]
+    width, height = display_size(files["md"].parent / main[0]["file"])
+    with open(files["md"].parent / main[0]["file"], "rb") as png:
+        from PIL import Image
+
+        assert round(Image.open(png).info["dpi"][0]) == DPI
+    key = card["metrics"]["key"]
+    way = {"accuracy": "higher is better", "mse": "lower is better", "frechet_distance": "lower is better"}[key]
+    figure, caption, headline = [part for part in opening.split("\n\n") if part.strip()][:3]
+    assert caption == f"*{main[0]['caption']}*"
+    assert figure.startswith(f'<img src="{main[0]["file"]}" width="{width}"')
+    assert headline.startswith("**") and way in headline and f"on the test split" in headline
+    page = files["html"].read_text()
+    glance = page.split('<section id="at-a-glance">', 1)[1].split("</section>", 1)[0].strip()
+    assert glance.startswith(f'<figure><img src="data:image/png;base64,') and f'width="{width}" height="{height}"' in glance
+    assert '<p class="headline">' in glance and way in glance
+    import html
+
+    assert page.count(f'width="{width}" height="{height}" alt="{html.escape(main[0]["caption"])}"') == 1  # once
