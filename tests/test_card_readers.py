@@ -167,3 +167,47 @@ def test_every_published_card_reads_in_chromium(tmp_path):
         assert page["main"] is not None and page["main"] <= FRAME[1], (name, page["main"])
         bottom, text = page["headline"]
         assert bottom <= FRAME[1] and re.search(r"(higher|lower) is better", text), (name, bottom, text)
+
+
+# ---------------------------------------------------------------------------------------------- figures
+
+def test_figures_are_drawn_for_their_displayed_size_with_body_sized_text(tmp_path):
+    """A PNG records its DPI, which sets the size a page shows it at (2 PNG pixels per CSS pixel); every text
+    of a figure saved through zoo.plots is at least the body's size, however small it was asked to be."""
+    from PIL import Image
+
+    from zoo.plots import CSS_DPI, DPI, TEXT_PT, display_size, pyplot, save_png
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, 1], label="a line")
+    ax.set_title("tiny", fontsize=5)
+    ax.tick_params(labelsize=4)
+    ax.legend(fontsize=3)
+    save_png(fig, tmp_path / "f.png")
+    sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and a.get_text() != "")]
+    assert sizes and min(sizes) >= TEXT_PT
+    with Image.open(tmp_path / "f.png") as image:
+        assert round(image.info["dpi"][0]) == DPI == 2 * CSS_DPI
+        assert display_size(tmp_path / "f.png") == (image.size[0] // 2, image.size[1] // 2)
+    old = tmp_path / "old.png"  # a figure of an earlier zoo (80 DPI): shown at its own pixels, never enlarged
+    Image.new("RGB", (239, 243)).save(old, dpi=(80, 80))
+    assert display_size(old) == (239, 243)
+
+
+def test_the_confusion_matrix_names_its_classes_and_writes_counts_as_large_as_the_body():
+    from zoo.cards.figures import confusion_figure
+    from zoo.plots import CSS_DPI, TEXT_PT
+
+    matrix = [[36, 0, 1], [0, 35, 0], [2, 0, 34]]
+    fig, written = confusion_figure(matrix, ["cat", "dog", "zebra"])
+    ax = fig.axes[0]
+    assert written and [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog", "zebra"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["cat", "dog", "zebra"]
+    counts = [t for t in ax.texts]
+    assert sorted(t.get_text() for t in counts) == ["1", "2", "34", "35", "36"]
+    assert all(t.get_fontsize() >= TEXT_PT for t in counts)
+    cell_px = ax.get_window_extent().width / len(matrix) * CSS_DPI / fig.dpi  # CSS pixels per cell as shown
+    assert cell_px >= 2 * TEXT_PT * CSS_DPI / 72  # room for a two-digit count of body-sized text
+    fig, _ = confusion_figure(matrix)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0", "1", "2"]

@@ -43,6 +43,14 @@ def training_curves(history: list[Mapping[str, Any]], path: Path) -> str:
 def confusion_matrix(matrix: list[list[int]], path: Path, class_names: Sequence[str] = ()) -> str:
     """Counts in cells big enough for text of the body's size; the classes named on the axes where the data
     names them."""
+    fig, written = confusion_figure(matrix, class_names)
+    save_png(fig, path)
+    return ("Confusion matrix on the test split (rows: true class, columns: predicted), from metrics.json"
+            + ("." if written else "; too many classes to write each count: the darker, the more samples."))
+
+
+def confusion_figure(matrix: list[list[int]], class_names: Sequence[str] = ()):
+    """The figure ``confusion_matrix`` saves, and whether each count is written in its cell."""
     plt = pyplot()
     counts = np.asarray(matrix)
     classes = len(counts)
@@ -60,9 +68,7 @@ def confusion_matrix(matrix: list[list[int]], path: Path, class_names: Sequence[
     ax.set_ylabel("true")
     ax.set_xticks(range(classes), names, rotation=0 if max(len(n) for n in names) <= 2 else 90)
     ax.set_yticks(range(classes), names)
-    save_png(fig, path)
-    return ("Confusion matrix on the test split (rows: true class, columns: predicted), from metrics.json"
-            + ("." if written else "; too many classes to write each count: the darker, the more samples."))
+    return fig, written
 
 
 def reconstructions(model, data, path: Path) -> str:
