@@ -28,7 +28,7 @@ TINY = {  # shift is the core's augmentation key: the two classifiers train with
     "ae-digits": {"hidden": "32"},
     "cgan-digits": {"generator_hidden": "32", "discriminator_hidden": "32"},
 }
-FIGURES = {"classification": {"confusion_matrix", "training_curves"},
+FIGURES = {"classification": {"examples", "confusion_matrix", "training_curves"},
            "reconstruction": {"reconstructions", "training_curves"},
            "generation": {"samples", "training_curves"}}
 
@@ -419,3 +419,14 @@ def test_card_opens_with_its_main_figure_then_its_headline(name, cards):
     import html
 
     assert page.count(f'width="{width}" height="{height}" alt="{html.escape(main[0]["caption"])}"') == 1  # once
+
+
+def test_a_classifier_card_opens_with_test_samples_and_what_it_answers(cards):
+    """The classifier's first figure: a test sample of each class with the prediction under it, and the
+    samples it gets wrong, counted as its accuracy says."""
+    card, _ = cards["cnn-digits"]
+    examples = next(f for f in card["figures"] if f["name"] == "examples")
+    wrong = round((1 - card["metrics"]["values"]["accuracy"]) * card["evaluation_data"]["size"])
+    assert examples.get("main") and examples["caption"].startswith("What the model answers: the first test sample "
+                                                                   "of each class")
+    assert (f"the {wrong} test sample" in examples["caption"]) if wrong else "right" in examples["caption"]

@@ -117,11 +117,12 @@ def show_picture(ax, picture: np.ndarray, **style: Any) -> Any:
 
 
 def row_pairs(fig_rows: list[np.ndarray], titles: list[str], path: Path, cmap: str = "gray_r",
-              notes: Sequence[Sequence[str] | None] | None = None, title: str | None = None,
+              notes: Sequence[Sequence[str | tuple[str, str]] | None] | None = None, title: str | None = None,
               tile: float = TILE_IN) -> None:
-    """Rows of small pictures, each row named on its left; ``notes``: per row, a line under each picture
-    (a distance, a prediction) or None; ``title`` above the grid. A picture is ``tile`` inches square, less
-    where the grid would be wider than a card (``MAX_WIDTH_IN``) or taller than ``MAX_HEIGHT_IN``.
+    """Rows of small pictures, each row named on its left; ``notes``: per row, the text under each picture
+    (a distance, a prediction; a ``(text, colour)`` pair to colour it; lines split by newlines) or None;
+    ``title`` above the grid. A picture is ``tile`` inches square, less where the grid would be wider than a
+    card (``MAX_WIDTH_IN``) or taller than ``MAX_HEIGHT_IN``.
 
     Each row is one image (``strip``, light grey between the pictures): one axes per row, so the grid is as
     wide as its pictures and draws fast."""
@@ -131,7 +132,9 @@ def row_pairs(fig_rows: list[np.ndarray], titles: list[str], path: Path, cmap: s
     columns = max(len(r) for r in fig_rows)
     notes = list(notes) if notes is not None else [None] * len(fig_rows)
     label_in = 0.11 * max((len(t) for t in titles), default=0) + 0.2
-    extra_in = 0.3 * sum(1 for n in notes if n) + (0.4 if title else 0)
+    lines = [max((len(str(n[0] if isinstance(n, tuple) else n).splitlines()) for n in row), default=0) if row else 0
+             for row in notes]
+    extra_in = 0.25 * sum(lines) + 0.05 * len(fig_rows) + (0.4 if title else 0)
     tile = min(tile, (MAX_WIDTH_IN - label_in) / columns, (MAX_HEIGHT_IN - extra_in) / len(fig_rows))
     fig, axes = plt.subplots(len(fig_rows), 1, squeeze=False, layout="constrained",
                              figsize=(tile * columns + label_in, tile * len(fig_rows) * 1.05 + extra_in))
@@ -144,8 +147,12 @@ def row_pairs(fig_rows: list[np.ndarray], titles: list[str], path: Path, cmap: s
         show_picture(ax, strip([p.astype(float) for p in pictures]), cmap=style, vmin=0, vmax=1)
         ax.set_ylabel(name, rotation=0, ha="right", va="center")
         if below:
-            ax.set_xticks([(size + 1) * i + (size - 1) / 2 for i in range(len(below))], list(below))
+            texts = [n[0] if isinstance(n, tuple) else n for n in below]
+            ax.set_xticks([(size + 1) * i + (size - 1) / 2 for i in range(len(below))], texts)
             ax.tick_params(axis="x", length=0)
+            for label, note in zip(ax.get_xticklabels(), below):
+                if isinstance(note, tuple):
+                    label.set_color(note[1])
     if title:
         fig.suptitle(title)
     save_png(fig, path)

@@ -1,9 +1,10 @@
 """The card's figures, drawn from the trained model and its run: small PNGs (matplotlib, Agg backend).
 
-Which figures a model gets follows its task, never its family: classifiers get a confusion matrix
-(their attribution maps come with the explainability assessments, ``zoo.assess.explain``); reconstruction models originals beside
-reconstructions; generators a grid of samples, one row per class when a graph input is a class
-label. Every model gets its training curves.
+Which figures a model gets follows its task, never its family: classifiers get test samples with the
+model's predictions and a confusion matrix (their attribution maps come with the explainability assessments,
+``zoo.assess.explain``); reconstruction models originals beside reconstructions; generators a grid of samples,
+one row per class when a graph input is a class label. Every model gets its training curves. The first of
+them (``MAIN``) shows what the model does: the card opens with it.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ SKIPPED_CURVES = ("epoch", "seconds")
 CELL_IN = 0.42  # a confusion-matrix cell: 40 CSS pixels, room for a three-digit count in body-size text
 MIN_CELL_IN = 0.3  # below this (many classes in the widest figure a card shows) the counts are left out
 # The figure that shows what the model does, first on its card and its thumbnail in the catalog, by task
-MAIN = {"classification": "confusion_matrix", "reconstruction": "reconstructions", "generation": "samples"}
+MAIN = {"classification": "examples", "reconstruction": "reconstructions", "generation": "samples"}
+WRONG = "#c00000"  # a wrong prediction's note
 
 
 def training_curves(history: list[Mapping[str, Any]], path: Path) -> str:
@@ -69,6 +71,43 @@ def confusion_figure(matrix: list[list[int]], class_names: Sequence[str] = ()):
     ax.set_xticks(range(classes), names, rotation=0 if max(len(n) for n in names) <= 2 else 90)
     ax.set_yticks(range(classes), names)
     return fig, written
+
+
+def class_name(names: Sequence[str], index: int) -> str:
+    """A class as a figure names it: its name where the data names its classes, else its number."""
+    return str(names[index]) if index < len(names) else str(index)
+
+
+def examples(model, data, path: Path) -> str:
+    """What the classifier answers: the first test sample of each class with the predicted class and its
+    probability under it (wrong ones in red), then the test samples it gets wrong, true -> predicted."""
+    import torch
+
+    from zoo.training import predict_batches
+
+    test, names = data.test, list(data.info.class_names)
+    probabilities = torch.softmax(predict_batches(model, torch.from_numpy(test.x)), dim=1).numpy()
+    predicted = probabilities.argmax(axis=1)
+    classes = np.unique(test.y)
+    first = [int(np.flatnonzero(test.y == c)[0]) for c in classes][:COLUMNS]
+    rows, titles = [test.x[first]], ["test samples"]
+    notes = [[(f"{class_name(names, int(predicted[i]))}\n{probabilities[i, predicted[i]]:.2f}",
+               "black" if predicted[i] == test.y[i] else WRONG) for i in first]]
+    wrong = np.flatnonzero(predicted != test.y)[:COLUMNS]
+    if len(wrong):
+        rows.append(test.x[wrong])
+        titles.append("wrong")
+        notes.append([(f"{class_name(names, int(test.y[i]))}\n→ {class_name(names, int(predicted[i]))}", WRONG)
+                      for i in wrong])
+    row_pairs(rows, titles, path, notes=notes)
+    count = int((predicted != test.y).sum())
+    each = "each class" if len(classes) <= COLUMNS else f"each of the first {COLUMNS} classes"
+    return (f"What the model answers: the first test sample of {each} with the class it predicts and that "
+            f"class's probability under it" + (" (red: wrong)" if any(predicted[i] != test.y[i] for i in first)
+                                                else "")
+            + (f"; below, {'the first ' + str(len(wrong)) + ' of ' if count > len(wrong) else ''}the {count} test "
+               f"sample{'s' if count != 1 else ''} it gets wrong, true class above the predicted one."
+               if count else f"; it gets every one of the {len(test.y)} test samples right."))
 
 
 def reconstructions(model, data, path: Path) -> str:
@@ -127,6 +166,7 @@ def make_figures(spec, model, data, run, card_dir: Path) -> list[dict[str, Any]]
     metrics = run.metrics()["metrics"]
     if spec.task == "classification":
         # attributions are measured, with their faithfulness, by the explainability assessments
+        add("examples", False, examples, model, data)
         add("confusion_matrix", False, lambda matrix, path: confusion_matrix(matrix, path, data.info.class_names),
             metrics["confusion_matrix"])
     elif spec.task == "reconstruction":

@@ -133,7 +133,8 @@ def main_figure(card: Mapping[str, Any]) -> Mapping[str, Any] | None:
     catalog shows it small. Cards made before it was marked: the task's figure by name."""
     figures = card.get("figures") or []
     return (next((f for f in figures if f.get("main")), None)
-            or next((f for f in figures if f["name"] == MAIN.get(card["model_details"]["task"])), None))
+            or next((f for f in figures if f["name"] == MAIN.get(card["model_details"]["task"])), None)
+            or next((f for f in figures if f["name"] == "confusion_matrix"), None))
 
 
 def _figures(card: Mapping[str, Any], *names: str) -> list[Block]:
