@@ -62,7 +62,6 @@ MACHINE_DIRS = ("/home/", "/tmp/", "/work/", "/root/", "/Users/", "/var/folders/
 PATH_LIKE = re.compile(r"(?<![\w.:/+~-])/[\w.@+-]+/[\w.@+/-]*")
 DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+")
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
-IMG = re.compile(r"<img src=\"([^\"]+)\"")  # a figure in Markdown, sized: <img src="FILE" width="W" alt="">
 HREF = re.compile(r"<a href=\"([^\"]+)\"")
 URL = re.compile(r"^[a-z][a-z0-9+.-]*:|^#")
 # Task ids of the Hugging Face Hub (huggingface.js, packages/tasks/src/pipelines.ts), image and general ones.
@@ -75,11 +74,6 @@ HUB_TASK_IDS = {
 }
 EXPECTED_HUB_TASK = {"classification": "image-classification", "reconstruction": "image-to-image",
                      "generation": "unconditional-image-generation"}
-
-
-def linked(markdown: str) -> list[str]:
-    """Every file a Markdown card links or shows: Markdown links and images, and sized <img> figures."""
-    return LINK.findall(markdown) + IMG.findall(markdown)
 
 
 def absolute_paths(folder: Path, *known: Path) -> list[str]:
@@ -99,7 +93,7 @@ def absolute_paths(folder: Path, *known: Path) -> list[str]:
 def broken_links(card: Path) -> list[str]:
     """The relative links (Markdown links and images, HTML hrefs) of ``card`` that open no file beside it."""
     text = card.read_text()
-    targets = LINK.findall(text) + HREF.findall(text) + IMG.findall(text)
+    targets = LINK.findall(text) + HREF.findall(text)
     return [t for t in targets if not URL.match(t)
             and (t.startswith("/") or not (card.parent / t.split("#")[0]).is_file())]
 
@@ -138,7 +132,7 @@ def test_card_follows_schema_and_quotes_the_run(name, runs, cards):
     for figure in card["figures"]:
         path = files["md"].parent / figure["file"]
         assert path.stat().st_size > 1000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert figure["file"] in linked(markdown)
+        assert f"]({figure['file']})" in markdown
     meta = front_matter(markdown)
     assert meta["datasets"] == [spec.dataset] and meta["license"]
     results = meta["model-index"][0]["results"][0]
@@ -156,7 +150,7 @@ def test_card_names_no_machine_path_and_its_links_open(name, runs, cards):
     assert card["metrics"]["provenance"]["run"] == card["training"]["provenance"]["run"] == name
     for fmt in ("md", "html"):
         assert broken_links(files[fmt]) == []
-    assert sorted(linked(files["md"].read_text())) == sorted(linked_files(card))
+    assert sorted(LINK.findall(files["md"].read_text())) == sorted(linked_files(card))
 
 
 @pytest.mark.parametrize("name", list(TINY))
@@ -367,7 +361,7 @@ def test_published_cards_match_the_plugins_today():
         assert front_matter(markdown)["model-index"][0]["name"] == path.stem
         assert front_matter(markdown)["pipeline_tag"] in HUB_TASK_IDS
         for file in linked_files(card):
-            assert (path.parent / file).is_file() and file in linked(markdown)
+            assert (path.parent / file).is_file() and f"]({file})" in markdown
 
 
 def test_published_cards_name_no_machine_path():
@@ -380,7 +374,7 @@ def test_published_cards_link_only_files_in_the_repository():
     folder = published_cards()
     for card in sorted(folder.glob("*.md")):
         assert broken_links(card) == [], card.name
-        for target in linked(card.read_text()):
+        for target in LINK.findall(card.read_text()):
             if not URL.match(target):
                 resolved = (card.parent / target).resolve()
                 assert ROOT in resolved.parents, f"{card.name}: {target} is outside the repository"
@@ -410,7 +404,7 @@ def test_card_opens_with_its_main_figure_then_its_headline(name, cards):
     way = {"accuracy": "higher is better", "mse": "lower is better", "frechet_distance": "lower is better"}[key]
     figure, caption, headline = [part for part in opening.split("\n\n") if part.strip()][:3]
     assert caption == f"*{main[0]['caption']}*"
-    assert figure.startswith(f'<img src="{main[0]["file"]}" width="{width}"')
+    assert figure == f'![{Path(main[0]["file"]).stem}]({main[0]["file"]})'
     assert headline.startswith("**") and way in headline and f"on the test split" in headline
     page = files["html"].read_text()
     glance = page.split('<section id="at-a-glance">', 1)[1].split("</section>", 1)[0].strip()

@@ -44,7 +44,8 @@ class StorageError(ZooError):
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in _NO_SPACE
+    """A write failed for lack of space: the OS's error, or the StorageError an atomic write made of it."""
+    return isinstance(exc, StorageError) or (isinstance(exc, OSError) and exc.errno in _NO_SPACE)
 
 
 @contextlib.contextmanager

@@ -425,17 +425,15 @@ def md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def figure_size(card_dir: Path | None, file: str) -> tuple[int, int] | None:
+def figure_size(card_dir: Path, file: str) -> tuple[int, int] | None:
     """The CSS pixels a figure is shown at (``zoo.plots.display_size``); None where its PNG cannot be read."""
-    if card_dir is None:
-        return None
     try:
         return display_size(Path(card_dir) / file)
     except (OSError, ValueError):
         return None
 
 
-def _md_block(block: Block, card_dir: Path | None) -> list[str]:
+def _md_block(block: Block) -> list[str]:
     kind = block[0]
     if kind == "p":
         return [block[1], ""]
@@ -446,23 +444,20 @@ def _md_block(block: Block, card_dir: Path | None) -> list[str]:
     if kind == "table":
         return (["| " + " | ".join(block[1]) + " |", "|" + " --- |" * len(block[1])]
                 + ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in block[2]] + [""])
-    size = figure_size(card_dir, block[1])
-    # an <img> with the width it was drawn for where its PNG says it (GitHub and the Hub honour it)
-    shown = (f'<img src="{html.escape(block[1])}" width="{size[0]}" alt="{html.escape(Path(block[1]).stem)}">'
-             if size else f"![{Path(block[1]).stem}]({block[1]})")
-    return [shown, "", f"*{block[2]}*", ""]
+    # Markdown's own image (GitHub and the Hub show it at most as wide as their column)
+    return [f"![{Path(block[1]).stem}]({block[1]})", "", f"*{block[2]}*", ""]
 
 
-def to_markdown(card: Mapping[str, Any], card_dir: Path | None = None) -> str:
-    """The card in Markdown with Hugging Face front matter; ``card_dir`` (where its figures are) sizes them."""
+def to_markdown(card: Mapping[str, Any]) -> str:
+    """The card in Markdown with Hugging Face front matter."""
     lines = ["---", yaml.safe_dump(front_matter(card), sort_keys=False).rstrip(), "---", "",
              f"# {card['model_details']['name']}", "", card["model_details"]["summary"], ""]
     for block in opening(card):
-        lines += _md_block(block, card_dir)
+        lines += _md_block(block)
     for title, blocks in sections(card):
         lines += [f"## {title}", ""]
         for block in blocks:
-            lines += _md_block(block, card_dir)
+            lines += _md_block(block)
     return "\n".join(lines)
 
 
@@ -543,7 +538,7 @@ def to_html(card: Mapping[str, Any], card_dir: Path) -> str:
 
 def render(card: Mapping[str, Any], fmt: str, card_dir: Path) -> str:
     if fmt == "md":
-        return to_markdown(card, card_dir)
+        return to_markdown(card)
     if fmt == "json":
         return to_json(card)
     return to_html(card, card_dir)
