@@ -122,7 +122,7 @@ def test_each_model_shows_its_main_figure_small_beside_its_numbers(published):
     for _, data, width, height in thumbnails:
         with Image.open(io.BytesIO(base64.b64decode(data))) as image:
             assert image.size[0] >= int(width) and image.size[1] >= int(height)  # never enlarged on screen
-        assert int(width) <= 120 and int(height) <= 96
+        assert int(width) <= 160 and int(height) <= 96
     assert page.count("higher is better") == sum(r["metric"] == "accuracy" for r in rows) > 0
     assert page.count("lower is better") == sum(r["metric"] in ("mse", "frechet_distance") for r in rows) > 0
     assert len(page.encode()) < 150_000

@@ -158,7 +158,7 @@ def row_pairs(fig_rows: list[np.ndarray], titles: list[str], path: Path, cmap: s
     save_png(fig, path)
 
 
-def thumbnail(path: Path, box: tuple[int, int] = (120, 96), colours: int = 64) -> tuple[bytes, int, int]:
+def thumbnail(path: Path, box: tuple[int, int] = (160, 96), colours: int = 64) -> tuple[bytes, int, int]:
     """A small copy of a figure for a page that lists many (the catalog): PNG bytes (a palette of ``colours``,
     ``PIXEL_RATIO`` pixels per CSS pixel where the figure has them) and the CSS width and height to show it at,
     the figure's shape kept within ``box`` CSS pixels."""
