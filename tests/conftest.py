@@ -326,12 +326,13 @@ def chromium() -> str:
     return browser
 
 
-def dump_dom(url: str, profile: Path, budget_ms: int = 3000) -> str:
-    """The page at ``url`` as headless Chromium leaves it after ``budget_ms`` of virtual time (scripts run)."""
+def dump_dom(url: str, profile: Path, budget_ms: int = 3000, flags: tuple[str, ...] = ()) -> str:
+    """The page at ``url`` as headless Chromium leaves it after ``budget_ms`` of virtual time (scripts run).
+    ``flags``: more of Chromium's switches (``--window-size=1280,800``, ``--allow-file-access-from-files``)."""
     proc = subprocess.run(
         [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-         f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
+         "--hide-scrollbars", *flags, f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout

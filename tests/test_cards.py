@@ -28,7 +28,7 @@ TINY = {  # shift is the core's augmentation key: the two classifiers train with
     "ae-digits": {"hidden": "32"},
     "cgan-digits": {"generator_hidden": "32", "discriminator_hidden": "32"},
 }
-FIGURES = {"classification": {"confusion_matrix", "training_curves"},
+FIGURES = {"classification": {"examples", "confusion_matrix", "training_curves"},
            "reconstruction": {"reconstructions", "training_curves"},
            "generation": {"samples", "training_curves"}}
 
@@ -242,7 +242,9 @@ def test_card_of_a_bundle_quotes_its_files_and_graphs(runs, tmp_path):
     assert {f["file"]: f["sha256"] for f in card["bundle"]["files"]} == manifest["files"]
     assert card["bundle"]["onnx_bytes"] == (bundle / "model.onnx").stat().st_size
     onnx_graph, model_graph = card["bundle"]["graphs"][0], card["model_details"]["graphs"][0]
-    assert onnx_graph["inputs"] == model_graph["inputs"] and onnx_graph["outputs"] == model_graph["outputs"]
+    for side in ("inputs", "outputs"):  # the bundle's also name each dtype, as its manifest does
+        assert [{k: i[k] for k in ("name", "shape")} for i in onnx_graph[side]] == model_graph[side]
+        assert [i["dtype"] for i in onnx_graph[side]] == [i["dtype"] for i in manifest["graphs"][0][side]]
     assert card["metrics"]["provenance"]["run"] == runs["cnn-digits"].path.name
     assert card["bundle"]["name"] == "bundle" and card["bundle"]["model"] == "cnn-digits"
     assert card["parity"]["status"] == "not verified"
@@ -379,3 +381,46 @@ def test_published_cards_link_only_files_in_the_repository():
                 if shutil.which("git") and (ROOT / ".git").exists():
                     ignored = subprocess.run(["git", "check-ignore", "-q", str(resolved)], cwd=ROOT)
                     assert ignored.returncode == 1, f"{card.name}: {target} is ignored by git"
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_card_opens_with_its_main_figure_then_its_headline(name, cards):
+    """Before any table: the figure that shows what the model does, at the size it was drawn for, then the
+    headline metric with the way it reads (Markdown and HTML alike)."""
+    from zoo.cards.figures import MAIN
+    from zoo.plots import DPI, display_size
+
+    card, files = cards[name]
+    main = [f for f in card["figures"] if f.get("main")]
+    assert [f["name"] for f in main] == [MAIN[get_model(name).task]]
+    markdown = files["md"].read_text()
+    opening = markdown.split(card["model_details"]["summary"], 1)[1].split("## ", 1)[0]
+    width, height = display_size(files["md"].parent / main[0]["file"])
+    with open(files["md"].parent / main[0]["file"], "rb") as png:
+        from PIL import Image
+
+        assert round(Image.open(png).info["dpi"][0]) == DPI
+    key = card["metrics"]["key"]
+    way = {"accuracy": "higher is better", "mse": "lower is better", "frechet_distance": "lower is better"}[key]
+    figure, caption, headline = [part for part in opening.split("\n\n") if part.strip()][:3]
+    assert caption == f"*{main[0]['caption']}*"
+    assert figure == f'![{Path(main[0]["file"]).stem}]({main[0]["file"]})'
+    assert headline.startswith("**") and way in headline and f"on the test split" in headline
+    page = files["html"].read_text()
+    glance = page.split('<section id="at-a-glance">', 1)[1].split("</section>", 1)[0].strip()
+    assert glance.startswith(f'<figure><img src="data:image/png;base64,') and f'width="{width}" height="{height}"' in glance
+    assert '<p class="headline">' in glance and way in glance
+    import html
+
+    assert page.count(f'width="{width}" height="{height}" alt="{html.escape(main[0]["caption"])}"') == 1  # once
+
+
+def test_a_classifier_card_opens_with_test_samples_and_what_it_answers(cards):
+    """The classifier's first figure: a test sample of each class with the prediction under it, and the
+    samples it gets wrong, counted as its accuracy says."""
+    card, _ = cards["cnn-digits"]
+    examples = next(f for f in card["figures"] if f["name"] == "examples")
+    wrong = round((1 - card["metrics"]["values"]["accuracy"]) * card["evaluation_data"]["size"])
+    assert examples.get("main") and examples["caption"].startswith("What the model answers: the first test sample "
+                                                                   "of each class")
+    assert (f"the {wrong} test sample" in examples["caption"]) if wrong else "right" in examples["caption"]

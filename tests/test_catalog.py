@@ -91,13 +91,41 @@ def test_markdown_links_the_tracked_cards(published):
 def test_html_is_self_contained_and_sortable_by_number(published):
     page = to_html(catalog_rows(CARDS))
     assert "<script>" in page and "<style>" in page
-    assert not any(s in page for s in ("<link", " src=", "http://", "https://", "@import"))
+    assert not any(s in page for s in ("<link", "http://", "https://", "@import"))
+    assert page.count(" src=") == page.count(' src="data:image/png;base64,') == len(published)  # thumbnails only
     table = Table(page)
     assert [h["data-key"] for h in table.heads] == [key for key, _, _ in COLUMNS]
     assert [h.get("aria-sort") for h in table.heads] == ["ascending"] + [None] * (len(COLUMNS) - 1)
     assert [c["href"] for c in table.column("model")] == [f"{name}.html" for name in sorted(published)]
     for key, field in (("parameters", "parameters"), ("bundle", "bundle_bytes"), ("metric", "value")):
         assert [float(c["data-sort"]) for c in table.column(key)] == [r[field] for r in catalog_rows(CARDS)]
+
+
+def test_each_model_shows_its_main_figure_small_beside_its_numbers(published):
+    """A thumbnail of the figure its card opens with, inlined, no larger than the box, and the metric's
+    direction under it; the whole page stays small enough to open at once (measured: under 100 kB)."""
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    from zoo.cards.render import main_figure
+
+    rows = catalog_rows(CARDS)
+    page = to_html(rows)
+    for row in rows:
+        assert row["figure"] == CARDS / main_figure(published[row["card"]])["file"]
+    thumbnails = re.findall(r'<a href="([^"]+)\.html"><img src="data:image/png;base64,([^"]+)" width="(\d+)" '
+                            r'height="(\d+)" alt="">', page)
+    assert [t[0] for t in thumbnails] == [r["card"] for r in rows]
+    for _, data, width, height in thumbnails:
+        with Image.open(io.BytesIO(base64.b64decode(data))) as image:
+            assert image.size[0] >= int(width) and image.size[1] >= int(height)  # never enlarged on screen
+        assert int(width) <= 160 and int(height) <= 96
+    assert page.count("higher is better") == sum(r["metric"] == "accuracy" for r in rows) > 0
+    assert page.count("lower is better") == sum(r["metric"] in ("mse", "frechet_distance") for r in rows) > 0
+    assert len(page.encode()) < 150_000
 
 
 def test_text_is_escaped_and_non_cards_are_skipped(published, tmp_path):
@@ -116,6 +144,7 @@ def test_text_is_escaped_and_non_cards_are_skipped(published, tmp_path):
 def test_write_catalog_replaces_the_page(published, tmp_path):
     for path in CARDS.glob("*.json"):
         shutil.copy(path, tmp_path)
+    shutil.copytree(CARDS / "figures", tmp_path / "figures")
     (tmp_path / "index.html").write_text("old")
     assert write_catalog(tmp_path) == tmp_path / "index.html"
     assert (tmp_path / "index.html").read_text() == to_html(catalog_rows(CARDS))

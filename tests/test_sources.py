@@ -574,7 +574,8 @@ def test_the_readers_need_neither_torch_nor_the_layers_above(tmp_path, without_t
                 [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
             for name in names:
                 if name == "zoo" or name.startswith("zoo."):
-                    assert name in ("zoo.errors", "zoo.fsutil") or name.startswith("zoo.sources"), (module.name, name)
+                    assert name in ("zoo.errors", "zoo.fsutil", "zoo.config") or name.startswith("zoo.sources"), \
+                        (module.name, name)
     root = classes(tmp_path / "d", {"a": 2, "b": 2})
     ts_file(tmp_path / "t.ts", ["1,2,3,4:2", "4,3,2,1:10"])
     code = ("import sys\nfrom zoo.sources import read_source\nfrom zoo.sources.images import image_input\n"

@@ -1,6 +1,7 @@
 """The Python API: build, train and evaluate models by name. The CLI is a thin layer over this."""
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -8,10 +9,10 @@ from typing import Any, Mapping
 import torch
 
 from zoo import __version__, runs
-from zoo.config import REQUIRED_KEYS, resolve
+from zoo.config import DATA_DEFAULTS, DATA_KEYS, REQUIRED_KEYS, resolve
 from zoo.data import Data
 from zoo.errors import Interrupted, WorkFailed, ZooError, one_line
-from zoo.fsutil import portable
+from zoo.fsutil import StorageError, portable
 from zoo.models import (build, build_plain, build_recorded, check_same_data, completed_config, dataset_info,
                         evaluate_model, load_model_data, load_trained)
 from zoo.options import distill, finetune, privacy
@@ -39,8 +40,9 @@ def create_model(name: str, data: str | Path | None = None, pretrained: bool = F
         refuse_overrides(data, overrides)
         return load_pretrained(name)
     spec = get_model(name)
-    config = resolve(spec.default_config, overrides)
-    info = dataset_info(spec) if data is None else load_model_data(spec, data).info
+    reading = {key: DATA_DEFAULTS[key] for key in DATA_KEYS if key in overrides}
+    config = resolve({**spec.default_config, **reading}, overrides, spec.config_help)
+    info = dataset_info(spec) if data is None else load_model_data(spec, data, config).info
     return build(spec, config, info)
 
 
@@ -85,10 +87,13 @@ def check_new_run(name: str | None, overrides: Mapping[str, Any] | None, options
     spec = get_model(name)
     overrides = dict(overrides or {})
     chosen = {key: value for key, value in options.items() if value is not None}
+    reading = {key: DATA_DEFAULTS[key] for key in DATA_KEYS if key in overrides}
+    if reading and data is None:
+        raise ZooError(f"--set {next(iter(reading))} says how files are read: give them with --data (image folders)")
     defaults = {**spec.default_config, **privacy.config_defaults(chosen, overrides),
-                **distill.config_defaults(teacher, overrides)}
-    config = resolve(defaults, {**overrides, **chosen})
-    loaded = load_model_data(spec, data)
+                **distill.config_defaults(teacher, overrides), **reading}
+    config = resolve(defaults, {**overrides, **chosen}, spec.config_help)
+    loaded = load_model_data(spec, data, config)
     privacy.finish_config(config, {**overrides, **chosen}, len(loaded.train))
     distill.finish_config(config)
     if privacy.is_private(config):
@@ -191,7 +196,7 @@ def train(
             spec, data = get_model(previous.model), previous.data_path
             config = completed_config(spec, previous.config, f"run {runs.run_id(path)}")
             state = previous.load_checkpoint(world.device)
-            loaded = load_model_data(spec, data)
+            loaded = load_model_data(spec, data, config)
             check_same_data(previous, loaded)
             related = {key: previous.record.get(key) for key in ("teacher", "baseline", "init")}
             start = None
@@ -266,6 +271,11 @@ def _train_run(spec: ModelSpec, config: dict[str, Any], loaded: Data, data_path,
         if world.is_main:
             runs.write_state(path, "interrupted", len(history))
         raise Interrupted(f"zoo train --resume {path}") from None
+    except StorageError as exc:  # the way out of a full disk is --resume: the same command is refused now
+        if world.is_main:
+            with contextlib.suppress(ZooError):
+                runs.write_state(path, "failed", len(history), error=one_line(exc))
+        raise exc.then(_after_full_disk(spec, path)) from None
     except BaseException as exc:
         if world.is_main:
             runs.write_state(path, "failed", len(history), error=one_line(exc))
@@ -288,6 +298,15 @@ def _train_run(spec: ModelSpec, config: dict[str, Any], loaded: Data, data_path,
         runs.write_metrics(path, payload)
         runs.write_state(path, "complete", len(history))
     return runs.Run(path, record)
+
+
+def _after_full_disk(spec: ModelSpec, path: Path) -> str:
+    """What to run once space is freed: resume from the last checkpoint, or, where none was written, start
+    the run again in its folder (which now exists, so only with --force)."""
+    if (path / runs.CHECKPOINT).is_file() and (path / runs.CONFIG).is_file():
+        return f"free space, then continue the run from its last checkpoint: zoo train --resume {path}"
+    return (f"free space, then start it again with the options you gave (no epoch was saved to resume from): "
+            f"zoo train {spec.name} --out {path} --force ...")
 
 
 def _check_recipe_used(spec: ModelSpec, context: TrainContext) -> None:

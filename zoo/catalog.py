@@ -1,7 +1,8 @@
 """The catalog of the published zoo: one row per card in ``cards/*.json``, as a page and a Markdown table.
 
 It reads the published cards only (never runs or bundles), so the page and the README's table state
-exactly what the cards state: no number is typed or measured again here.
+exactly what the cards state: no number is typed or measured again here. The page shows each model's main
+figure small (``zoo.cards.render.main_figure``, inlined, so that it opens offline) beside its numbers.
 
 ``python -m zoo.catalog`` writes ``cards/index.html``; ``--readme README.md`` rewrites the README's
 block between the catalog markers (``--check``: exit 1 when that block differs from the cards).
@@ -9,6 +10,7 @@ block between the catalog markers (``--check``: exit 1 when that block differs f
 from __future__ import annotations
 
 import argparse
+import base64
 import html
 import os
 import sys
@@ -16,8 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from zoo.cards.metric_names import better_text
 from zoo.cards.schema import SCHEMA_ID, CardError, headline, schema_problems
-from zoo.cards.render import STYLE, fmt_value, md_cell
+from zoo.cards.render import STYLE, fmt_value, main_figure, md_cell
 from zoo.errors import CheckFailed, ZooError, one_line
 from zoo.fsutil import atomic_write_bytes, read_json
 
@@ -53,6 +56,8 @@ def catalog_rows(cards_dir: str | Path) -> list[dict[str, Any]]:
             raise CardError(f"{path}: a damaged card: its headline metric {metrics['key']!r} has no value")
         metric = headline(card)
         files = card["bundle"].get("files")
+        figure = main_figure(card) if isinstance(card.get("figures"), list) else None
+        picture = Path(cards_dir) / figure["file"] if figure else None
         rows.append({
             "name": details["name"], "family": details["family"], "task": details["task"],
             "data": data["name"], "split": data["split"], "samples": data["size"],
@@ -64,6 +69,8 @@ def catalog_rows(cards_dir: str | Path) -> list[dict[str, Any]]:
             "bundle_bytes": sum(f["bytes"] for f in files) if files else None,
             "parity": card["parity"]["status"],
             "card": path.stem,  # <card>.json / .md / .html sit side by side in cards_dir
+            # the card's main figure, where it is beside the card (its thumbnail on the page)
+            "figure": picture if picture is not None and picture.is_file() else None,
         })
     return rows
 
@@ -110,7 +117,8 @@ def to_markdown(rows: list[dict[str, Any]], link_prefix: str = "cards/") -> str:
 CATALOG_STYLE = (STYLE.replace("max-width:60rem", "max-width:80rem")
                  + "th button{font:inherit;font-weight:bold;background:none;border:0;padding:0;cursor:pointer}"
                  "th[aria-sort=ascending] button::after{content:' \\25B2'}"
-                 "th[aria-sort=descending] button::after{content:' \\25BC'}td.number{text-align:right}")
+                 "th[aria-sort=descending] button::after{content:' \\25BC'}td.number{text-align:right}"
+                 "td a img{display:block;margin-bottom:.2rem}td small{color:#555}")
 
 # Sorts the rows by a column's data-sort values (numbers as numbers, a blank last), ties by model name;
 # a header click sorts (again: reverses) and puts the order in the fragment, which is read on load.
@@ -154,6 +162,17 @@ SCRIPT = """
 """
 
 
+def _thumbnail(row: dict[str, Any]) -> str:
+    """The row's main figure, small and inlined (a data URI: the page needs no other file); '' without one."""
+    if row.get("figure") is None:
+        return ""
+    from zoo.plots import thumbnail
+
+    data, width, height = thumbnail(row["figure"])
+    return (f'<img src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}" width="{width}" '
+            f'height="{height}" alt="">')
+
+
 def to_html(rows: list[dict[str, Any]]) -> str:
     """One self-contained page (inline CSS and JS, no other file): it opens offline from file://.
 
@@ -169,7 +188,9 @@ def to_html(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         cells = []
         for (text, sort), (key, _, _) in zip(_cells(row), COLUMNS):
-            shown = f'<a href="{esc(quote(row["card"]))}.html">{esc(text)}</a>' if key == "model" else esc(text)
+            shown = (f'<a href="{esc(quote(row["card"]))}.html">{_thumbnail(row)}{esc(text)}</a>' if key == "model"
+                     else f"{esc(text)}<br><small>{esc(better_text(row['metric']))}</small>"
+                     if key == "metric" and better_text(row["metric"]) else esc(text))
             title = f' title="{row["bundle_bytes"]:,} bytes"' if key == "bundle" and sort != "" else ""
             number = ' class="number"' if key in RIGHT else ""
             cells.append(f'<td data-sort="{esc(str(sort))}"{number}{title}>{shown}</td>')
@@ -179,9 +200,10 @@ def to_html(rows: list[dict[str, Any]]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>zoo - the published models</title><style>{CATALOG_STYLE}</style></head><body>",
         "<h1>The published zoo</h1>",
-        f"<p>{len(rows)} models, each as its card states it (the headline metric on the evaluation split, "
-        "with its bootstrap interval where the family measures one). Click a column header to sort; click "
-        "it again to reverse. <code>index.html#sort=parameters&amp;dir=desc</code> opens the page sorted.</p>",
+        f"<p>{len(rows)} models, each as its card states it (the figure its card opens with; the headline "
+        "metric on the evaluation split, with its bootstrap interval where the family measures one). Click a "
+        "column header to sort; click it again to reverse. <code>index.html#sort=parameters&amp;dir=desc</code> "
+        "opens the page sorted.</p>",
         f'<table id="catalog"><thead><tr>{heads}</tr></thead><tbody>',
         *body,
         "</tbody></table>",

@@ -900,7 +900,13 @@ def serve_command(bundles: tuple[str, ...], host: str, port: int, public_key: st
 
 @cli.group("deploy")
 def deploy_group() -> None:
-    """Write the files that serve bundles on the engines that exist: Triton model repositories, KServe."""
+    """Write the files that serve bundles on the engines that exist: Triton model repositories, KServe.
+
+    \b
+    Examples:
+      zoo deploy triton cnn-digits lstm-digits --out models
+      zoo deploy kserve --name zoo-digits --storage-uri s3://bucket/zoo --out isvc.yaml
+    """
 
 
 @deploy_group.command("triton")

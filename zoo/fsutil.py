@@ -23,12 +23,29 @@ from zoo.errors import ZooError
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
+FREE_SPACE = "free space and run the command again"  # the way out, unless the caller knows a better one
+
+
 class StorageError(ZooError):
-    """The disk is full (or a quota or file-size limit was reached): exit status 2."""
+    """The disk is full (or a quota or file-size limit was reached): exit status 2. The message names the
+    file, why, and the way out (``next_step``); ``then`` gives the same error another way out."""
+
+    def __init__(self, what: str | Path, reason: str, next_step: str = FREE_SPACE) -> None:
+        self.what, self.reason, self.next_step = str(what), reason, next_step
+        super().__init__(f"{what} was not written: {reason} (a file being replaced keeps its old contents); "
+                         f"{next_step}")
+
+    def __reduce__(self):  # one line across processes too (torchrun workers report through pickles)
+        return StorageError, (self.what, self.reason, self.next_step)
+
+    def then(self, next_step: str) -> "StorageError":
+        """The same error with the way out the caller knows: ``zoo train`` names the command that resumes."""
+        return StorageError(self.what, self.reason, next_step)
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in _NO_SPACE
+    """A write failed for lack of space: the OS's error, or the StorageError an atomic write made of it."""
+    return isinstance(exc, StorageError) or (isinstance(exc, OSError) and exc.errno in _NO_SPACE)
 
 
 @contextlib.contextmanager
@@ -39,9 +56,7 @@ def disk_space(what: str | Path) -> Iterator[None]:
     except OSError as exc:
         if not is_disk_full(exc):
             raise
-        raise StorageError(f"{what} was not written: {os.strerror(exc.errno).lower()} "
-                           f"(a file being replaced keeps its old contents); free space and run the command again"
-                           ) from None
+        raise StorageError(what, os.strerror(exc.errno).lower()) from None
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

@@ -24,9 +24,11 @@ from zoo.registry import get_dataset, get_model
 from zoo.specs import ModelSpec
 
 
-def load_model_data(spec: ModelSpec, path: str | Path | None = None) -> Data:
-    """The model's own dataset, or the user's file read the same way."""
-    return load_data(get_dataset(spec.dataset), spec.requires_labels, path)
+def load_model_data(spec: ModelSpec, path: str | Path | None = None,
+                    options: Mapping[str, Any] | None = None) -> Data:
+    """The model's own dataset, or the user's data at ``path`` read the same way; ``options``: a run's config,
+    whose data-reading keys (``zoo.config.DATA_KEYS``: image size, colour mode ...) say how files are read."""
+    return load_data(get_dataset(spec.dataset), spec.requires_labels, path, options)
 
 
 def build_plain(spec: ModelSpec, config: Mapping[str, Any], info: DataInfo) -> torch.nn.Module:
@@ -105,7 +107,7 @@ def load_trained(run: str | Path | runs.Run) -> tuple[ModelSpec, torch.nn.Module
     """A run's model with its trained weights, and the data it was trained on (checked unchanged)."""
     run = run if isinstance(run, runs.Run) else runs.open_run(run)
     spec = get_model(run.model)
-    data = load_model_data(spec, run.data_path)
+    data = load_model_data(spec, run.data_path, run.config)  # read as the run read it (its image size ...)
     check_same_data(run, data)
     config = completed_config(spec, run.config, f"run {runs.run_id(run.path)}")
     model = build(spec, config, data.info)

@@ -1,4 +1,5 @@
-"""The records plugins hand to the core: model and dataset specs.
+"""The records plugins hand to the core: model and dataset specs, and ``Help`` (``zoo.config.Help``, here for
+plugins: a config key's description with the values the model can use).
 
 Plain dataclasses with no torch import, so that listing the zoo stays fast.
 """
@@ -8,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from zoo.config import REQUIRED_KEYS, describe
+from zoo.config import REQUIRED_KEYS, ConfigError, Help, check_range, describe, key_range
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 TASKS = ("classification", "reconstruction", "generation")
@@ -92,13 +93,23 @@ class ModelSpec:
         if extra:
             raise SpecError(f"model {self.name!r}: config_help describes keys not in default_config: "
                             f"{', '.join(map(repr, extra))}")
+        found = []
+        for key, value in self.default_config.items():
+            try:
+                check_range(key, list(value) if isinstance(value, tuple) else value, self.config_help)
+            except ConfigError as exc:
+                if isinstance(self.config_help.get(key), Help) and key_range(key, self.config_help) is not None:
+                    raise SpecError(f"model {self.name!r}: its default is out of its declared range: {exc}") from None
+                # a range the core declared after this plugin was written: warn before refusing
+                found.append(f"model {self.name!r}: default {exc} (deprecated since plugin contract 2.1, refused "
+                             f"from 3.0)")
         undescribed = [key for key in self.default_config if not describe(key, self.config_help)]
         if undescribed:
-            return [f"model {self.name!r}: config key{'s' if len(undescribed) > 1 else ''} "
-                    f"{', '.join(map(repr, undescribed))} {'have' if len(undescribed) > 1 else 'has'} no description "
-                    f"(add {'them' if len(undescribed) > 1 else 'it'} to ModelSpec.config_help; deprecated since "
-                    f"plugin contract 2.1, refused from 3.0)"]
-        return []
+            found.append(f"model {self.name!r}: config key{'s' if len(undescribed) > 1 else ''} "
+                         f"{', '.join(map(repr, undescribed))} {'have' if len(undescribed) > 1 else 'has'} no "
+                         f"description (add {'them' if len(undescribed) > 1 else 'it'} to ModelSpec.config_help; "
+                         f"deprecated since plugin contract 2.1, refused from 3.0)")
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +122,9 @@ class ModelSpec:
             "needs_labels": self.requires_labels,
             "default_config": dict(self.default_config),
             "config_help": {key: describe(key, self.config_help) or NO_DESCRIPTION for key in self.default_config},
+            # the declared ranges as data (``zoo.config.Help.bounds``): minimum, exclusive_maximum, min_items ...
+            "config_ranges": {key: found.bounds() for key in self.default_config
+                              for found in [key_range(key, self.config_help)] if found is not None},
             "accepts": self.accepts,
         }
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from zoo import ModelSpec, hookimpl
+from zoo.specs import Help
 
 FAMILY = "autoencoder"
 
@@ -9,11 +10,12 @@ FAMILY = "autoencoder"
 # beat PCA with every seed tried (benchmarks/quality.py).
 _COMMON = {"epochs": 400, "batch_size": 64, "lr": 0.002, "weight_decay": 0.0001, "seed": 0}
 HELP = {
-    "hidden": "units of the encoder's ReLU layers, outermost first (the decoder mirrors them)",
-    "code_size": "numbers in the code between encoder and decoder",
-    "code_activation": "activation of the code: linear or sigmoid",
-    "sparsity_weight": "weight of the KL sparsity penalty on mean code activations (0: none)",
-    "sparsity_target": "mean code activation the sparsity penalty pulls toward",
+    "hidden": Help("units of the encoder's ReLU layers, outermost first (the decoder mirrors them)", minimum=1),
+    "code_size": Help("numbers in the code between encoder and decoder", minimum=1),
+    "code_activation": Help("activation of the code: linear or sigmoid", choices=("linear", "sigmoid")),
+    "sparsity_weight": Help("weight of the KL sparsity penalty on mean code activations (0: none)", minimum=0),
+    "sparsity_target": Help("mean code activation the sparsity penalty pulls toward", exclusive_minimum=0,
+                            exclusive_maximum=1),
 }
 
 

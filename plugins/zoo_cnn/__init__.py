@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from zoo import ModelSpec, hookimpl
+from zoo.specs import Help
 
 FAMILY = "cnn"
 
@@ -17,9 +18,11 @@ TINY_DEFAULTS = {
     "channels": [10, 20], "hidden": 0, "dropout": 0.1, "label_smoothing": 0.0, "shift": 1,
 }
 HELP = {
-    "channels": "output channels of each conv stage (two 3x3 conv-BN-ReLU layers, then 2x2 max-pooling)",
-    "hidden": "units of the dense layer before the class logits (0: the pooled features go straight to the logits)",
-    "dropout": "dropout before the dense head",
+    "channels": Help("output channels of each conv stage (two 3x3 conv-BN-ReLU layers, then 2x2 max-pooling)",
+                     min_items=1, minimum=1),
+    "hidden": Help("units of the dense layer before the class logits (0: the pooled features go straight to the "
+                   "logits)", minimum=0),
+    "dropout": Help("dropout before the dense head", minimum=0, exclusive_maximum=1),
 }
 
 

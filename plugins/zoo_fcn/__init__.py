@@ -6,6 +6,7 @@ Imports from zoo: the plugin API only (``zoo``, ``zoo.data``, ``zoo.graphs``; ``
 from __future__ import annotations
 
 from zoo import ModelSpec, hookimpl
+from zoo.specs import Help
 
 FAMILY = "fcn"
 LICENSE = "mit"  # the model (weights and code) is released under zoo's MIT licence; the data keeps its own
@@ -16,9 +17,11 @@ LICENSE = "mit"  # the model (weights and code) is released under zoo's MIT lice
 DEFAULTS = {"epochs": 60, "batch_size": 64, "lr": 0.003, "weight_decay": 0.01, "seed": 0,
             "channels": [32, 64, 32], "kernels": [8, 5, 3], "dropout": 0.2, "label_smoothing": 0.1, "shift": 1}
 HELP = {
-    "channels": "filters of each conv block (the paper: 128, 256, 128); one block per entry",
-    "kernels": "kernel size of each conv block, as many as channels (the paper: 8, 5, 3); 'same' padding",
-    "dropout": "dropout before the linear head (0 in the paper)",
+    "channels": Help("filters of each conv block (the paper: 128, 256, 128); one block per entry", minimum=1,
+                     min_items=1),
+    "kernels": Help("kernel size of each conv block, as many as channels (the paper: 8, 5, 3); 'same' padding",
+                    minimum=1, min_items=1),
+    "dropout": Help("dropout before the linear head (0 in the paper)", minimum=0, exclusive_maximum=1),
 }
 
 

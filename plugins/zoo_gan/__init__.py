@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from zoo import ModelSpec, hookimpl
+from zoo.specs import Help
 
 FAMILY = "gan"
 SAMPLES = 1000
@@ -12,14 +13,15 @@ _COMMON = {"epochs": 200, "batch_size": 64, "lr": 0.001, "lr_discriminator": 0.0
            "seed": 0, "noise_dim": 64, "generator_hidden": [128, 256], "discriminator_hidden": [256, 128],
            "dropout": 0.5, "real_label": 0.9, "ema_decay": 0.995}
 HELP = {
-    "lr": "learning rate of the generator (Adam betas 0.5, 0.999)",
-    "lr_discriminator": "learning rate of the discriminator",
-    "noise_dim": "numbers of Gaussian noise the generator maps to an image",
-    "generator_hidden": "units of the generator's LeakyReLU layers",
-    "discriminator_hidden": "units of the discriminator's LeakyReLU layers",
-    "dropout": "dropout in the discriminator",
-    "real_label": "target for real images (one-sided label smoothing below 1)",
-    "ema_decay": "decay of the moving average of the generator's weights, which is sampled and exported",
+    "lr": Help("learning rate of the generator (Adam betas 0.5, 0.999)", exclusive_minimum=0),
+    "lr_discriminator": Help("learning rate of the discriminator", exclusive_minimum=0),
+    "noise_dim": Help("numbers of Gaussian noise the generator maps to an image", minimum=1),
+    "generator_hidden": Help("units of the generator's LeakyReLU layers", minimum=1),
+    "discriminator_hidden": Help("units of the discriminator's LeakyReLU layers", minimum=1),
+    "dropout": Help("dropout in the discriminator", minimum=0, exclusive_maximum=1),
+    "real_label": Help("target for real images (one-sided label smoothing below 1)", exclusive_minimum=0, maximum=1),
+    "ema_decay": Help("decay of the moving average of the generator's weights, which is sampled and exported",
+                      minimum=0, exclusive_maximum=1),
     "conditional": "condition generator and discriminator on the digit label",
 }
 

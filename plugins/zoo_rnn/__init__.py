@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from zoo import ModelSpec, hookimpl
+from zoo.specs import Help
 
 FAMILY = "rnn"
 
@@ -11,11 +12,11 @@ _COMMON = {"epochs": 150, "batch_size": 128, "lr": 0.005, "weight_decay": 0.01, 
            "num_layers": 2, "bidirectional": True, "dropout": 0.3, "grad_clip": 1.0, "shift": 1,
            "label_smoothing": 0.1}
 HELP = {
-    "cell": "recurrent cell: rnn (tanh), lstm or gru",
-    "hidden_size": "hidden units per direction of each recurrent layer",
-    "num_layers": "stacked recurrent layers",
+    "cell": Help("recurrent cell: rnn (tanh), lstm or gru", choices=("rnn", "lstm", "gru")),
+    "hidden_size": Help("hidden units per direction of each recurrent layer", minimum=1),
+    "num_layers": Help("stacked recurrent layers", minimum=1),
     "bidirectional": "read the rows in both directions",
-    "dropout": "dropout between recurrent layers and before the head",
+    "dropout": Help("dropout between recurrent layers and before the head", minimum=0, exclusive_maximum=1),
 }
 _CELLS = {  # the tanh RNN needs more, smaller steps than the gated cells
     "rnn": ("Bidirectional tanh RNN", {"epochs": 200, "batch_size": 64, "lr": 0.003}),

@@ -358,6 +358,26 @@ def sample_feeds(inputs: Sequence[Mapping[str, Any]], x: np.ndarray, lengths: np
     return with_full_lengths(inputs, feeds)
 
 
+# numpy dtype name -> the Open Inference Protocol's datatype (kserve open-inference-protocol, "Tensor Data Types");
+# Triton's config.pbtxt names are "TYPE_" + these, except BYTES, which it calls TYPE_STRING. The server, the
+# deployment files and the card's "Use it" requests all name tensors with this one table.
+PROTOCOL_DATATYPES = {
+    "bool": "BOOL",
+    "uint8": "UINT8", "uint16": "UINT16", "uint32": "UINT32", "uint64": "UINT64",
+    "int8": "INT8", "int16": "INT16", "int32": "INT32", "int64": "INT64",
+    "float16": "FP16", "float32": "FP32", "float64": "FP64",
+    "object": "BYTES",
+}
+
+
+def protocol_datatype(dtype: Any) -> str:
+    """The protocol's name for a numpy dtype (``float32`` -> ``FP32``)."""
+    name = np.dtype(dtype).name
+    if name not in PROTOCOL_DATATYPES:
+        raise ValueError(f"numpy dtype {name} has no Open Inference Protocol datatype")
+    return PROTOCOL_DATATYPES[name]
+
+
 def shape_text(shape: Sequence[int | str]) -> str:
     """A shape as people read it: ``(batch, 1, 8, 8)``; every zoo output formats shapes with this."""
     return "(" + ", ".join(str(d) for d in shape) + ")"

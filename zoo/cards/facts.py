@@ -83,10 +83,13 @@ def bundle_facts(bundle: Bundle | None) -> dict[str, Any]:
                  "method": v.get("method", "-"), "note": v.get("note", "-")}
                 for name in bundle.variants for g in manifest["graphs"]
                 for v in [(g.get("variants") or {}).get(name)] if v]
+    # names, dtypes and shapes (dynamic axes named, their declared ranges and the lengths the test vectors have):
+    # what the card's "Use it" section writes its calls from
     graphs = [{"name": g["name"], "role": g.get("role"), "file": g["file"], "bytes": sizes[g["file"]],
-               "inputs": [{"name": i["name"], "shape": i["shape"]} for i in g["inputs"]],
-               "outputs": [{"name": o["name"], "shape": o["shape"]} for o in g["outputs"]]}
-              for g in manifest["graphs"]]
+               "inputs": [{key: i[key] for key in ("name", "dtype", "shape", "ranges") if key in i} for i in g["inputs"]],
+               "outputs": [{key: o[key] for key in ("name", "dtype", "shape") if key in o} for o in g["outputs"]],
+               "example_lengths": graph.export_lengths()}
+              for g, graph in zip(manifest["graphs"], bundle.graphs)]
     return {
         "status": "exported", "name": root.resolve().name, "model": manifest["model"], "format": manifest["format"],
         "opset": manifest.get("opset"), "exporter": manifest.get("exporter"),
@@ -94,6 +97,7 @@ def bundle_facts(bundle: Bundle | None) -> dict[str, Any]:
         "variants": bundle.variants, "variant_files": variants,
         "files": [{"file": name, "bytes": sizes[name], "sha256": digest} for name, digest in manifest["files"].items()],
         "checksums": "verified against the files",
+        **({"preprocessing": manifest["preprocessing"]} if manifest.get("preprocessing") else {}),
     }
 
 

@@ -1,19 +1,27 @@
 """Cards rendered for people and machines: Markdown (Hugging Face front matter), JSON, self-contained HTML.
 
-The card is first laid out once as sections of blocks (paragraphs, tables, figures); Markdown and
-HTML are two small writers of that one layout, so the two never disagree on content.
+The card is first laid out once as blocks (paragraphs, tables, figures, code): an opening (the figure that
+shows what the model does, then its headline metric with the way it reads) and sections; Markdown and HTML
+are two small writers of that one layout, so the two never disagree on content. Figures are shown at the
+size they were drawn for (``zoo.plots.display_size``), so their text reads like the body's.
 """
 from __future__ import annotations
 
 import base64
 import html
 import json
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
 from zoo.bundle import shape_text
+from zoo.cards.figures import MAIN
+from zoo.cards.metric_names import better_text, headline_text
+from zoo.cards.schema import headline
+from zoo.cards.usage import usage_blocks
+from zoo.plots import display_size
 from zoo.plugins import CORE_PLUGIN
 from zoo.specs import LAYOUT_MODALITY
 
@@ -35,7 +43,8 @@ HUB_TASKS = {
 }
 OTHER_TASK = "other"  # the Hub's catch-all id, for a task and modality not listed above
 UNKNOWN_LICENSE = "unknown"  # the Hub's id for a licence the model's plugin did not declare
-Block = tuple  # ("p", text) | ("table", headers, rows) | ("figure", file, caption)
+# ("p", text) | ("table", headers, rows) | ("figure", file, caption) | ("code", language, text) | ("headline", text)
+Block = tuple
 
 
 def _number(value: Any) -> bool:
@@ -106,7 +115,8 @@ def _metric_rows(card: Mapping[str, Any]) -> list[list[str]]:
     for name, value in scalar_metrics(card).items():
         ci = intervals.get(name)
         rows.append([name, fmt_value(value), f"[{ci[0]:.4g}, {ci[1]:.4g}] ({level:.0%} bootstrap, "
-                                        f"{intervals['resamples']} resamples)" if ci else "-"])
+                                        f"{intervals['resamples']} resamples)" if ci else "-",
+                     better_text(name) or "-"])
     return rows
 
 
@@ -118,8 +128,34 @@ def _graph_rows(card: Mapping[str, Any]) -> list[list[str]]:
             for g in card["model_details"]["graphs"]]
 
 
+def main_figure(card: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The figure that shows what the model does (``zoo.cards.figures.MAIN``): the card opens with it and the
+    catalog shows it small. Cards made before it was marked: the task's figure by name."""
+    figures = card.get("figures") or []
+    return (next((f for f in figures if f.get("main")), None)
+            or next((f for f in figures if f["name"] == MAIN.get(card["model_details"]["task"])), None)
+            or next((f for f in figures if f["name"] == "confusion_matrix"), None))
+
+
 def _figures(card: Mapping[str, Any], *names: str) -> list[Block]:
-    return [("figure", f["file"], f["caption"]) for f in card["figures"] if f["name"] in names]
+    """The card's figures of these names, less the main one (the card opens with it)."""
+    first = main_figure(card)
+    return [("figure", f["file"], f["caption"]) for f in card["figures"]
+            if f["name"] in names and (first is None or f["file"] != first["file"])]
+
+
+def headline_line(card: Mapping[str, Any]) -> str:
+    """``accuracy 0.9944 [0.9861, 1] (95% interval; higher is better), on the test split (360 samples)``."""
+    found = headline(card)
+    data = card.get("evaluation_data") or {}
+    where = f", on the {found['split']} split ({data['size']:,} samples)" if found["split"] and "size" in data else ""
+    return headline_text(found["key"], found["value"], found["interval"], found["level"], fmt_value) + where
+
+
+def opening(card: Mapping[str, Any]) -> list[Block]:
+    """What a reader came for, before any table: the main figure, then the headline metric and how it reads."""
+    first = main_figure(card)
+    return [*([("figure", first["file"], first["caption"])] if first else []), ("headline", headline_line(card))]
 
 
 def _parity_blocks(card: Mapping[str, Any]) -> list[Block]:
@@ -220,7 +256,9 @@ def _per_class(card: Mapping[str, Any]) -> list[Block]:
         return [("p", analyses.get("note", ""))]
     rows = [[class_label(card, c), *(fmt_value(r[k]) for k in ("precision", "recall", "f1", "support"))]
             for c, r in analyses["per_class"].items()]
-    return [("p", "Results per class on the test split (disaggregated, as the Model Cards paper asks)."),
+    first = main_figure(card)
+    shown = " The confusion matrix opens this card." if first and first["name"] == "confusion_matrix" else ""
+    return [("p", "Results per class on the test split (disaggregated, as the Model Cards paper asks)." + shown),
             ("table", ["class", "precision", "recall", "f1", "support"], rows),
             *_figures(card, "confusion_matrix")]
 
@@ -333,6 +371,7 @@ def sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
     prov = metrics["provenance"]
     notes = card["training_data"]["notes"]
     return [
+        ("Use it", usage_blocks(card)),
         ("Model details", [
             ("p", details["description"]),
             ("table", ["fact", "value"], [
@@ -348,7 +387,7 @@ def sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
                           ("p", "**Out of scope:** " + card["intended_use"]["out_of_scope"])]),
         ("Factors", [("p", card["factors"])]),
         ("Metrics", [
-            ("table", ["metric", "value", "95% interval"], _metric_rows(card)),
+            ("table", ["metric", "value", "95% interval", "reads"], _metric_rows(card)),
             ("p", f"Measured by zoo {prov['zoo_version']} on the {prov['split']} split, seed {prov['seed']}, "
                   f"run id `{prov['run']}`, data sha256 `{prov['data_sha256'][:16]}...`.")]),
         ("Evaluation data", [("p", f"The {card['evaluation_data']['split']} split of "
@@ -371,7 +410,7 @@ def sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
         ("Explainability", [*_assessment_blocks(card, "explainability"),
                             ("p", ("**The family's notes.** " if card.get("assessments", {}).get("explainability")
                                    else "") + card["explainability"]["method"]),
-                            *[("figure", f["file"], f["caption"]) for f in card["figures"] if f["explains"]]]),
+                            *_figures(card, *[f["name"] for f in card["figures"] if f["explains"]])]),
         ("ONNX export and parity", _parity_blocks(card)),
         ("Deployment", _deployment_blocks(card)),
         ("Safety and ethical considerations", [
@@ -386,19 +425,39 @@ def md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def figure_size(card_dir: Path, file: str) -> tuple[int, int] | None:
+    """The CSS pixels a figure is shown at (``zoo.plots.display_size``); None where its PNG cannot be read."""
+    try:
+        return display_size(Path(card_dir) / file)
+    except (OSError, ValueError):
+        return None
+
+
+def _md_block(block: Block) -> list[str]:
+    kind = block[0]
+    if kind == "p":
+        return [block[1], ""]
+    if kind == "headline":
+        return [f"**{block[1]}**", ""]
+    if kind == "code":
+        return [f"```{block[1]}", block[2], "```", ""]
+    if kind == "table":
+        return (["| " + " | ".join(block[1]) + " |", "|" + " --- |" * len(block[1])]
+                + ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in block[2]] + [""])
+    # Markdown's own image (GitHub and the Hub show it at most as wide as their column)
+    return [f"![{Path(block[1]).stem}]({block[1]})", "", f"*{block[2]}*", ""]
+
+
 def to_markdown(card: Mapping[str, Any]) -> str:
+    """The card in Markdown with Hugging Face front matter."""
     lines = ["---", yaml.safe_dump(front_matter(card), sort_keys=False).rstrip(), "---", "",
              f"# {card['model_details']['name']}", "", card["model_details"]["summary"], ""]
+    for block in opening(card):
+        lines += _md_block(block)
     for title, blocks in sections(card):
         lines += [f"## {title}", ""]
         for block in blocks:
-            if block[0] == "p":
-                lines += [block[1], ""]
-            elif block[0] == "table":
-                lines += ["| " + " | ".join(block[1]) + " |", "|" + " --- |" * len(block[1])]
-                lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in block[2]] + [""]
-            else:
-                lines += [f"![{Path(block[1]).stem}]({block[1]})", "", f"*{block[2]}*", ""]
+            lines += _md_block(block)
     return "\n".join(lines)
 
 
@@ -406,46 +465,72 @@ def to_json(card: Mapping[str, Any]) -> str:
     return json.dumps({"front_matter": front_matter(card), **card}, indent=2) + "\n"
 
 
-def _inline(text: str) -> str:
-    """Markdown's `code`, **bold** and [links](file) in an escaped paragraph."""
-    import re
+_CODE = re.compile(r"`([^`]+)`")
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+_STRONG = re.compile(r"\*\*([^*]+)\*\*")
+_EM = re.compile(r"(?<![\w*])\*([^*\s](?:[^*]*[^*\s])?)\*(?![\w*])")
+_KEPT = re.compile("\x00(\\d+)\x00")
 
+
+def _inline(text: str) -> str:
+    """The Markdown the cards use, in an escaped paragraph: `code`, [links](file), **strong** and *emphasis*.
+    Code is set aside first, so that a ``*`` inside it stays as it is."""
     escaped = html.escape(text)
-    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
-    escaped = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', escaped)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
+    kept: list[str] = []
+
+    def keep(match: re.Match) -> str:
+        kept.append(f"<code>{match.group(1)}</code>")
+        return f"\x00{len(kept) - 1}\x00"
+
+    escaped = _CODE.sub(keep, escaped)
+    escaped = _LINK.sub(r'<a href="\2">\1</a>', escaped)
+    escaped = _STRONG.sub(r"<strong>\1</strong>", escaped)
+    escaped = _EM.sub(r"<em>\1</em>", escaped)
+    return _KEPT.sub(lambda m: kept[int(m.group(1))], escaped)
 
 
 def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-STYLE = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
-         "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.2rem .5rem;"
+STYLE = ("body{font-family:system-ui,sans-serif;font-size:16px;max-width:60rem;margin:2rem auto;padding:0 1rem;"
+         "color:#222}table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.2rem .5rem;"
          "text-align:left;font-size:.9rem;vertical-align:top}code{font-size:.85rem}figure{margin:1rem 0}"
-         "figcaption{font-size:.85rem;color:#555}img{max-width:100%}")
+         "figcaption{font-size:.85rem;color:#555}img{max-width:100%;height:auto}"
+         "pre{background:#f6f8fa;padding:.6rem .8rem;overflow-x:auto;border-radius:4px}"
+         "p.headline{font-size:1.25rem;font-weight:600;margin:.5rem 0 1.5rem}")
+
+
+def _html_block(block: Block, card_dir: Path) -> str:
+    kind = block[0]
+    if kind == "p":
+        return f"<p>{_inline(block[1])}</p>"
+    if kind == "headline":
+        return f'<p class="headline">{_inline(block[1])}</p>'
+    if kind == "code":
+        return f'<pre><code class="language-{html.escape(block[1])}">{html.escape(block[2])}</code></pre>'
+    if kind == "table":
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in block[1])
+        body = "".join("<tr>" + "".join(f"<td>{_inline(str(c))}</td>" for c in row) + "</tr>" for row in block[2])
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    size = figure_size(card_dir, block[1])
+    sized = f' width="{size[0]}" height="{size[1]}"' if size else ""
+    return (f"<figure><img src=\"{_data_uri(card_dir / block[1])}\"{sized} alt=\"{html.escape(block[2])}\">"
+            f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
 
 
 def to_html(card: Mapping[str, Any], card_dir: Path) -> str:
     """One page with every figure inlined as a data URI: it opens anywhere, offline."""
     name = html.escape(card["model_details"]["name"])
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name} - model card</title>",
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<style>{STYLE}</style></head><body>", f"<h1>{name}</h1>",
-             f"<p>{_inline(card['model_details']['summary'])}</p>"]
+             f"<p>{_inline(card['model_details']['summary'])}</p>",
+             "<section id=\"at-a-glance\">", *(_html_block(b, card_dir) for b in opening(card)), "</section>"]
     for title, blocks in sections(card):
         slug = title.lower().replace(" ", "-")
         parts.append(f"<section id=\"{slug}\"><h2>{html.escape(title)}</h2>")
-        for block in blocks:
-            if block[0] == "p":
-                parts.append(f"<p>{_inline(block[1])}</p>")
-            elif block[0] == "table":
-                head = "".join(f"<th>{html.escape(h)}</th>" for h in block[1])
-                body = "".join("<tr>" + "".join(f"<td>{_inline(str(c))}</td>" for c in row) + "</tr>"
-                               for row in block[2])
-                parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-            else:
-                parts.append(f"<figure><img src=\"{_data_uri(card_dir / block[1])}\" alt=\"{html.escape(block[2])}\">"
-                             f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
+        parts += [_html_block(block, card_dir) for block in blocks]
         parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -14,24 +14,11 @@ from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-# numpy dtype name -> Open Inference Protocol datatype (kserve open-inference-protocol, "Tensor Data Types");
-# Triton's config.pbtxt names are "TYPE_" + these, except BYTES, which it calls TYPE_STRING.
-DATATYPES = {
-    "bool": "BOOL",
-    "uint8": "UINT8", "uint16": "UINT16", "uint32": "UINT32", "uint64": "UINT64",
-    "int8": "INT8", "int16": "INT16", "int32": "INT32", "int64": "INT64",
-    "float16": "FP16", "float32": "FP32", "float64": "FP64",
-    "object": "BYTES",
-}
+from zoo.bundle import PROTOCOL_DATATYPES, protocol_datatype
+
+DATATYPES = PROTOCOL_DATATYPES  # numpy dtype name -> the protocol's (zoo.bundle: the one table)
 DTYPES = {datatype: np.dtype(name) for name, datatype in DATATYPES.items()}
-
-
-def datatype(dtype: np.dtype | str) -> str:
-    """The protocol's name for a numpy dtype (``float32`` -> ``FP32``)."""
-    name = np.dtype(dtype).name
-    if name not in DATATYPES:
-        raise ValueError(f"numpy dtype {name} has no Open Inference Protocol datatype")
-    return DATATYPES[name]
+datatype = protocol_datatype
 
 
 @dataclass(frozen=True)

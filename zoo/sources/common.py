@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from zoo.config import DATA_KEYS
 from zoo.errors import ZooError
 
 PIXEL_SCALE = 255.0
@@ -111,6 +112,7 @@ class ReadOptions:
     decompression-bomb limit; ``None``: Pillow's own ``Image.MAX_IMAGE_PIXELS``). ``skip_damaged``:
     leave out images that do not decode, and list them, instead of refusing the folder. ``cache``:
     keep the decoded arrays under ``$ZOO_HOME/data-cache`` and reuse them while the files are unchanged.
+    ``invert``: 255 minus every value (dark ink on paper read for a model that learnt bright ink).
     """
 
     image_size: tuple[int, int] | None = None
@@ -119,6 +121,7 @@ class ReadOptions:
     max_image_pixels: int | None = None
     skip_damaged: bool = False
     cache: bool = True
+    invert: bool = False
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> ReadOptions:
@@ -140,21 +143,14 @@ class ReadOptions:
                 raise DataError(f"image_mode: {values['image_mode']!r} is not one of {', '.join(IMAGE_MODES)}")
         if values.get("max_image_pixels") not in (None, 0, ""):
             out["max_image_pixels"] = _positive_int("max_image_pixels", values["max_image_pixels"])
-        for name in ("skip_damaged", "cache"):
+        for name in ("skip_damaged", "cache", "invert"):
             if name in values:
                 out[name] = _flag(name, values[name])
         return cls(**out)
 
 
 IMAGE_MODES = ("auto", "grey", "rgb")
-OPTION_HELP = {
-    "image_size": "image folders: resize every image to N x N (or [H, W]); 0 keeps the images' one common size",
-    "resample": "image folders: Pillow's resize filter (nearest, box, bilinear, hamming, bicubic, lanczos)",
-    "image_mode": "image folders: auto (grey when every image is grey, else RGB), grey or rgb",
-    "max_image_pixels": "image folders: refuse images with more pixels (decompression-bomb limit; 0: Pillow's)",
-    "skip_damaged": "image folders: leave out images that do not decode, and list them, instead of refusing",
-    "cache": "image folders: keep the decoded arrays in $ZOO_HOME/data-cache and reuse them while unchanged",
-}
+OPTION_HELP = DATA_KEYS  # the options' descriptions, where the config's keys are described (zoo.config)
 
 
 # --------------------------------------------------------------------------- names

@@ -81,7 +81,7 @@ class ImageRule:
 
     @classmethod
     def from_options(cls, options: ReadOptions) -> ImageRule:
-        return cls(options.image_mode, options.image_size, options.resample, options.max_image_pixels)
+        return cls(options.image_mode, options.image_size, options.resample, options.max_image_pixels, options.invert)
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ImageRule:
@@ -233,6 +233,7 @@ def image_record(rule: ImageRule, shape: tuple[int, int, int], class_names: tupl
         "resample": rule.resample,
         "resample_code": int(RESAMPLE[rule.resample]),
         "max_image_pixels": rule.max_pixels,
+        "invert": rule.invert,
         "decompression_bomb": BOMB,
         "do_rescale": True,
         "rescale_factor": 1 / 255,

@@ -9,7 +9,7 @@ import numpy as np
 
 from zoo.assess import Context, Figure, Result, Table
 from ._shared import STREAM, mean_spearman, plural, stream_seed
-from zoo.plots import picture, pyplot, save_png, show_picture, strip
+from zoo.plots import MAX_WIDTH_IN, TILE_IN, picture, pyplot, save_png, show_picture, strip
 from zoo.recipes import lengths_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -130,15 +130,16 @@ def _attribution_figure(x: np.ndarray, labels: np.ndarray, maps: dict[str, np.nd
         limit = float(max(np.abs(m).max() for m in means)) or 1.0
         rows.append((NAMES[method].replace(" ", "\n"), strip([m / limit for m in means])))
     plt = pyplot()
-    fig, axes = plt.subplots(len(rows), 1, figsize=(0.9 * len(classes), 1.0 * len(rows)), squeeze=False)
+    tile = min(TILE_IN, (MAX_WIDTH_IN - 3.0) / len(classes))
+    fig, axes = plt.subplots(len(rows), 1, figsize=(tile * len(classes) + 3.0, tile * len(rows) + 0.5),
+                             squeeze=False, layout="constrained")
     width = rows[0][1].shape[1] / len(classes)
     for row, (name, image) in enumerate(rows):
         ax = axes[row][0]
         drawn = show_picture(ax, image, **({"cmap": "gray_r", "vmin": 0, "vmax": 1} if row == 0 else
                                           {"cmap": "bwr", "vmin": -1, "vmax": 1}))
-        ax.set_ylabel(name, fontsize=7)
-    axes[0][0].set_xticks([width * (i + 0.5) - 0.5 for i in range(len(classes))], [str(c) for c in classes],
-                          fontsize=8)
+        ax.set_ylabel(name.replace("\n", " "), rotation=0, ha="right", va="center")
+    axes[0][0].set_xticks([width * (i + 0.5) - 0.5 for i in range(len(classes))], [str(c) for c in classes])
     axes[0][0].xaxis.tick_top()
-    fig.colorbar(drawn, ax=axes[:, 0].tolist(), shrink=0.6, label="attribution, of row max")
+    fig.colorbar(drawn, ax=axes[:, 0].tolist(), shrink=0.8, label="share of row max")
     save_png(fig, path)

@@ -13,7 +13,7 @@ import numpy as np
 from zoo.assess import Context, Figure, Result, Table
 from ._shared import STREAM, mean_spearman, plural, stream_seed
 from .attributions import METHODS, NAMES, attribute, surrogate_samples
-from zoo.plots import pyplot, save_png
+from zoo.plots import legend_outside, pyplot, save_png
 from zoo.recipes import lengths_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -327,14 +327,13 @@ def _title(text: str) -> str:
 
 def _deletion_figure(curves: dict[str, np.ndarray], random_curve: np.ndarray, path) -> None:
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(3.6, 2.6))
+    fig, ax = plt.subplots(figsize=(6.0, 4.2), layout="constrained")
     removed = np.linspace(0, 1, random_curve.shape[1])
     for method, curve in curves.items():
         ax.plot(removed, curve.mean(axis=0), marker=".", label=NAMES[method])
     ax.plot(removed, random_curve.mean(axis=0), linestyle="--", color="gray", label="random order")
-    ax.set_xlabel("fraction of inputs removed", fontsize=8)
-    ax.set_ylabel("predicted class probability", fontsize=8)
+    ax.set_xlabel("fraction of inputs removed")
+    ax.set_ylabel("predicted class probability")
     ax.set_ylim(0, 1.02)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7)
+    legend_outside(fig, "lower center", columns=2)
     save_png(fig, path)

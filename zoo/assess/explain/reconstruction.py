@@ -8,7 +8,7 @@ import numpy as np
 
 from zoo.assess import Context, Figure, Result, Table
 from ._shared import STREAM, first_output
-from zoo.plots import picture, pyplot, row_pairs, save_png, show_picture
+from zoo.plots import MAX_WIDTH_IN, TILE_IN, picture, pyplot, row_pairs, save_png, show_picture
 
 TRAVERSED = 6  # code dimensions shown in the latent traversal
 TRAVERSAL = np.linspace(-2.0, 2.0, 7)  # standard deviations the traversed dimension moves
@@ -77,12 +77,14 @@ def _error_figure(x: np.ndarray, overall: np.ndarray, squared: np.ndarray, label
     maps = [overall] + [picture(squared[m].mean(axis=0)) for _, m in groups[1:]]
     limit = float(max(m.max() for m in maps)) or 1.0
     plt = pyplot()
-    fig, axes = plt.subplots(2, len(groups), figsize=(0.9 * len(groups), 2.2), squeeze=False)
+    tile = min(TILE_IN * 1.2, (MAX_WIDTH_IN - 1.5) / len(groups))
+    fig, axes = plt.subplots(2, len(groups), figsize=(tile * len(groups) + 1.5, 2 * tile + 0.6), squeeze=False,
+                             layout="constrained")
     for col, ((name, members), errors) in enumerate(zip(groups, maps)):
         show_picture(axes[0][col], picture(x[members].mean(axis=0)), cmap="gray_r", vmin=0, vmax=1)
-        axes[0][col].set_title(name, fontsize=8)
+        axes[0][col].set_title(name)
         image = show_picture(axes[1][col], errors, cmap="magma", vmin=0, vmax=limit)
-    fig.colorbar(image, ax=axes[1].tolist(), shrink=0.8)
+    fig.colorbar(image, ax=axes[1].tolist(), shrink=0.9, label="MSE")
     save_png(fig, path)
 
 

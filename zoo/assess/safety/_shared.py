@@ -45,7 +45,10 @@ def save_figure(ctx: Context, name: str, fig, caption: str) -> Figure:
 
 
 def histograms(ax, groups: dict[str, np.ndarray], xlabel: str, log: bool = False) -> None:
-    """Overlaid histograms (each group's share per bin) on shared bins: the overlap is what the eye compares."""
+    """Overlaid histograms (each group's share per bin) on shared bins: the overlap is what the eye compares.
+    The legend goes outside the data (``zoo.plots.legend_outside``; the figure made with a constrained layout)."""
+    from zoo.plots import legend_outside
+
     every = np.concatenate(list(groups.values()))
     if log:
         low = max(float(every[every > 0].min()) if (every > 0).any() else 1e-6, 1e-12)
@@ -56,7 +59,6 @@ def histograms(ax, groups: dict[str, np.ndarray], xlabel: str, log: bool = False
     for label, values in groups.items():
         ax.hist(np.clip(values, bins[0], bins[-1]), bins=bins, weights=np.full(len(values), 1.0 / len(values)),
                 alpha=0.5, label=label)
-    ax.set_xlabel(xlabel, fontsize=8)
-    ax.set_ylabel("share of the group", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("share of the group")
+    legend_outside(ax.figure, "right upper", columns=1)

@@ -63,11 +63,13 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
 def _reliability_figure(ctx: Context, panels: dict[str, np.ndarray], labels: np.ndarray) -> Figure:
     """Accuracy per confidence bin beside the diagonal, before and after temperature scaling."""
-    from zoo.plots import pyplot
+    from zoo.plots import legend_outside, pyplot
 
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 2.8), squeeze=False)
-    for ax, (title, probs) in zip(axes[0], panels.items()):
+    fig, axes = plt.subplots(2, len(panels), figsize=(4.0 * len(panels), 5.4), squeeze=False, sharex=True,
+                             height_ratios=[3, 1], layout="constrained")
+    for column, (title, probs) in enumerate(panels.items()):
+        ax, below = axes[0][column], axes[1][column]
         table = reliability(probs, labels)
         width = 1.0 / BINS
         shown = table["counts"] > 0
@@ -76,20 +78,20 @@ def _reliability_figure(ctx: Context, panels: dict[str, np.ndarray], labels: np.
         ax.bar(table["edges"][:-1][shown], (table["confidence"] - table["accuracy"])[shown], width=width,
                bottom=table["accuracy"][shown], align="edge", color="none", edgecolor="red", hatch="///",
                linewidth=0.4, label="gap to confidence")
-        for left, count in zip(table["edges"][:-1][shown], table["counts"][shown]):
-            ax.text(left + width / 2, 0.02, str(int(count)), ha="center", fontsize=5, rotation=90, color="white")
-        ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
-        ax.set_title(f"{title}: ECE {expected_calibration_error(probs, labels):.3f}", fontsize=8)
-        ax.set_xlabel("confidence", fontsize=8)
-        ax.set_ylabel("accuracy", fontsize=8)
+        ax.plot([0, 1], [0, 1], "k--", linewidth=0.8, label="calibrated")
+        ax.set_title(f"{title}: ECE {expected_calibration_error(probs, labels):.3f}")
+        ax.set_ylabel("accuracy")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7, loc="upper left")
+        below.bar(table["edges"][:-1][shown], table["counts"][shown], width=width, align="edge", color="gray")
+        below.set_yscale("log")
+        below.set_xlabel("confidence")
+        below.set_ylabel("samples")
+    legend_outside(fig, "lower center", columns=3)
     return save_figure(ctx, "reliability", fig,
                         f"Reliability diagrams on the test split ({BINS} equal-width confidence bins): the accuracy of "
                         f"the samples in each bin against the diagonal a calibrated model would follow; hatched red is "
-                        f"the gap to the bin's mean confidence, the number at each bar's foot its sample count. "
+                        f"the gap to the bin's mean confidence; below, each bin's sample count (log scale). "
                         f"Left as trained, right after dividing the logits by the temperature fitted on validation.")
 
 

@@ -47,7 +47,7 @@ def data_copying(generated: np.ndarray, train: np.ndarray, test: np.ndarray) -> 
     flat = ReferenceClassifier._flat  # flattened float64 samples, as the reference classifier reads them
     nearest = NearestNeighbors(n_neighbors=1).fit(flat(train))
     generated_d, generated_i = (a[:, 0] for a in nearest.kneighbors(flat(generated)))
-    test_d = nearest.kneighbors(flat(test))[0][:, 0]
+    test_d, test_i = (a[:, 0] for a in nearest.kneighbors(flat(test)))
     n1, n2 = len(generated_d), len(test_d)
     u, p = mannwhitneyu(generated_d, test_d, alternative="less")
     farther = mannwhitneyu(generated_d, test_d, alternative="greater").pvalue
@@ -56,7 +56,8 @@ def data_copying(generated: np.ndarray, train: np.ndarray, test: np.ndarray) -> 
     return {"median_generated": median_generated, "median_test": median_test,
             "ratio": median_generated / median_test if median_test > 0 else None,
             "z": float(z), "p_value": float(p), "p_value_farther": float(farther), "generated": n1, "test": n2,
-            "generated_distances": generated_d, "test_distances": test_d, "nearest": generated_i}
+            "generated_distances": generated_d, "test_distances": test_d, "nearest": generated_i,
+            "test_nearest": test_i}
 
 
 def copying_verdict(p_value: float, z: float) -> str:
@@ -99,7 +100,7 @@ def possible_underfitting(z: float, p_value_farther: float) -> bool:
 
 def measure_data_copying(ctx: Context) -> Result:
     """Nearest-training-sample distances of generated samples against those of test samples."""
-    from zoo.plots import pyplot, row_pairs
+    from zoo.plots import pyplot
 
     train, test = ctx.data.train.x, ctx.data.test.x
     generated, _ = generate(ctx, ctx.count(GENERATED))
@@ -116,18 +117,22 @@ def measure_data_copying(ctx: Context) -> Result:
                f"(ratio {ratio}; Mann-Whitney z {values['z']:.2f}, one-sided p {values['p_value']:.3g}). "
                f"{_copying_sentence(values)}")
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.2, 2.4))
-    histograms(ax, {"generated": found["generated_distances"], "test": found["test_distances"]},
+    fig, ax = plt.subplots(figsize=(7.0, 3.0), layout="constrained")
+    histograms(ax, {"generated": found["generated_distances"], "test (held out)": found["test_distances"]},
                "distance to nearest training sample")
-    closest = np.argsort(found["generated_distances"], kind="stable")[:SHOWN]
+    for median, style in ((values["median_generated"], "-"), (values["median_test"], "--")):
+        ax.axvline(median, color="black", linestyle=style, linewidth=1)
     figures = [save_figure(ctx, "distances", fig,
-                            "Distance of each generated sample and each test sample to its nearest training sample; "
-                            "generated samples piled up near 0, left of the test samples, would be copies.")]
+                            "Distance of each generated sample and each held-out test sample to its nearest training "
+                            "sample, their medians as vertical lines (solid: generated, dashed: held out); generated "
+                            "samples piled up near 0, left of the held-out ones, would be copies.")]
     path = ctx.figure("nearest")
-    row_pairs([generated[closest].clip(LOW, HIGH), train[found["nearest"][closest]]],
-               ["generated", "nearest train"], path)
-    figures.append(Figure(path.name, f"The {len(closest)} generated samples closest to the training set (top) and "
-                                     f"their nearest training samples (bottom): the likeliest copies."))
+    _nearest_figure(generated, train, test, found, values, path)
+    figures.append(Figure(path.name, f"The {min(SHOWN, len(generated))} generated samples closest to the training "
+                                     f"set, each above its nearest training sample, and the same for the held-out "
+                                     f"test samples closest to it; under each pair its distance. Real digits new to "
+                                     f"the model sit as close to the training set as these copies-at-a-glance do: "
+                                     f"the verdict compares the two sets of distances, not single pairs."))
     table = Table(["samples", "count", "median distance to nearest training sample"],
                   [["generated", values["generated"], values["median_generated"]],
                    ["test (held out)", values["test"], values["median_test"]]],
@@ -146,6 +151,24 @@ def measure_data_copying(ctx: Context) -> Result:
                           "inconclusive."))
 
 
+def _nearest_figure(generated: np.ndarray, train: np.ndarray, test: np.ndarray, found: dict[str, Any],
+                    values: dict[str, Any], path) -> None:
+    """The likeliest copies beside the reference: the generated samples closest to the training set and the
+    held-out test samples closest to it, each over its nearest training sample, with the pair's distance."""
+    from zoo.plots import row_pairs
+
+    generated_first = np.argsort(found["generated_distances"], kind="stable")[:SHOWN]
+    test_first = np.argsort(found["test_distances"], kind="stable")[:SHOWN]
+    distances = [[f"{d:.2f}" for d in found[key][order]]
+                 for key, order in (("generated_distances", generated_first), ("test_distances", test_first))]
+    row_pairs([generated[generated_first].clip(LOW, HIGH), train[found["nearest"][generated_first]],
+               test[test_first], train[found["test_nearest"][test_first]]],
+              ["generated", "nearest train", "held-out test", "nearest train"], path,
+              notes=[None, distances[0], None, distances[1]],
+              title=f"distance to the nearest training sample, median: generated {values['median_generated']:.2f}, "
+                    f"held out {values['median_test']:.2f}")
+
+
 def class_coverage(predicted: np.ndarray, classes: int) -> dict[str, Any]:
     """Which classes a set of predictions holds, and how evenly: the normalised entropy is 1 for a uniform
     histogram and 0 when every sample is one class (mode collapse)."""
@@ -158,18 +181,18 @@ def class_coverage(predicted: np.ndarray, classes: int) -> dict[str, Any]:
 
 
 def _coverage_figure(ctx: Context, generated: list[float], test: list[float]) -> Figure:
-    from zoo.plots import pyplot
+    from zoo.plots import legend_outside, pyplot
 
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.2, 2.4))
+    fig, ax = plt.subplots(figsize=(min(0.5 * len(generated) + 2.5, 9.0), 3.0), layout="constrained")
     positions = np.arange(len(generated))
     ax.bar(positions - 0.2, generated, width=0.4, label="generated")
     ax.bar(positions + 0.2, test, width=0.4, label="test split")
-    ax.set_xticks(positions)
-    ax.set_xlabel("class (reference classifier)", fontsize=8)
-    ax.set_ylabel("share of samples", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7)
+    names = list(ctx.data.info.class_names) or [str(c) for c in positions]
+    ax.set_xticks(positions, names, rotation=0 if max(len(n) for n in names) <= 2 else 90)
+    ax.set_xlabel("class (reference classifier)")
+    ax.set_ylabel("share of samples")
+    legend_outside(fig, "right upper", columns=1)
     return save_figure(ctx, "classes", fig, "Share of generated samples the reference classifier assigns to each "
                                              "class, beside the same for the test split.")
 

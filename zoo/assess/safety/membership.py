@@ -22,7 +22,7 @@ def _membership_result(ctx: Context, members: np.ndarray, outsiders: np.ndarray,
                f"(advantage {advantage:.3f}; mean {loss} {values['member_loss']:.4g} on training, "
                f"{values['non_member_loss']:.4g} on test). With 0.5 meaning nothing leaks, {verdict}.")
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.2, 2.4))
+    fig, ax = plt.subplots(figsize=(7.0, 3.0), layout="constrained")
     histograms(ax, {"training (members)": members, "test (non-members)": outsiders}, loss, log=True)
     figure = save_figure(ctx, "losses", fig,
                           f"Per-sample {loss} of training samples (members) and test samples (non-members): the attack "

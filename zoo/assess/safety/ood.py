@@ -90,16 +90,16 @@ def _strip(samples: np.ndarray) -> np.ndarray:
 def _ood_figure(ctx: Context, scores: dict[str, np.ndarray], inputs: dict[str, np.ndarray], xlabel: str,
                 log: bool, caption: str) -> Figure:
     """Score histograms per set, above a few inputs of each set so the reader sees what was scored."""
-    from zoo.plots import pyplot, show_picture
+    from zoo.plots import MAX_WIDTH_IN, pyplot, show_picture
 
     plt = pyplot()
-    fig = plt.figure(figsize=(2.4 * len(inputs), 3.4))
-    grid = fig.add_gridspec(2, len(inputs), height_ratios=[3, 1], hspace=0.5)
+    fig = plt.figure(figsize=(min(3.0 * len(inputs) + 2.0, MAX_WIDTH_IN), 4.4), layout="constrained")
+    grid = fig.add_gridspec(2, len(inputs), height_ratios=[3, 1])
     histograms(fig.add_subplot(grid[0, :]), scores, xlabel, log)
     for column, (name, x) in enumerate(inputs.items()):
         ax = fig.add_subplot(grid[1, column])
         show_picture(ax, _strip(x[:4]), cmap="gray_r", vmin=LOW, vmax=HIGH)
-        ax.set_title(name, fontsize=7)
+        ax.set_title(name)
     return save_figure(ctx, "scores", fig, caption)
 
 

@@ -133,24 +133,25 @@ def robustness_curves(ctx: Context, x: torch.Tensor, y: torch.Tensor,
 
 def _robustness_figure(ctx: Context, curves: dict[str, dict[str, list[float]]]) -> Figure:
     """One panel per kind of perturbation (its own unit on x), a curve per perturbation, shared accuracy axis."""
-    from zoo.plots import pyplot
+    from zoo.plots import legend_outside, pyplot
 
     panels = {"Gaussian noise": ("sigma", ["gaussian noise"]),
               "shift": ("steps", [n for n in curves if n.startswith("shift")]),
               "adversarial (L-inf)": ("epsilon", [n for n in curves if n == "FGSM" or n.startswith("PGD")])}
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 2.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.6), sharey=True, squeeze=False,
+                             layout="constrained")
+    colours = {name: f"C{i}" for i, name in enumerate(curves)}  # one legend for all panels: one colour per curve
     for ax, (title, (unit, names)) in zip(axes[0], panels.items()):
         for name in names:
-            ax.plot(curves[name]["levels"], curves[name]["accuracy"], marker=".", label=name)
-        ax.set_title(title, fontsize=8)
-        ax.set_xlabel(unit, fontsize=8)
+            ax.plot(curves[name]["levels"], curves[name]["accuracy"], marker=".", label=name, color=colours[name])
+        ax.set_title(title)
+        ax.set_xlabel(unit)
         if unit == "steps":
             ax.set_xticks([-1, 0, 1])
         ax.set_ylim(0, 1.02)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("test accuracy", fontsize=8)
+    axes[0][0].set_ylabel("test accuracy")
+    legend_outside(fig, "lower center", columns=3)
     return save_figure(
         ctx, "curves", fig,
         "Test accuracy under growing perturbations: Gaussian noise (clipped to the input range), "
