@@ -201,7 +201,7 @@ require_contract("2.99")
 """)
     plugins = {p["name"]: p for p in json.loads(invoke("plugins", "--json").stdout)}
     assert plugins["zoo_future"]["status"] == ("broken: import failed: ContractVersionError: needs plugin "
-                                               "contract 2.99, this zoo offers 2.1 (upgrade zoo)")
+                                               "contract 2.99, this zoo offers 2.2 (upgrade zoo)")
     assert plugins["cnn"]["status"] == "ok"
 
 

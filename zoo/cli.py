@@ -416,8 +416,9 @@ def _names(texts: Iterable[str]) -> list[str]:
 @click.argument("run", type=click.Path())
 @click.option("--out", type=click.Path(), help="Bundle folder (default exports/<model-name>/).")
 @click.option("--opset", type=int, help="ONNX opset version (default 18).")
-@click.option("--exporter", type=click.Choice(["torchscript", "dynamo"]),
-              help="torch.onnx exporter (default torchscript: faster graphs, dynamic RNN time axes).")
+@click.option("--exporter", type=click.Choice(["auto", "torchscript", "dynamo"]),
+              help="torch.onnx exporter (default auto: the graph's own, else torchscript, else dynamo where "
+                   "torchscript fails or freezes a dynamic axis; the manifest says which made each graph).")
 @click.option("--force", is_flag=True, help="Replace an existing bundle.")
 @click.option("--variants", metavar="LIST",
               help="Precisions to add beside FP32 (always there): int8, fp16 (comma-separated; default fp32 only).")
@@ -458,10 +459,15 @@ def export_command(run: str, out: str | None, opset: int | None, exporter: str |
          ", ".join(f"{o['name']} {o['dtype']}{shape_text(o['shape'])}" for o in g["outputs"])]
         for g in manifest["graphs"]]))
     made = [(g, v, e) for g in manifest["graphs"] for v, e in (g.get("variants") or {}).items()]
-    if made:
+    declined = [(g, v, why) for g in manifest["graphs"] for v, why in (g.get("declined_variants") or {}).items()]
+    if made or declined:
         sizes = {name: (path / name).stat().st_size for name in manifest["files"]}
         click.echo("\n" + table(["GRAPH", "VARIANT", "FILE", "SIZE", "HOLDS"], [
-            [g["name"], v, e["file"], f"{sizes[e['file']] / sizes[g['file']]:.2f}x", e["note"]] for g, v, e in made]))
+            [g["name"], v, e["file"], f"{sizes[e['file']] / sizes[g['file']]:.2f}x", e["note"]] for g, v, e in made]
+            + [[g["name"], v, "-", "-", f"declined: {why}"] for g, v, why in declined]))
+    for g in manifest["graphs"]:
+        if g.get("exporter_note"):
+            click.echo(f"graph {g['name']}: made by the {g['exporter']} exporter ({g['exporter_note']})", err=True)
 
 
 def _number(value: Any) -> str:

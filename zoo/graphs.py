@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # pragma: no cover
 G = TypeVar("G")
 LENGTHS = "lengths"  # the distribution of an input that holds each sequence's length (see GraphInput)
 DISTRIBUTIONS = ("uniform", "normal", "integers", LENGTHS)
+EXPORTERS = ("torchscript", "dynamo")  # torch.onnx.export(dynamo=False) and (dynamo=True)
 PRIMARY, COMPONENT = "primary", "component"
 ROLES = {
     PRIMARY: "the graph a deployer runs (`zoo predict` without --graph), and the one that task-level checks, "
@@ -142,6 +143,12 @@ class OnnxGraph:
     ``variant_tolerances`` is what an int8 or fp16 variant must keep on the test split against
     FP32 (``VariantTolerance``, by variant name; ``VARIANT_TOLERANCES`` where absent); only the
     primary graph's are checked, as task-level checks run on it.
+    ``exporter`` names the torch.onnx exporter this graph needs (``EXPORTERS``); None lets zoo try the
+    TorchScript-based one first and dynamo when the first fails or freezes a dynamic axis (a probe runs the
+    graph at other sizes right after export; the manifest records which exporter made the graph and why).
+    ``declined_variants`` names the variants this graph cannot have, with the reason (``{"fp16": "attention
+    overflows in float16"}``): zoo does not try them, and the manifest and the card's Deployment table say why.
+    A variant zoo fails to make is declined the same way, with zoo's reason; neither fails an export.
     """
 
     name: str
@@ -153,6 +160,8 @@ class OnnxGraph:
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
     deployment_tolerances: dict[str, Tolerance] = field(default_factory=dict)
     variant_tolerances: dict[str, VariantTolerance] = field(default_factory=dict)
+    exporter: str | None = None
+    declined_variants: dict[str, str] = field(default_factory=dict)
 
     def tolerance(self, output: str, deployment: bool = False) -> Tolerance:
         if deployment:
@@ -168,6 +177,16 @@ class OnnxGraph:
         for name in self.outputs:
             axes[name] = dict(self.output_dynamic_axes.get(name, {0: "batch"}))
         return axes
+
+
+def other_lengths(length: int, bounds: Sequence[float | None] | None = None) -> list[int]:
+    """The lengths of a dynamic non-batch axis tried beside the export length (by the exporter's probe and by
+    ``zoo verify``): half and twice plus one, each moved into the axis' declared range (``GraphInput.ranges``,
+    inclusive; None above: unbounded); never the export length itself. The one rule both use."""
+    low, high = bounds or (1, None)
+    low = int(low or 1)
+    wanted = {max(1, length // 2), 2 * length + 1}
+    return sorted({int(min(max(n, low), high)) if high is not None else max(n, low) for n in wanted} - {length})
 
 
 class GraphRoleError(ValueError):
@@ -198,6 +217,15 @@ def check_graphs(graphs: Sequence[Any]) -> None:
     for graph in graphs:
         if graph.role not in ROLES:
             raise GraphRoleError(f"graph {graph.name!r} has role {graph.role!r}; roles are {', '.join(ROLES)}")
+        if getattr(graph, "exporter", None) not in (None, *EXPORTERS):
+            raise GraphRoleError(f"graph {graph.name!r} asks for exporter {graph.exporter!r}; "
+                                 f"exporters are {', '.join(EXPORTERS)}")
+        for spec in getattr(graph, "inputs", []):
+            for axis, bounds in getattr(spec, "ranges", {}).items():
+                if axis not in spec.dynamic_axes or axis == 0 or len(bounds) != 2 or bounds[0] < 1 or (
+                        bounds[1] is not None and bounds[1] < bounds[0]):
+                    raise GraphRoleError(f"graph {graph.name!r}, input {spec.name!r}: ranges {{{axis}: "
+                                         f"{tuple(bounds)}}} must bound a dynamic non-batch axis, 1 <= low <= high")
     primaries = [g.name for g in graphs if g.role == PRIMARY]
     if len(primaries) != 1:
         raise GraphRoleError(f"exactly one graph must have role {PRIMARY!r}, got {len(primaries)}"

@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover - names for the annotations only
     from zoo.specs import DatasetSpec, ModelSpec
     from zoo.training import TrainContext
 
-CONTRACT_VERSION = (2, 1)
+CONTRACT_VERSION = (2, 2)
 
 
 class ContractVersionError(RuntimeError):

@@ -8,8 +8,9 @@ network for a spec and its data, the ``onnx_graphs`` its plugin exports (checked
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -118,9 +119,30 @@ def load_trained(run: str | Path | runs.Run) -> tuple[ModelSpec, torch.nn.Module
 
 
 
+@contextlib.contextmanager
+def inference_mode(module: torch.nn.Module) -> Iterator[None]:
+    """``module`` as it is deployed: every submodule in eval mode (no dropout, batch-norm statistics frozen),
+    without the fused fast path of ``nn.TransformerEncoderLayer``/``nn.MultiheadAttention``
+    (``aten::_transformer_encoder_layer_fwd``, which the TorchScript-based exporter cannot export), and without
+    autograd. Everything is restored afterwards: a plugin's module is left as it was handed over. The fast
+    and the plain path agree to float rounding; exports and test vectors both use the plain one."""
+    modes = [(m, m.training) for m in module.modules()]
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    module.eval()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+        for child, training in modes:
+            child.training = training
+
+
 def reference_outputs(graph: OnnxGraph, inputs: list[torch.Tensor]) -> dict[str, np.ndarray]:
-    """PyTorch's answers for ``inputs``, by output name: what the exported graph is held to."""
-    with torch.no_grad():
+    """PyTorch's answers for ``inputs``, by output name: what the exported graph is held to (the module as
+    exported: ``inference_mode``)."""
+    with inference_mode(graph.module):
         result = graph.module(*inputs)
     result = result if isinstance(result, (tuple, list)) else (result,)
     return {name: t.detach().cpu().numpy() for name, t in zip(graph.outputs, result)}

@@ -116,7 +116,13 @@ def measure(bundle: Bundle, mode_list: list, report: dict[str, Any]) -> dict[str
     modes = [m for m in mode_list if m.name in TIMED_MODES]
     fp32_bytes = graph.path.stat().st_size
     rows = []
+    declined = graph.entry.get("declined_variants", {})
     for variant in bundle.variants:
+        if variant in declined:  # never made: no file to time, the reason instead
+            rows.append({"variant": variant, "graph": graph.name, "file": None, "bytes": None, "size_ratio": None,
+                         "latency_ms": {}, "metric": None, "parity": "declined", "note": declined[variant],
+                         "declined": declined[variant]})
+            continue
         g = graph.variant(variant)
         timed = {TIMED_MODES[m.name]: found for m in modes for found in [latency(g, m)] if found is not None}
         rows.append({"variant": variant, "graph": graph.name, "file": g.entry["file"], "bytes": g.path.stat().st_size,
@@ -125,6 +131,9 @@ def measure(bundle: Bundle, mode_list: list, report: dict[str, Any]) -> dict[str
                      "note": graph.variants.get(variant, {}).get("note", "as exported")})
     cpu_fp32 = next((r["latency_ms"].get("cpu", {}).get(str(BATCHES[-1])) for r in rows if r["variant"] == FP32), None)
     for row in rows:
+        if row.get("declined"):
+            row["fits"] = f"none: not made ({row['declined']})"
+            continue
         cpu = row["latency_ms"].get("cpu", {}).get(str(BATCHES[-1]))
         speedup = cpu_fp32 / cpu if cpu and cpu_fp32 else None
         row["fits"] = fit(row["variant"], row["parity"], row["size_ratio"], speedup, "cuda" in row["latency_ms"],

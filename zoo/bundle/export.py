@@ -31,16 +31,17 @@ from zoo import bundle
 from zoo.bundle import variants as precision
 from zoo.errors import WorkFailed, ZooError, one_line
 from zoo.fsutil import atomic_write_json, disk_space, is_disk_full, replace_dir, staging_dir
-from zoo.graphs import OnnxGraph
-from zoo.models import load_trained, onnx_graphs, reference_outputs
+from zoo.graphs import EXPORTERS, LENGTHS, OnnxGraph, other_lengths
+from zoo.models import inference_mode, load_trained, onnx_graphs, reference_outputs
 from zoo.plugins import plugin_set
 from zoo.runs import CONFIG, WEIGHTS, WEIGHTS_FORMAT, Run, open_run
 from zoo.versions import versions
 
 DEFAULT_ROOT = Path("exports")
 DEFAULT_OPSET = 18
-EXPORTERS = ("torchscript", "dynamo")
 DEFAULT_EXPORTER = "torchscript"  # faster ORT graphs, dynamic RNN time axes: see benchmarks/export.py
+AUTO = "auto"  # each graph: its declared exporter, else DEFAULT_EXPORTER, else the other (recorded per graph)
+CHOICES = (AUTO, *EXPORTERS)
 
 
 class ExportError(ZooError):
@@ -78,10 +79,12 @@ def captured_output(log: Path) -> Iterator[None]:
 
 
 def export_graph(graph: OnnxGraph, path: Path, opset: int, exporter: str) -> None:
-    """Write ``graph`` to ``path`` with named inputs/outputs and the graph's dynamic axes."""
+    """Write ``graph`` to ``path`` with named inputs/outputs and the graph's dynamic axes, the module as it is
+    deployed (``zoo.models.inference_mode``); a dynamo graph is stripped of the metadata that names this
+    machine (``zoo.bundle.machine_metadata``: stack traces with source paths) and refused if any remains."""
     args = tuple(i.example for i in graph.inputs)
     common = dict(input_names=[i.name for i in graph.inputs], output_names=list(graph.outputs), opset_version=opset)
-    with torch.no_grad():
+    with inference_mode(graph.module):
         if exporter == "torchscript":
             torch.onnx.export(graph.module, args, str(path), dynamo=False, do_constant_folding=True,
                               dynamic_axes=graph.dynamic_axes(), **common)
@@ -89,6 +92,17 @@ def export_graph(graph: OnnxGraph, path: Path, opset: int, exporter: str) -> Non
             shapes = tuple({axis: torch.export.Dim.AUTO for axis in i.dynamic_axes} for i in graph.inputs)
             torch.onnx.export(graph.module, args, str(path), dynamo=True, external_data=False,
                               dynamic_shapes=shapes, **common)
+    if exporter == "dynamo":
+        import onnx
+
+        from zoo.bundle.machine_metadata import machine_paths, strip_machine_metadata
+
+        model = onnx.load(str(path))
+        strip_machine_metadata(model)
+        left = machine_paths(model)
+        if left:
+            raise ExportFailed(f"graph {graph.name!r}: the {exporter} graph still names this machine ({left[0]})")
+        onnx.save(model, str(path))
 
 
 def _dims(value_info, requested: dict[int, str]) -> list[int | str]:
@@ -118,8 +132,8 @@ def signature(model, graph: OnnxGraph) -> dict[str, list[dict[str, Any]]]:
         frozen = [axis for axis in spec.dynamic_axes if isinstance(requested["shape"][axis], int)]
         if frozen:
             raise ExportFailed(f"graph {graph.name!r}: the exporter froze dynamic axis {frozen[0]} "
-                              f"({spec.dynamic_axes[frozen[0]]!r}) of input {spec.name!r} to "
-                              f"{requested['shape'][frozen[0]]}; try --exporter torchscript")
+                               f"({spec.dynamic_axes[frozen[0]]!r}) of input {spec.name!r} to "
+                               f"{requested['shape'][frozen[0]]}")
     for spec, row in zip(graph.inputs, inputs):
         row.update(distribution=spec.distribution, low=spec.low, high=spec.high)
         bounded = {row["shape"][axis]: [low, high] for axis, (low, high) in spec.ranges.items()
@@ -131,13 +145,78 @@ def signature(model, graph: OnnxGraph) -> dict[str, list[dict[str, Any]]]:
     return {"inputs": inputs, "outputs": outputs}
 
 
-def write_graph(graph: OnnxGraph, root: Path, opset: int, exporter: str) -> dict[str, Any]:
-    """Export, fully check and test-vector one graph into ``root``; return its manifest entry."""
+class ModuleFailed(ExportFailed):
+    """The plugin's module itself fails at a size its graph declares dynamic: no exporter can help (declare the
+    axis' range, ``GraphInput.ranges``)."""
+
+
+def probe(graph: OnnxGraph, path: Path) -> str | None:
+    """Why the exported graph is not the module at other sizes of its dynamic axes, or None.
+
+    Right after export, ONNX Runtime runs the graph at one more batch row and at ``other_lengths`` of every
+    other dynamic axis, against the module: an exporter that froze an axis inside the graph (a Reshape to
+    the export length) fails or disagrees here, where the signature still says the axis is dynamic."""
+    from zoo.bundle import SessionError, open_session
+
+    try:
+        session = open_session(path, what=f"graph {graph.name!r}")
+    except SessionError as exc:
+        return f"ONNX Runtime cannot load it ({exc.reason})"
+    for where, inputs in _probe_inputs(graph):
+        try:
+            want = reference_outputs(graph, inputs)
+        except Exception as exc:
+            raise ModuleFailed(f"graph {graph.name!r}: the module itself fails at {where} ({one_line(exc)}); "
+                               f"declare the axis' range (GraphInput(ranges=...))") from None
+        try:
+            got = session.run(list(graph.outputs), {i.name: t.numpy() for i, t in zip(graph.inputs, inputs)})
+        except Exception as exc:
+            return f"ONNX Runtime fails at {where} ({_ort_failure(exc)})"
+        for name, value in zip(graph.outputs, got):
+            tol = graph.tolerance(name)
+            if value.shape != want[name].shape or not np.allclose(value, want[name], atol=tol.atol, rtol=tol.rtol):
+                return f"ONNX Runtime disagrees with PyTorch at {where} (output {name!r})"
+    return None
+
+
+def _ort_failure(exc: Exception) -> str:
+    """ONNX Runtime's error in a few words: the operator and node that failed, where it says so."""
+    import re
+
+    found = re.search(r"running (\w+) node\. Name:'([^']*)'", str(exc))
+    return f"its {found[1]} node {found[2]!r} failed" if found else one_line(exc)[:200]
+
+
+def _probe_inputs(graph: OnnxGraph) -> Iterator[tuple[str, list[torch.Tensor]]]:
+    """(where, inputs): the examples with one more batch row, then each dynamic axis at its other lengths (a
+    ``lengths`` input kept within its axis' new length)."""
+    def resized(example: torch.Tensor, axis: int, size: int) -> torch.Tensor:
+        repeats = -(-size // example.shape[axis])
+        return example.repeat_interleave(repeats, dim=axis).narrow(axis, 0, size).contiguous()
+
+    def within(inputs: list[torch.Tensor], sizes: dict[str, int]) -> list[torch.Tensor]:
+        return [t.clamp(max=sizes[i.axis]) if i.distribution == LENGTHS and i.axis in sizes else t
+                for i, t in zip(graph.inputs, inputs)]
+
+    examples = [i.example for i in graph.inputs]
+    yield "batch+1", [resized(e, 0, e.shape[0] + 1) if 0 in i.dynamic_axes else e
+                      for i, e in zip(graph.inputs, examples)]
+    for spec, example in zip(graph.inputs, examples):
+        for axis, name in spec.dynamic_axes.items():
+            if axis == 0 or spec.distribution == LENGTHS:
+                continue
+            for size in other_lengths(example.shape[axis], spec.ranges.get(axis)):
+                changed = [resized(e, axis, size) if axis in i.dynamic_axes else e
+                           for i, e in zip(graph.inputs, examples)]
+                yield f"{name}={size}", within(changed, {name: size})
+
+
+def _export_checked(graph: OnnxGraph, path: Path, log: Path, opset: int, exporter: str) -> None:
+    """One exporter's attempt: export, full check, the signature's axes, the probe; ExportFailed if not."""
     import onnx
 
-    path = root / f"{graph.name}.onnx"
     try:
-        with captured_output(root / bundle.LOG):
+        with captured_output(log):
             export_graph(graph, path, opset, exporter)
     except ZooError:
         raise
@@ -149,7 +228,46 @@ def write_graph(graph: OnnxGraph, root: Path, opset: int, exporter: str) -> dict
         onnx.checker.check_model(str(path), full_check=True)
     except onnx.checker.ValidationError as exc:
         raise ExportFailed(f"graph {graph.name!r} fails onnx.checker: {one_line(exc)}") from None
-    entry = {"name": graph.name, "role": graph.role, "file": path.name, **signature(onnx.load(str(path)), graph)}
+    signature(onnx.load(str(path)), graph)  # a frozen axis in the signature is refused before probing
+    with captured_output(log):
+        frozen = probe(graph, path)
+    if frozen:
+        raise ExportFailed(f"the {exporter} exporter froze a dynamic axis of graph {graph.name!r}: {frozen}")
+
+
+def choose_exporters(graph: OnnxGraph, asked: str) -> list[str]:
+    """The exporters to try for ``graph``, in order: the one asked for alone, or (``auto``) the graph's
+    declared one, else the default, then the other."""
+    if asked != AUTO:
+        return [asked]
+    first = graph.exporter or DEFAULT_EXPORTER
+    return [first] + [e for e in EXPORTERS if e != first]
+
+
+def write_graph(graph: OnnxGraph, root: Path, opset: int, exporter: str) -> dict[str, Any]:
+    """Export, fully check, probe and test-vector one graph into ``root``; return its manifest entry, which
+    says which exporter made the graph and why an earlier one was not used."""
+    import onnx
+
+    path = root / f"{graph.name}.onnx"
+    tried: list[str] = []
+    for candidate in choose_exporters(graph, exporter):
+        try:
+            _export_checked(graph, path, root / bundle.LOG, opset, candidate)
+            break
+        except ModuleFailed:
+            raise
+        except ExportFailed as exc:
+            path.unlink(missing_ok=True)
+            tried.append(str(exc))
+            if exporter != AUTO:
+                other = [e for e in EXPORTERS if e != candidate]
+                raise ExportFailed(f"{exc}; try --exporter {other[0]}" if other else str(exc)) from None
+    else:
+        raise ExportFailed("; ".join(tried))
+    entry = {"name": graph.name, "role": graph.role, "file": path.name, "exporter": candidate,
+             **({"exporter_note": "; ".join(tried)} if tried else {}),
+             **signature(onnx.load(str(path)), graph)}
     test_data = f"{bundle.TEST_DATA}/{graph.name}.npz"
     inputs = {i.name: i.example.detach().cpu().numpy() for i in graph.inputs}
     bundle.save_arrays(root / test_data, inputs, reference_outputs(graph, [i.example for i in graph.inputs]))
@@ -166,13 +284,22 @@ def write_variants(graph: OnnxGraph, entry: dict[str, Any], root: Path, names: l
     if not wanted:
         return
     batches, calibrated_on = precision.calibration(bundle.Graph(root, entry), samples, sample_lengths=lengths)
-    entry["variants"] = {}
+    entry["variants"], declined = {}, {}
     with captured_output(root / bundle.LOG):
         for variant in wanted:
-            entry["variants"][variant] = precision.make(variant, root / entry["file"],
-                                                        root / precision.file_name(graph.name, variant),
-                                                        batches, calibrated_on, graph.name)
-    entry["variant_tolerances"] = {v: graph.variant_tolerance(v).to_dict() for v in wanted}
+            if variant in graph.declined_variants:
+                declined[variant] = f"declined by the plugin: {graph.declined_variants[variant]}"
+                continue
+            dest = root / precision.file_name(graph.name, variant)
+            try:
+                entry["variants"][variant] = precision.make(variant, root / entry["file"], dest, batches,
+                                                            calibrated_on, graph.name)
+            except precision.VariantError as exc:  # a variant that cannot be made is declined, with its reason
+                dest.unlink(missing_ok=True)
+                declined[variant] = str(exc)
+    if declined:
+        entry["declined_variants"] = declined
+    entry["variant_tolerances"] = {v: graph.variant_tolerance(v).to_dict() for v in entry["variants"]}
 
 
 def _plugin(spec) -> dict[str, str]:
@@ -231,9 +358,9 @@ def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: i
     ``variants`` (``"fp32,int8,fp16"``; default ``precision.EXPORT_DEFAULT``) adds those precisions of
     every graph beside FP32, which is always there.
     """
-    opset, exporter = opset or DEFAULT_OPSET, exporter or DEFAULT_EXPORTER
-    if exporter not in EXPORTERS:
-        raise ExportError(f"unknown exporter {exporter!r} (choose {' or '.join(EXPORTERS)})")
+    opset, exporter = opset or DEFAULT_OPSET, exporter or AUTO
+    if exporter not in CHOICES:
+        raise ExportError(f"unknown exporter {exporter!r} (choose {', '.join(CHOICES)})")
     names = precision.parse(variants)
     run = run if isinstance(run, Run) else open_run(run)
     dest = destination(run.model, out, force)
@@ -254,7 +381,8 @@ def export_run(run: str | Path | Run, out: str | Path | None = None, *, opset: i
         files = bundle.checksums(tmp)
         manifest = {
             "format": bundle.FORMAT, "model": spec.name, "family": spec.family, "task": spec.task,
-            "plugin": _plugin(spec), "opset": opset, "exporter": exporter, "versions": versions(),
+            "plugin": _plugin(spec), "opset": opset, "versions": versions(),
+            "exporter": ", ".join(sorted({e["exporter"] for e in entries})),  # each graph's entry says its own
             "run": {"path": _run_reference(run.path, dest, shipped), "created": run.record.get("created"),
                     "weights_sha256": files[pytorch["weights"]]},  # the run's file, copied byte for byte
             "variants": names, "graphs": entries, "pytorch": pytorch, "files": files,

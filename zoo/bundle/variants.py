@@ -44,6 +44,7 @@ CALIBRATION_BATCH = 64
 CALIBRATION_SEED = 0
 
 RECURRENT = ("LSTM", "GRU", "RNN")
+ATTENTION_OPS = ["MatMul"]                 # dynamic int8 of a Transformer encoder: its weighted MatMuls
 NO_INT8_KERNEL = ("GRU", "RNN")
 DYNAMIC_OPS = ["LSTM", "MatMul", "Gemm"]   # never Conv: dynamic Conv is ConvInteger
 WEIGHTED = {"Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM", "GRU", "RNN", "Attention"}
@@ -136,6 +137,7 @@ def census(model) -> dict[str, Any]:
     for node in nodes:
         for name in node.input:
             consumers.setdefault(name, []).append(node.op_type)
+    weights = {t.name for t in model.graph.initializer}
     quantized, floating = Counter(), Counter()
     for node in nodes:
         if node.op_type in QUANTIZE_NODES:
@@ -144,8 +146,8 @@ def census(model) -> dict[str, Any]:
         writes_int8 = all(consumers.get(o) and set(consumers[o]) == {"QuantizeLinear"} for o in node.output)
         if node.op_type in INTEGER_KERNELS or (reads_int8 and (node.op_type in WEIGHTED or writes_int8)):
             quantized[node.op_type] += 1
-        elif node.op_type in WEIGHTED:
-            floating[node.op_type] += 1
+        elif node.op_type in WEIGHTED and any(i in weights for i in node.input):
+            floating[node.op_type] += 1  # attention's MatMul of two activations holds no weight
     parameters = {n.input[k] for n in nodes if n.op_type in QUANTIZE_NODES for k in (1, 2) if len(n.input) > k}
     sizes: Counter = Counter()
     for tensor in model.graph.initializer:
@@ -190,6 +192,8 @@ def quantize_int8(source: Path, dest: Path, batches: list[dict[str, np.ndarray]]
     what = f"int8 variant of graph {graph!r}"
     ops = {n.op_type for n in onnx.load(str(source), load_external_data=False).graph.node}
     recurrent = sorted(ops & set(RECURRENT))
+    attention = not recurrent and "Softmax" in ops and "MatMul" in ops and "Conv" not in ops
+    dynamic_ops = DYNAMIC_OPS if recurrent else ATTENTION_OPS
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -202,8 +206,8 @@ def quantize_int8(source: Path, dest: Path, batches: list[dict[str, np.ndarray]]
         prepared = Path(tmp) / "prepared.onnx"
         try:  # symbolic shape inference is for transformers, and fails on some Reshapes; ONNX's suffices here
             quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-            if recurrent:
-                quantize_dynamic(prepared, dest, op_types_to_quantize=DYNAMIC_OPS, weight_type=QuantType.QInt8)
+            if recurrent or attention:  # ONNX Runtime's advice for RNNs and for transformers: dynamic
+                quantize_dynamic(prepared, dest, op_types_to_quantize=dynamic_ops, weight_type=QuantType.QInt8)
             else:
                 quantize_static(prepared, dest, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                                 activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
@@ -219,9 +223,9 @@ def quantize_int8(source: Path, dest: Path, batches: list[dict[str, np.ndarray]]
     if trap:
         raise VariantError(f"{what}: holds {', '.join(trap)}, which ONNX Runtime's CPU provider does not implement")
     _run_once(dest, batches[0], what)
-    if recurrent:
+    if recurrent or attention:
         method = ("onnxruntime.quantization: quant_pre_process, then dynamic quantization (int8 weights, "
-                  f"activations quantized at run time) of {', '.join(DYNAMIC_OPS)}")
+                  f"activations quantized at run time) of {', '.join(dynamic_ops)}")
     else:
         method = ("onnxruntime.quantization: quant_pre_process, then static QDQ quantization (int8 activations "
                   f"and per-channel int8 weights, MinMax calibration on {calibrated_on})")
@@ -231,8 +235,9 @@ def quantize_int8(source: Path, dest: Path, batches: list[dict[str, np.ndarray]]
     if stays:
         note += (f" ({' and '.join(stays)} {'have' if len(stays) > 1 else 'has'} no int8 kernel in ONNX Runtime: "
                  f"only the dense parts are quantized)")
-    return {"precision": INT8, "method": method, **found, "mode": "dynamic" if recurrent else "static QDQ",
-            "calibration": None if recurrent else calibrated_on, "partial": bool(found["float_ops"]), "note": note}
+    dynamic = bool(recurrent or attention)
+    return {"precision": INT8, "method": method, **found, "mode": "dynamic" if dynamic else "static QDQ",
+            "calibration": None if dynamic else calibrated_on, "partial": bool(found["float_ops"]), "note": note}
 
 
 def convert_fp16(source: Path, dest: Path, batches: list[dict[str, np.ndarray]], graph: str) -> dict[str, Any]:
@@ -241,9 +246,18 @@ def convert_fp16(source: Path, dest: Path, batches: list[dict[str, np.ndarray]],
     from onnxconverter_common.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
 
     what = f"fp16 variant of graph {graph!r}"
+    from onnx import TensorProto
+
     model = onnx.load(str(source))
+    for index, node in enumerate(model.graph.node):
+        node.name = node.name or f"zoo_node_{index}"  # node_block_list names nodes
+    # shape arithmetic made float (attention's 1/sqrt(head_dim) from a runtime shape): the converter types a
+    # Cast(to=FLOAT)'s output float16 but leaves it casting to float32 (onnxconverter-common #320), which ONNX
+    # Runtime refuses to load; such casts are kept as they are (never block the op type Cast: it never returns)
+    float_casts = [n.name for n in model.graph.node if n.op_type == "Cast"
+                   and any(a.name == "to" and a.i == TensorProto.FLOAT for a in n.attribute)]
     try:
-        converted = convert_float_to_float16(model, keep_io_types=True)
+        converted = convert_float_to_float16(model, keep_io_types=True, node_block_list=float_casts)
     except Exception as exc:
         raise VariantError(f"{what}: onnxconverter-common failed ({one_line(exc)})") from None
     onnx.save(converted, str(dest))
@@ -254,6 +268,7 @@ def convert_fp16(source: Path, dest: Path, batches: list[dict[str, np.ndarray]],
     kept = sorted({n.op_type for n in converted.graph.node} & set(DEFAULT_OP_BLOCK_LIST))
     note = (f"fp16: {found['float16_weight_fraction']:.1%} of the weights are float16; inputs and outputs stay "
             f"float32 (keep_io_types)" + (f"; kept in float32: {', '.join(kept)}" if kept else "")
+            + (f"; {len(float_casts)} Cast to float32 kept (shape arithmetic)" if float_casts else "")
             + "; meant for GPUs: ONNX Runtime's CPU provider runs it through inserted casts")
     return {"precision": FP16, "method": "onnxconverter-common convert_float_to_float16(keep_io_types=True)",
             "float16_weight_fraction": found["float16_weight_fraction"], "float32_ops": kept, "note": note}

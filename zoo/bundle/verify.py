@@ -35,6 +35,7 @@ import onnxruntime as ort
 from zoo.bundle import VERIFICATION, Bundle, Graph, SessionError, open_bundle, sample_feeds
 from zoo.errors import CheckFailed, ZooError, one_line
 from zoo.fsutil import atomic_write_json, portable
+from zoo.graphs import other_lengths
 
 TASK_SAMPLES = 256            # generated images compared for a generator
 FRECHET_SAMPLES = 1024        # generated images per variant for the Frechet distance to the test images
@@ -126,7 +127,7 @@ def cases(graph: Graph, batch_sizes: Sequence[int]) -> list[tuple[str, dict[str,
     found += [(f"random b={b}", graph.random_inputs(b, lengths, seed=b), None) for b in batch_sizes]
     for axis, length in lengths.items():  # half the export length and twice it plus one, inside the declared range
         low, high = graph.axis_range(axis)
-        for other in sorted({int(min(max(n, low), high)) for n in (max(1, length // 2), 2 * length + 1)} - {length}):
+        for other in other_lengths(length, (low, None if high == float("inf") else high)):
             label = f"random b={batch_sizes[0]} {axis}={other}"
             found.append((label, graph.random_inputs(batch_sizes[0], {**lengths, axis: other}, seed=other), None))
     return found

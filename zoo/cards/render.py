@@ -220,7 +220,8 @@ def _deployment_blocks(card: Mapping[str, Any]) -> list[Block]:
         blocks.append(("table", ["variant", "size", "ORT CPU ms (batch 1 / 64)",
                                  *(["ORT CUDA ms (batch 1 / 64)"] if cuda else []), "task metric (test split)",
                                  "parity", "fits"],
-                       [[r["variant"], f"{r['bytes']:,} bytes ({r['size_ratio']:.2f}x)", _ms(r["latency_ms"].get("cpu")),
+                       [[r["variant"], "-" if r.get("declined") else f"{r['bytes']:,} bytes ({r['size_ratio']:.2f}x)",
+                         _ms(r["latency_ms"].get("cpu")),
                          *([_ms(r["latency_ms"].get("cuda"))] if cuda else []), _task(r["metric"]), r["parity"],
                          r["fits"]] for r in rows]))
         machine = prov["machine"]
