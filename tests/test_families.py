@@ -8,6 +8,7 @@ import torch
 import zoo
 from conftest import TINY
 from zoo.models import load_trained
+from zoo.runs import open_run
 
 CLASSIFIER_KEYS = {"accuracy", "precision_macro", "recall_macro", "f1_macro", "confusion_matrix", "per_class",
                    "confidence_intervals"}
@@ -166,7 +167,12 @@ def test_families_take_what_fits_and_refuse_the_rest_in_one_line(tmp_path, monke
 
     monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
     grey = image_folder(tmp_path / "grey", (12, 10), "L")
-    run = zoo.train("gru-digits", epochs=1, overrides=TINY["gru-digits"], data=grey, out=tmp_path / "gru")
+    result = invoke_zoo("train", "gru-digits", "--data", str(grey), "--epochs", "1", "--out", str(tmp_path / "gru"),
+                        *[arg for k, v in TINY["gru-digits"].items() if k != "epochs" for arg in ("--set", f"{k}={v}")])
+    assert result.code == 0, result.err
+    data_line = [line for line in result.out.splitlines() if line.startswith("data: ")]
+    assert data_line and data_line[0].startswith("data: decoded 20 images in "), result.out  # how it was read
+    run = open_run(tmp_path / "gru")
     assert run.record["data"]["sample_shape"] == [12, 10], "12 rows of 10 pixels"
     colour = image_folder(tmp_path / "colour", (12, 10), "RGB")
     for name in ("gru-digits", "fcn-digits-rows"):

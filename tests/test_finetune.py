@@ -12,7 +12,7 @@ from conftest import TINY, invoke_zoo, one_error_line
 
 import zoo
 from zoo.fsutil import sha256_file
-from zoo.runs import CONFIG, WEIGHTS
+from zoo.runs import CONFIG, WEIGHTS, open_run
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +39,27 @@ def test_init_from_a_run_replaces_only_the_head_and_records_the_base(tiny_run, t
     assert init["weights_sha256"] == sha256_file(base.path / WEIGHTS)
     assert init["head"] == "classifier" and init["replaced"] == ["classifier.5.weight", "classifier.5.bias"]
     assert init["freeze"] is False and init["frozen_parameters"] == 0
+    from zoo.cards.make import make_card
+    from zoo.cards.render import to_markdown
+
+    card = make_card(run.path, tmp_path / "card")
+    text = to_markdown(card)
+    assert "base_model: cnn-digits" in text.split("---")[1]  # Hugging Face's metadata
+    assert card["fine_tuning"]["weights_sha256"] == init["weights_sha256"] and "## Fine-tuning" in text
+    assert f"the run `{base.path.name}`" in text and "`classifier`" in text and str(tmp_path) not in text
 
 
 def test_freeze_trains_the_head_alone(tiny_run, three_classes, tmp_path):
     from safetensors.torch import load_file
 
     base = tiny_run("cnn-digits")
-    run = zoo.train("cnn-digits", overrides=TINY["cnn-digits"], epochs=2, data=three_classes, init=base.path,
-                    freeze=True, out=tmp_path / "frozen")
+    result = invoke_zoo("train", "cnn-digits", "--data", str(three_classes), "--init", str(base.path), "--freeze",
+                        "--epochs", "2", "--out", str(tmp_path / "frozen"),
+                        *[arg for k, v in TINY["cnn-digits"].items() if k != "epochs" for arg in ("--set", f"{k}={v}")])
+    assert result.code == 0, result.err
+    assert f"fine-tuned from cnn-digits (run {base.path.name}, weights sha256 " in result.out
+    assert "; head replaced, the rest frozen" in result.out
+    run = open_run(tmp_path / "frozen")
     before, after = load_file(base.path / WEIGHTS), load_file(run.path / WEIGHTS)
     body = [k for k in after if not k.startswith("classifier.") and "running" not in k and "num_batches" not in k]
     assert body and all(torch.equal(before[k], after[k]) for k in body)  # convolutions exactly as they were

@@ -69,6 +69,7 @@ def _record(spec: ModelSpec, config: dict[str, Any], data: Data, data_path, worl
             **({"lengths": [data.info.min_length, data.info.max_length]} if data.info.variable_length else {}),
             "preprocessing": portable(data.preprocessing),
             "skipped": list(data.skipped),
+            "note": data.note,
         },
         "world_size": world.world_size,
         "versions": versions(),

@@ -327,6 +327,13 @@ def train_command(name, epochs, batch_size, lr, seed, assignments, data, out, re
         emit_json({"run": str(run.path), **metrics})
         return
     click.echo(f"run: {run.path}  ({metrics['train_seconds']:.1f} s of training)")
+    if run.record["data"].get("note"):  # how the data was read: decoded, from the cache, which layout
+        click.echo(f"data: {run.record['data']['note']}")
+    if run.record.get("init"):
+        start = run.record["init"]
+        click.echo(f"fine-tuned from {start['model']} ({start['kind']} {start['source']}, weights sha256 "
+                   f"{start['weights_sha256'][:16]}...); head {'replaced' if start['replaced'] else 'kept'}"
+                   f"{', the rest frozen' if start['freeze'] else ''}")
     _print_metrics(metrics["metrics"])
     if "privacy" in metrics:
         spent = metrics["privacy"]

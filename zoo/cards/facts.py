@@ -177,3 +177,14 @@ def distillation(run) -> dict[str, Any] | None:
     if taught is None:
         return None
     return {**taught, "accuracy": measured["metrics"].get("accuracy"), "baseline": measured.get("baseline")}
+
+
+def fine_tuning(run) -> dict[str, Any] | None:
+    """What a fine-tuned run (``--init``) started from: the base model's name, where its weights came from (a
+    published name, a run id or a bundle's folder name, never a path) and their SHA-256, the head made afresh
+    and what was frozen; None for a run trained from scratch."""
+    start = run.record.get("init")
+    if not start:
+        return None
+    keep = ("source", "kind", "model", "weights_sha256", "head", "replaced", "frozen_parameters", "freeze")
+    return {key: start.get(key) for key in keep}

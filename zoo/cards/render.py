@@ -99,6 +99,8 @@ def front_matter(card: Mapping[str, Any]) -> dict[str, Any]:
         "metrics": [r["type"] for r in results],
     }
     meta["pipeline_tag"] = tag
+    if card.get("fine_tuning"):  # Hugging Face's base_model: the model this one was fine-tuned from
+        meta["base_model"] = card["fine_tuning"]["model"]
     meta["model-index"] = [{"name": details["name"], "results": [{
         "task": {"type": tag, "name": task},
         "dataset": {"name": card["evaluation_data"]["name"], "type": details["dataset"],
@@ -356,9 +358,29 @@ def _assessment_blocks(card: Mapping[str, Any], section: str) -> list[Block]:
     return blocks
 
 
+INIT_KINDS = {"published": "the published model", "run": "the run", "bundle": "the bundle"}
+
+
+def _fine_tuning(card: Mapping[str, Any]) -> list[Block]:
+    """The base model, its weights' checksum, the head made afresh and what was frozen (``--init``)."""
+    f = card["fine_tuning"]
+    replaced = f.get("replaced") or []
+    head = (f"The head (`{f['head']}`) was made afresh for {card['training_data']['num_classes']} classes "
+            f"({len(replaced)} tensors: {', '.join(f'`{k}`' for k in replaced)}); every other layer started from "
+            f"the base model's weights." if replaced else
+            "Every layer, the head included, started from the base model's weights (the classes match).")
+    frozen = (f" Only the head trained: {f['frozen_parameters']:,} values outside it were frozen (`--freeze`)."
+              if f.get("freeze") else " Every layer trained.")
+    return [("p", f"Fine-tuned from `{f['model']}`: the weights of {INIT_KINDS.get(f['kind'], f['kind'])} "
+                  f"`{f['source']}`, sha256 `{f['weights_sha256']}` (`zoo train --init`). {head}{frozen}")]
+
+
 def _optional_sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
-    """Sections only some runs have: Privacy (trained with --dp-epsilon), Distillation (with --teacher)."""
+    """Sections only some runs have: Fine-tuning (trained with --init), Privacy (with --dp-epsilon),
+    Distillation (with --teacher)."""
     found = []
+    if card.get("fine_tuning"):
+        found.append(("Fine-tuning", _fine_tuning(card)))
     if card.get("privacy"):
         found.append(("Privacy", _privacy(card)))
     if card.get("distillation"):
