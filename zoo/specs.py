@@ -27,6 +27,10 @@ DATASET_NOTES = {
     "biases": "who or what is over- or under-represented",
     "privacy": "personal information in it and how it is protected (the card's safety.training_data)",
 }
+# What a published result on a dataset's own split was (``DatasetSpec.published``): nearest-neighbour baselines, or a
+# trained model of any kind (deep networks, ROCKET's random kernels with a linear classifier).
+PUBLISHED_KINDS = ("nearest-neighbour", "learned")
+PUBLISHED_KEYS = ("method", "kind", "accuracy", "source")
 
 
 class SpecError(ValueError):
@@ -121,6 +125,12 @@ class DatasetSpec:
     `class_names` name the labels 0, 1, ... in order (cards and answers use them; empty: the numbers).
     `modality` says what a sample is when the layout alone does not (``MODALITIES``; default the layout's:
     ``image`` or ``time-series``); the card's Hub task follows it.
+    `published` lists test accuracies published for the dataset's own train/test split (a ``load()`` returning
+    ``{"train", "test"}``: published numbers compare only on the split they were measured on), for the card's
+    comparison: each a mapping of ``PUBLISHED_KEYS``: ``method`` (its name), ``kind`` (``PUBLISHED_KINDS``: the
+    card sets the model against the best of each), ``accuracy`` (the text as published, "0.9133": its digits are
+    the published precision) and ``source`` (where it was published, in words, with the address). Empty: no
+    comparison. Numbers typed from papers belong in one data file of the plugin, read into this field.
     """
 
     name: str
@@ -135,6 +145,7 @@ class DatasetSpec:
     notes: Mapping[str, str] = field(default_factory=dict)
     class_names: tuple[str, ...] = ()
     modality: str = ""
+    published: tuple[Mapping[str, str], ...] = ()
 
     @property
     def kind(self) -> str:
@@ -162,7 +173,24 @@ class DatasetSpec:
                       or len(set(names)) != len(names)):
             raise SpecError(f"dataset {self.name!r}: class_names must name each of its {self.num_classes} classes "
                             f"once, in label order")
+        for row in self.published:
+            self._check_published(row)
         return []
+
+    def _check_published(self, row: Any) -> None:
+        if not isinstance(row, Mapping) or not all(isinstance(row.get(k), str) and row[k] for k in PUBLISHED_KEYS):
+            raise SpecError(f"dataset {self.name!r}: each published result is a mapping of {', '.join(PUBLISHED_KEYS)} "
+                            f"to non-empty strings (found {row!r})")
+        if row["kind"] not in PUBLISHED_KINDS:
+            raise SpecError(f"dataset {self.name!r}: published result {row['method']!r} has kind {row['kind']!r}, "
+                            f"not one of {', '.join(PUBLISHED_KINDS)}")
+        try:
+            accuracy = float(row["accuracy"])
+        except ValueError:
+            accuracy = -1.0
+        if not 0.0 <= accuracy <= 1.0:
+            raise SpecError(f"dataset {self.name!r}: published result {row['method']!r} has accuracy "
+                            f"{row['accuracy']!r}; write the published text of a number from 0 to 1")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -177,4 +205,5 @@ class DatasetSpec:
             "notes": dict(self.notes),
             "class_names": list(self.class_names),
             "modality": self.kind,
+            "published": [dict(row) for row in self.published],
         }

@@ -15,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 from zoo import __version__
 from zoo.bundle import MANIFEST, Bundle, open_bundle
 from zoo.cards import facts as card_facts
@@ -25,8 +27,16 @@ from zoo.cards.static import DEFAULT_FACTORS, require_static
 
 NOT_DECLARED = "not declared"  # a model whose plugin names no licence: never zoo's own by default
 from zoo.fsutil import portable
+from zoo.metrics import nearest_neighbour_accuracy
+from zoo.registry import get_dataset
 from zoo.runs import CONFIG, run_id
-from zoo.specs import LAYOUT_MODALITY, ModelSpec
+from zoo.specs import LAYOUT_MODALITY, DatasetSpec, ModelSpec
+
+# The goals a model of a dataset with published results is held to (zoo's issue 23): at least the best published
+# nearest-neighbour baseline, and within this much accuracy of the best published learned model.
+GOAL_MARGIN = 0.03
+ONE_NN_ED = "1-NN ED"  # the published baseline zoo recomputes: the row of this name is compared digit by digit
+COMPUTED_BY_ZOO = "computed by zoo"
 
 def _quantitative(metrics: Mapping[str, Any]) -> dict[str, Any]:
     parts = {k: metrics[k] for k in ("per_class", "confidence_intervals", "confusion_matrix") if k in metrics}
@@ -35,10 +45,74 @@ def _quantitative(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return parts
 
 
+def nearest_neighbour_baseline(data) -> dict[str, Any]:
+    """zoo's own 1-NN ED (``zoo.metrics.nearest_neighbour_accuracy``) on a dataset's split: fit on the train and
+    validation splits together (a given training part, from which zoo draws its validation split, whole again),
+    scored on the test split; "not defined" where the series differ in length (no padding)."""
+    train, val, test = data.train, data.val, data.test
+    how = (f"1-nearest-neighbour with Euclidean distance on the flattened series (scikit-learn KNeighborsClassifier, "
+           f"n_neighbors=1), fit on the train and validation splits together ({len(train) + len(val)} samples: the "
+           f"whole training part) and scored on the test split ({len(test)})")
+    found = {"method": ONE_NN_ED, "how": how, "provenance": f"{COMPUTED_BY_ZOO} {__version__}",
+             "data_sha256": data.sha256}
+    if any(part.lengths is not None for part in (train, val, test)):
+        return {**found, "accuracy": None,
+                "note": (f"not defined: the series differ in length ({data.info.min_length} to "
+                         f"{data.info.max_length} steps), and Euclidean distance compares series of one length "
+                         f"(padding them would change it)")}
+    accuracy = nearest_neighbour_accuracy(np.concatenate([train.x, val.x]), np.concatenate([train.y, val.y]),
+                                          test.x, test.y)
+    return {**found, "accuracy": accuracy}
+
+
+def _digits(text: str) -> int:
+    return len(text.partition(".")[2])
+
+
+def _goal(goal: str, reference: Mapping[str, Any], target: float, accuracy: float) -> dict[str, Any]:
+    margin = round(accuracy - target, 6)
+    return {"goal": goal, "reference": {k: reference[k] for k in ("method", "accuracy", "source")},
+            "target": round(target, 6), "met": margin >= 0, "margin": margin}
+
+
+def published_comparison(dataset: DatasetSpec, data, metrics: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The card's comparison with the results published for the dataset's own split (``DatasetSpec.published``):
+    the published rows, zoo's 1-NN ED computed afresh (and whether it equals the published one to its last digit),
+    the model's accuracy with its interval, and the goals it meets or misses and by how much. None where the
+    dataset declares no published results or the model has no accuracy."""
+    if not dataset.published or not isinstance(metrics.get("accuracy"), (int, float)):
+        return None
+    rows = [dict(row) for row in dataset.published]
+    computed = nearest_neighbour_baseline(data)
+    published_ed = next((row for row in rows if row["method"] == ONE_NN_ED), None)
+    if published_ed is not None and computed["accuracy"] is not None:
+        text = published_ed["accuracy"]
+        computed["published"] = text
+        computed["equals_published"] = round(computed["accuracy"], _digits(text)) == float(text)
+    accuracy = float(metrics["accuracy"])
+    intervals = metrics.get("confidence_intervals") or {}
+    goals = []
+    best = {kind: max((row for row in rows if row["kind"] == kind), key=lambda row: float(row["accuracy"]),
+                      default=None) for kind in ("nearest-neighbour", "learned")}
+    if best["nearest-neighbour"]:
+        row = best["nearest-neighbour"]
+        goals.append(_goal("at least the best published nearest-neighbour baseline", row, float(row["accuracy"]),
+                           accuracy))
+    if best["learned"]:
+        row = best["learned"]
+        goals.append(_goal(f"within {GOAL_MARGIN:g} of the best published learned model", row,
+                           float(row["accuracy"]) - GOAL_MARGIN, accuracy))
+    return {"dataset": dataset.name, "split": "test", "test_size": len(data.test), "published": rows,
+            "computed": computed,
+            "model": {"accuracy": accuracy, "interval": intervals.get("accuracy"), "level": intervals.get("level")},
+            "goals": goals}
+
+
 def assemble(*, spec: ModelSpec, static: Mapping[str, Any], run, facts: Mapping[str, Any],
              bundle: Mapping[str, Any], parity: Mapping[str, Any], figures: list[dict[str, str]],
-             assessments: Mapping[str, Any]) -> dict[str, Any]:
-    """The whole card from its three sources; pure, so a test can check every field's origin."""
+             assessments: Mapping[str, Any], published: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The whole card from its three sources; pure, so a test can check every field's origin. ``published``:
+    the comparison with published results (``published_comparison``), where the dataset has any."""
     measured = run.metrics()
     metrics, record, history = measured["metrics"], run.record, run.history()
     provenance = {"run": run_id(run.path), "split": measured["split"], "seed": measured["seed"],
@@ -71,7 +145,8 @@ def assemble(*, spec: ModelSpec, static: Mapping[str, Any], run, facts: Mapping[
                      "history": history, "provenance": {"run": provenance["run"]}},
         "quantitative_analyses": _quantitative(metrics),
         **{key: value for key, value in (("privacy", card_facts.privacy(run)),
-                                         ("distillation", card_facts.distillation(run))) if value},
+                                         ("distillation", card_facts.distillation(run)),
+                                         ("published_results", published)) if value},
         "explainability": {"method": static["explainability"],
                            "figures": [f["file"] for f in figures if f.get("explains")]},
         "assessments": dict(assessments),
@@ -119,7 +194,9 @@ def make_card(source: str | Path, card_dir: Path) -> dict[str, Any]:
                     bundle=card_facts.bundle_facts(bundle),
                     parity=card_facts.parity(bundle, card_dir, files_folder(spec.name) / card_facts.REPORT),
                     figures=make_figures(spec, model, data, run, card_dir),
-                    assessments=assessments(run_path, card_dir, files_folder(spec.name), trained))
+                    assessments=assessments(run_path, card_dir, files_folder(spec.name), trained),
+                    published=None if run.data_path is not None else published_comparison(
+                        get_dataset(spec.dataset), data, run.metrics()["metrics"]))
     card = portable(card)
     found = validate_card(card)
     if found:

@@ -317,13 +317,50 @@ def _assessment_blocks(card: Mapping[str, Any], section: str) -> list[Block]:
     return blocks
 
 
+def _published_results(card: Mapping[str, Any]) -> list[Block]:
+    """The model beside the results published for its dataset's own split (each with its source), zoo's 1-NN ED
+    computed afresh, and the goals it meets or misses, with the margin (``zoo.cards.make.published_comparison``)."""
+    p = card["published_results"]
+    computed, model = p["computed"], p["model"]
+    rows = [[r["method"], r["kind"], r["accuracy"], r["source"]] for r in p["published"]]
+    if computed["accuracy"] is None:
+        found = computed["note"]
+    else:
+        found = f"{computed['accuracy']:.4f}"
+        if "published" in computed:
+            found += (f" (equals the published {computed['published']} to its last digit)"
+                      if computed["equals_published"] else f" (differs from the published {computed['published']})")
+    rows.append([f"{computed['method']} ({computed['provenance']})", "nearest-neighbour", found,
+                 f"{computed['how']}; data sha256 `{computed['data_sha256'][:16]}...`"])
+    interval = model.get("interval")
+    rows.append([f"this model ({card['model_details']['name']})", "learned", f"{model['accuracy']:.4f}" + (
+        f" [{interval[0]:.4f}, {interval[1]:.4f}] ({model['level']:.0%} bootstrap interval)" if interval else ""),
+        f"run `{card['metrics']['provenance']['run']}`"])
+    blocks: list[Block] = [
+        ("p", f"Test accuracies on the {p['split']} split of `{p['dataset']}` ({p['test_size']} samples), the "
+              f"test split given with the data: the published results were measured on the same split, as their "
+              f"sources say. The model trained on the given training part less the validation share zoo draws from "
+              f"it; the published methods and zoo's own 1-NN ED used the whole training part."),
+        ("table", ["method", "kind", "test accuracy", "source"], rows)]
+    for goal in p["goals"]:
+        ref = goal["reference"]
+        verdict = "met" if goal["met"] else f"missed by {-goal['margin']:.4f} ({-100 * goal['margin']:.2f} points)"
+        blocks.append(("p", f"**Goal:** {goal['goal']} ({ref['method']}, {ref['accuracy']}; target "
+                            f"{goal['target']:.4f}): **{verdict}** (this model {model['accuracy']:.4f}, margin "
+                            f"{goal['margin']:+.4f})."))
+    return blocks
+
+
 def _optional_sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
-    """Sections only some runs have: Privacy (trained with --dp-epsilon), Distillation (with --teacher)."""
+    """Sections only some runs have: Privacy (trained with --dp-epsilon), Distillation (with --teacher), Published
+    results on the same split (a dataset that declares them, `DatasetSpec.published`)."""
     found = []
     if card.get("privacy"):
         found.append(("Privacy", _privacy(card)))
     if card.get("distillation"):
         found.append(("Distillation", _distillation(card)))
+    if card.get("published_results"):
+        found.append(("Published results on the same split", _published_results(card)))
     return found
 
 
