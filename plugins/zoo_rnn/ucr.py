@@ -32,7 +32,7 @@ _MODELS: dict[str, tuple[str, str, str, str, dict[str, Any]]] = {
         "gru", "ItalyPowerDemand days (winter or summer half)", "one day of Italy's electrical power demand",
         "Forecasting demand or running a grid: it only tells the winter half of the year from the summer half for "
         "days like the archive's.",
-        {}),
+        {"hidden_size": 48, "num_layers": 2}),
     "ucr-arrowhead": (
         "gru", "ArrowHead outlines (three types of projectile point)", "the outline of an arrowhead (projectile point) read as a series of angles",
         "Dating, attributing or valuing artefacts, or any archaeological judgement: it learned three shape classes "

@@ -20,9 +20,10 @@ def table() -> dict[str, Any]:
 
 
 def source_text(key: str) -> str:
-    """A source as a card cites it: its name, address and what to know about its numbers."""
+    """A source as a card cites it: its name, address (where it has one) and what to know about its numbers."""
     source = table()["sources"][key]
-    return f"{source['name']} ({source['url']}). {source['note']}"
+    where = f" ({source['url']})" if source.get("url") else ""
+    return f"{source['name']}{where}. {source['note']}"
 
 
 def rows(problem: str) -> tuple[dict[str, str], ...]:
