@@ -37,7 +37,7 @@ _MODELS: dict[str, tuple[str, str, str, str, dict[str, Any]]] = {
         "gru", "ArrowHead outlines (three types of projectile point)", "the outline of an arrowhead (projectile point) read as a series of angles",
         "Dating, attributing or valuing artefacts, or any archaeological judgement: it learned three shape classes "
         "from a few dozen outlines.",
-        {"patch": 12}),
+        {"patch": 30, "hidden_size": 64, "shift": 10}),
     "uea-basicmotions": (
         "lstm", "BasicMotions smart-watch recordings (four activities)", "ten seconds of a smart watch's accelerometer and gyroscope (six channels)",
         "Monitoring people's activity, health or behaviour: it saw four students' recordings of four activities, and "
