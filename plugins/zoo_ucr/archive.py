@@ -50,5 +50,6 @@ def read_problem(problem: str, class_names: tuple[str, ...], sample_shape: tuple
     found_shape = tuple(int(d) for d in source.splits["train"].x.shape[1:])
     if tuple(source.class_names) != tuple(class_names) or found_shape != tuple(sample_shape):
         raise DataError(f"{folder}: holds classes {list(source.class_names)} and samples {found_shape}; zoo declares "
-                        f"{list(class_names)} and {tuple(sample_shape)} ({INSTALL} ships the files zoo was written for)")
+                        f"{list(class_names)} and {tuple(sample_shape)} (the files of {INSTALL}, which zoo was "
+                        f"written for)")
     return {"train": source.splits["train"], "test": source.splits["test"]}
