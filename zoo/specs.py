@@ -29,7 +29,8 @@ DATASET_NOTES = {
 }
 # What a published result on a dataset's own split was (``DatasetSpec.published``): nearest-neighbour baselines, or a
 # trained model of any kind (deep networks, ROCKET's random kernels with a linear classifier).
-PUBLISHED_KINDS = ("nearest-neighbour", "learned")
+NEAREST_NEIGHBOUR, LEARNED = "nearest-neighbour", "learned"
+PUBLISHED_KINDS = (NEAREST_NEIGHBOUR, LEARNED)
 PUBLISHED_KEYS = ("method", "kind", "accuracy", "source")
 
 

@@ -30,7 +30,7 @@ from zoo.fsutil import portable
 from zoo.metrics import nearest_neighbour_accuracy
 from zoo.registry import get_dataset
 from zoo.runs import CONFIG, run_id
-from zoo.specs import LAYOUT_MODALITY, DatasetSpec, ModelSpec
+from zoo.specs import LAYOUT_MODALITY, LEARNED, NEAREST_NEIGHBOUR, DatasetSpec, ModelSpec
 
 # The goals a model of a dataset with published results is held to (zoo's issue 23): at least the best published
 # nearest-neighbour baseline, and within this much accuracy of the best published learned model.
@@ -93,13 +93,13 @@ def published_comparison(dataset: DatasetSpec, data, metrics: Mapping[str, Any])
     intervals = metrics.get("confidence_intervals") or {}
     goals = []
     best = {kind: max((row for row in rows if row["kind"] == kind), key=lambda row: float(row["accuracy"]),
-                      default=None) for kind in ("nearest-neighbour", "learned")}
-    if best["nearest-neighbour"]:
-        row = best["nearest-neighbour"]
+                      default=None) for kind in (NEAREST_NEIGHBOUR, LEARNED)}
+    if best[NEAREST_NEIGHBOUR]:
+        row = best[NEAREST_NEIGHBOUR]
         goals.append(_goal("at least the best published nearest-neighbour baseline", row, float(row["accuracy"]),
                            accuracy))
-    if best["learned"]:
-        row = best["learned"]
+    if best[LEARNED]:
+        row = best[LEARNED]
         goals.append(_goal(f"within {GOAL_MARGIN:g} of the best published learned model", row,
                            float(row["accuracy"]) - GOAL_MARGIN, accuracy))
     return {"dataset": dataset.name, "split": "test", "test_size": len(data.test), "published": rows,

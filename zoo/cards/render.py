@@ -15,7 +15,7 @@ import yaml
 
 from zoo.bundle import shape_text
 from zoo.plugins import CORE_PLUGIN
-from zoo.specs import LAYOUT_MODALITY
+from zoo.specs import LAYOUT_MODALITY, LEARNED, NEAREST_NEIGHBOUR
 
 FORMATS = ("md", "json", "html")
 # The Hugging Face Hub's task ids (its pipeline types: huggingface.js packages/tasks/src/pipelines.ts),
@@ -330,10 +330,10 @@ def _published_results(card: Mapping[str, Any]) -> list[Block]:
         if "published" in computed:
             found += (f" (equals the published {computed['published']} to its last digit)"
                       if computed["equals_published"] else f" (differs from the published {computed['published']})")
-    rows.append([f"{computed['method']} ({computed['provenance']})", "nearest-neighbour", found,
+    rows.append([f"{computed['method']} ({computed['provenance']})", NEAREST_NEIGHBOUR, found,
                  f"{computed['how']}; data sha256 `{computed['data_sha256'][:16]}...`"])
     interval = model.get("interval")
-    rows.append([f"this model ({card['model_details']['name']})", "learned", f"{model['accuracy']:.4f}" + (
+    rows.append([f"this model ({card['model_details']['name']})", LEARNED, f"{model['accuracy']:.4f}" + (
         f" [{interval[0]:.4f}, {interval[1]:.4f}] ({model['level']:.0%} bootstrap interval)" if interval else ""),
         f"run `{card['metrics']['provenance']['run']}`"])
     blocks: list[Block] = [
