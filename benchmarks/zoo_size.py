@@ -1,7 +1,8 @@
 """How big the shipped zoo is: the bytes of every committed bundle under exports/, by part and by model.
 
-The zoo is committed so that a fresh clone predicts without training; it is meant to stay under 10 MB
-(10,000,000 bytes), which tests/test_hub.py checks on every run. This script says where the bytes go.
+The zoo is committed so that a fresh clone predicts without training; it is meant to stay under 16 MB
+(16,000,000 bytes; 10 MB before the UCR/UEA archive's models), which tests/test_hub.py checks on every run.
+This script says where the bytes go.
 
 Prints: model, parameters, weights, FP32 graphs, int8, fp16, card, other, total (bytes), then the same
 per part for the whole zoo (with the folder's index.json and README.md). Run: python benchmarks/zoo_size.py [EXPORTS]
@@ -16,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _table import report  # noqa: E402
 
-GOAL_BYTES = 10_000_000
+GOAL_BYTES = 16_000_000
 PARTS = ("weights", "fp32", "int8", "fp16", "card", "other")
 
 

@@ -96,6 +96,7 @@ def one_error_line(err: str) -> str:
 _GAN = {"epochs": 16, "batch_size": 16, "lr": 0.002, "lr_discriminator": 0.002, "generator_hidden": "128",
         "discriminator_hidden": "128", "ema_decay": 0.9}
 _GATED_RNN = {"epochs": 3, "hidden_size": 32, "batch_size": 32, "num_layers": 1, "dropout": 0.0, "shift": 0, "lr": 0.01}
+_UCR_RNN = {"epochs": 2, "hidden_size": 8}  # the UCR/UEA archive's recurrent models: for shapes and cards, not skill
 TINY: dict[str, dict[str, Any]] = {
     "cnn-digits": {"epochs": 3, "channels": "8,16", "hidden": 32},
     "cnn-tiny-digits": {"epochs": 3},
@@ -107,6 +108,10 @@ TINY: dict[str, dict[str, Any]] = {
     "sparse-ae-digits": {"epochs": 3, "hidden": "64", "code_size": 8},
     "gan-digits": _GAN,
     "cgan-digits": _GAN,
+    "gru-ucr-gunpoint": _UCR_RNN,
+    "gru-ucr-italypowerdemand": _UCR_RNN,
+    "gru-ucr-arrowhead": _UCR_RNN,
+    "lstm-uea-basicmotions": _UCR_RNN,
 }
 
 

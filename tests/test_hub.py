@@ -589,12 +589,13 @@ def test_builtin_zoo_pretrained_matches_card(tmp_path, monkeypatch):
     assert (got == data.test.y).mean() == stated
 
 
-def test_the_committed_zoo_stays_under_10_mb():
-    """A fresh clone carries every bundle the index names and no more than 10 MB of them
+def test_the_committed_zoo_stays_under_16_mb():
+    """A fresh clone carries every bundle the index names and no more than 16 MB of them (10 MB until the UCR/UEA
+    archive's models joined, issue 23)
     (benchmarks/zoo_size.py says where the bytes go)."""
     exports = ROOT / "exports"
     index = json.loads((exports / INDEX).read_text())
     named = {m["bundle"] for m in index["models"]}
     assert named == {p.name for p in exports.iterdir() if p.is_dir()}
     total = sum(p.stat().st_size for p in exports.rglob("*") if p.is_file())
-    assert total < 10_000_000, f"exports/ holds {total:,} bytes"
+    assert total < 16_000_000, f"exports/ holds {total:,} bytes"

@@ -143,6 +143,22 @@ def pca_baseline_mse(train: np.ndarray, test: np.ndarray, components: int) -> fl
     return float(np.mean((flat_test.astype(np.float64) - restored) ** 2))
 
 
+def nearest_neighbour_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+                               y_test: np.ndarray) -> float:
+    """Test accuracy of 1-nearest-neighbour with Euclidean distance on the flattened samples (scikit-learn's
+    ``KNeighborsClassifier(n_neighbors=1)``, in float64): the UCR/UEA archive's simplest baseline, "1-NN ED".
+
+    Every sample must have the same length: between series of different lengths the distance is not defined,
+    and padding them would change it, so the caller says "not defined" instead of calling this.
+    """
+    from sklearn.neighbors import KNeighborsClassifier
+
+    flat_train = np.asarray(x_train, dtype=np.float64).reshape(len(x_train), -1)
+    flat_test = np.asarray(x_test, dtype=np.float64).reshape(len(x_test), -1)
+    predicted = KNeighborsClassifier(n_neighbors=1).fit(flat_train, y_train).predict(flat_test)
+    return float(np.mean(predicted == np.asarray(y_test)))
+
+
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray, eps: float = 1e-6) -> float:
     """Frechet distance between Gaussians fitted to two feature sets (the FID formula).
 

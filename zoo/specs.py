@@ -28,6 +28,11 @@ DATASET_NOTES = {
     "biases": "who or what is over- or under-represented",
     "privacy": "personal information in it and how it is protected (the card's safety.training_data)",
 }
+# What a published result on a dataset's own split was (``DatasetSpec.published``): nearest-neighbour baselines, or a
+# trained model of any kind (deep networks, ROCKET's random kernels with a linear classifier).
+NEAREST_NEIGHBOUR, LEARNED = "nearest-neighbour", "learned"
+PUBLISHED_KINDS = (NEAREST_NEIGHBOUR, LEARNED)
+PUBLISHED_KEYS = ("method", "kind", "accuracy", "source")
 
 
 class SpecError(ValueError):
@@ -147,6 +152,12 @@ class DatasetSpec:
     deployer's API: for images the keys of a ``zoo.sources.images`` record (``color_mode`` grey or rgb,
     ``image_size`` [H, W], ``resample`` (a Pillow filter), ``invert``); it goes into every bundle's
     preprocessing record. Empty: the bundle takes tensors only (or what an image folder's record says).
+    `published` lists test accuracies published for the dataset's own train/test split (a ``load()`` returning
+    ``{"train", "test"}``: published numbers compare only on the split they were measured on), for the card's
+    comparison: each a mapping of ``PUBLISHED_KEYS``: ``method`` (its name), ``kind`` (``PUBLISHED_KINDS``: the
+    card sets the model against the best of each), ``accuracy`` (the text as published, "0.9133": its digits are
+    the published precision) and ``source`` (where it was published, in words, with the address). Empty: no
+    comparison. Numbers typed from papers belong in one data file of the plugin, read into this field.
     """
 
     name: str
@@ -162,6 +173,7 @@ class DatasetSpec:
     class_names: tuple[str, ...] = ()
     modality: str = ""
     raw_input: Mapping[str, Any] = field(default_factory=dict)
+    published: tuple[Mapping[str, str], ...] = ()
 
     @property
     def kind(self) -> str:
@@ -189,7 +201,24 @@ class DatasetSpec:
                       or len(set(names)) != len(names)):
             raise SpecError(f"dataset {self.name!r}: class_names must name each of its {self.num_classes} classes "
                             f"once, in label order")
+        for row in self.published:
+            self._check_published(row)
         return []
+
+    def _check_published(self, row: Any) -> None:
+        if not isinstance(row, Mapping) or not all(isinstance(row.get(k), str) and row[k] for k in PUBLISHED_KEYS):
+            raise SpecError(f"dataset {self.name!r}: each published result is a mapping of {', '.join(PUBLISHED_KEYS)} "
+                            f"to non-empty strings (found {row!r})")
+        if row["kind"] not in PUBLISHED_KINDS:
+            raise SpecError(f"dataset {self.name!r}: published result {row['method']!r} has kind {row['kind']!r}, "
+                            f"not one of {', '.join(PUBLISHED_KINDS)}")
+        try:
+            accuracy = float(row["accuracy"])
+        except ValueError:
+            accuracy = -1.0
+        if not 0.0 <= accuracy <= 1.0:
+            raise SpecError(f"dataset {self.name!r}: published result {row['method']!r} has accuracy "
+                            f"{row['accuracy']!r}; write the published text of a number from 0 to 1")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -204,4 +233,5 @@ class DatasetSpec:
             "notes": dict(self.notes),
             "class_names": list(self.class_names),
             "modality": self.kind,
+            "published": [dict(row) for row in self.published],
         }

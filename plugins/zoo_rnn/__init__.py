@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from zoo import ModelSpec, hookimpl
 from zoo.specs import Help
+from zoo_rnn import ucr  # the models of the UCR/UEA archive's problems (datasets of the ucr plugin)
 
 FAMILY = "rnn"
 
@@ -36,7 +37,7 @@ def zoo_models():
                   default_config={"cell": cell, **_COMMON, **extra}, config_help=HELP, head="head",
                   accepts="sequences of any length and number of features (.ts, .csv, .npz), unequal lengths too")
         for cell, (label, extra) in _CELLS.items()
-    ]
+    ] + ucr.models(FAMILY, HELP)
 
 
 @hookimpl
@@ -46,6 +47,13 @@ def zoo_build(spec, config, info):
 
     if info.layout != "sequence" or len(info.sample_shape) != 2:
         raise DataError(f"{spec.name} reads sequences (N, T, F); got samples shaped {info.sample_shape}")
+    if "patch" in config:  # reads `patch` steps at a time (the UCR/UEA models: zoo_rnn.ucr)
+        from zoo_rnn.patched import PatchedSequenceClassifier
+
+        return PatchedSequenceClassifier(config["patch"], config["cell"], input_size=info.sample_shape[1],
+                                         num_classes=info.num_classes, hidden_size=config["hidden_size"],
+                                         num_layers=config["num_layers"], bidirectional=config["bidirectional"],
+                                         dropout=config["dropout"])
     return SequenceClassifier(config["cell"], input_size=info.sample_shape[1], num_classes=info.num_classes,
                               hidden_size=config["hidden_size"], num_layers=config["num_layers"],
                               bidirectional=config["bidirectional"], dropout=config["dropout"])
@@ -71,6 +79,8 @@ _CELL_TEXT = {
 @hookimpl
 def zoo_model_card(spec):
     """The hand-written part of the card; zoo measures and adds every number."""
+    if ucr.owns(spec):
+        return ucr.model_card(spec, LICENSE)
     cell = spec.default_config["cell"]
     return {
         "license": LICENSE,

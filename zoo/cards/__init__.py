@@ -1,5 +1,5 @@
 """Model cards: the schema (``schema``), the part a plugin writes (``static``), the facts and measurements
-quoted (``facts``, ``figures``, ``assessed``), the assembled card (``make``), its formats (``render``, with
+quoted (``facts``, ``figures``, ``assessed``), the assembled card (``make``, with the comparison with published results, ``published``), its formats (``render``, with
 the "Use it" calls written from the bundle's manifest, ``usage``, and the way each metric reads,
 ``metric_names``) and writing it beside a run or into a bundle (``writer``), CycloneDX as one of them.
 

@@ -4,7 +4,8 @@
 * facts computed from the built model (parameters, graph input and output shapes) and from
   the ONNX bundle when there is one (file sizes, checksums) (``facts``);
 * measurements read from the run (``metrics.json``, history, config), its assessments and the bundle's
-  verification report, each with its provenance (``facts``, ``figures``, ``assessed``).
+  verification report, each with its provenance (``facts``, ``figures``, ``assessed``);
+* the comparison with results published for the dataset's own split, where it has any (``published``).
 
 A card is portable: it names runs by run id and bundles by name, never by a path of the machine
 that made it, and links only files that sit beside it (its figures and its copy of the
@@ -15,16 +16,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+
 from zoo import __version__
 from zoo.bundle import MANIFEST, Bundle, open_bundle
 from zoo.cards import facts as card_facts
 from zoo.cards.assessed import assessments, figure_files
 from zoo.cards.figures import files_folder, make_figures
+from zoo.cards.published import published_comparison
 from zoo.cards.schema import SCHEMA_ID, CardError, key_metric, validate_card
 from zoo.cards.static import DEFAULT_FACTORS, require_static
 
 NOT_DECLARED = "not declared"  # a model whose plugin names no licence: never zoo's own by default
 from zoo.fsutil import portable
+from zoo.registry import get_dataset
 from zoo.runs import CONFIG, run_id
 from zoo.specs import LAYOUT_MODALITY, ModelSpec
 
@@ -37,8 +41,9 @@ def _quantitative(metrics: Mapping[str, Any]) -> dict[str, Any]:
 
 def assemble(*, spec: ModelSpec, static: Mapping[str, Any], run, facts: Mapping[str, Any],
              bundle: Mapping[str, Any], parity: Mapping[str, Any], figures: list[dict[str, str]],
-             assessments: Mapping[str, Any]) -> dict[str, Any]:
-    """The whole card from its three sources; pure, so a test can check every field's origin."""
+             assessments: Mapping[str, Any], published: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The whole card from its three sources; pure, so a test can check every field's origin. ``published``:
+    the comparison with published results (``published_comparison``), where the dataset has any."""
     measured = run.metrics()
     metrics, record, history = measured["metrics"], run.record, run.history()
     provenance = {"run": run_id(run.path), "split": measured["split"], "seed": measured["seed"],
@@ -72,7 +77,8 @@ def assemble(*, spec: ModelSpec, static: Mapping[str, Any], run, facts: Mapping[
         "quantitative_analyses": _quantitative(metrics),
         **{key: value for key, value in (("privacy", card_facts.privacy(run)),
                                          ("distillation", card_facts.distillation(run)),
-                                         ("fine_tuning", card_facts.fine_tuning(run))) if value},
+                                         ("fine_tuning", card_facts.fine_tuning(run)),
+                                         ("published_results", published)) if value},
         "explainability": {"method": static["explainability"],
                            "figures": [f["file"] for f in figures if f.get("explains")]},
         "assessments": dict(assessments),
@@ -120,7 +126,9 @@ def make_card(source: str | Path, card_dir: Path) -> dict[str, Any]:
                     bundle=card_facts.bundle_facts(bundle),
                     parity=card_facts.parity(bundle, card_dir, files_folder(spec.name) / card_facts.REPORT),
                     figures=make_figures(spec, model, data, run, card_dir),
-                    assessments=assessments(run_path, card_dir, files_folder(spec.name), trained))
+                    assessments=assessments(run_path, card_dir, files_folder(spec.name), trained),
+                    published=None if run.data_path is not None else published_comparison(
+                        get_dataset(spec.dataset), data, run.metrics()["metrics"]))
     card = portable(card)
     found = validate_card(card)
     if found:

@@ -23,7 +23,7 @@ from zoo.cards.schema import headline
 from zoo.cards.usage import usage_blocks
 from zoo.plots import display_size
 from zoo.plugins import CORE_PLUGIN
-from zoo.specs import LAYOUT_MODALITY
+from zoo.specs import LAYOUT_MODALITY, LEARNED, NEAREST_NEIGHBOUR
 
 FORMATS = ("md", "json", "html")
 # The Hugging Face Hub's task ids (its pipeline types: huggingface.js packages/tasks/src/pipelines.ts),
@@ -375,9 +375,43 @@ def _fine_tuning(card: Mapping[str, Any]) -> list[Block]:
                   f"`{f['source']}`, sha256 `{f['weights_sha256']}` (`zoo train --init`). {head}{frozen}")]
 
 
+def _published_results(card: Mapping[str, Any]) -> list[Block]:
+    """The model beside the results published for its dataset's own split (each with its source), zoo's 1-NN ED
+    computed afresh, and the goals it meets or misses, with the margin (``zoo.cards.published.published_comparison``)."""
+    p = card["published_results"]
+    computed, model = p["computed"], p["model"]
+    rows = [[r["method"], r["kind"], r["accuracy"], r["source"]] for r in p["published"]]
+    if computed["accuracy"] is None:
+        found = computed["note"]
+    else:
+        found = f"{computed['accuracy']:.4f}"
+        if "published" in computed:
+            found += (f" (equals the published {computed['published']} to its last digit)"
+                      if computed["equals_published"] else f" (differs from the published {computed['published']})")
+    rows.append([f"{computed['method']} ({computed['provenance']})", NEAREST_NEIGHBOUR, found,
+                 f"{computed['how']}; data sha256 `{computed['data_sha256'][:16]}...`"])
+    interval = model.get("interval")
+    rows.append([f"this model ({card['model_details']['name']})", LEARNED, f"{model['accuracy']:.4f}" + (
+        f" [{interval[0]:.4f}, {interval[1]:.4f}] ({model['level']:.0%} bootstrap interval)" if interval else ""),
+        f"run `{card['metrics']['provenance']['run']}`"])
+    blocks: list[Block] = [
+        ("p", f"Test accuracies on the {p['split']} split of `{p['dataset']}` ({p['test_size']} samples), the "
+              f"test split given with the data: the published results were measured on the same split, as their "
+              f"sources say. The model trained on the given training part less the validation share zoo draws from "
+              f"it; the published methods and zoo's own 1-NN ED used the whole training part."),
+        ("table", ["method", "kind", "test accuracy", "source"], rows)]
+    for goal in p["goals"]:
+        ref = goal["reference"]
+        verdict = "met" if goal["met"] else f"missed by {-goal['margin']:.4f} ({-100 * goal['margin']:.2f} points)"
+        blocks.append(("p", f"**Goal:** {goal['goal']} ({ref['method']}, {ref['accuracy']}; target "
+                            f"{goal['target']:.4f}): **{verdict}** (this model {model['accuracy']:.4f}, margin "
+                            f"{goal['margin']:+.4f})."))
+    return blocks
+
+
 def _optional_sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
-    """Sections only some runs have: Fine-tuning (trained with --init), Privacy (with --dp-epsilon),
-    Distillation (with --teacher)."""
+    """Sections only some runs have: Fine-tuning (trained with --init), Privacy (with --dp-epsilon), Distillation
+    (with --teacher), Published results on the same split (a dataset that declares them, `DatasetSpec.published`)."""
     found = []
     if card.get("fine_tuning"):
         found.append(("Fine-tuning", _fine_tuning(card)))
@@ -385,6 +419,8 @@ def _optional_sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]
         found.append(("Privacy", _privacy(card)))
     if card.get("distillation"):
         found.append(("Distillation", _distillation(card)))
+    if card.get("published_results"):
+        found.append(("Published results on the same split", _published_results(card)))
     return found
 
 
