@@ -207,3 +207,13 @@ def test_verify_turns_a_graph_that_fails_at_another_length_into_failed_checks_wi
     assert by_case["random b=1 time=4"]["status"] == "fail"
     assert "no FP32 reference (onnxruntime failed" in by_case["random b=1 time=4"]["reason"]
     assert json.dumps(rows)  # the report stays JSON
+
+
+def test_no_published_graph_names_a_path_of_the_machine_that_exported_it():
+    """Every ONNX file the repository ships (FP32 and variants of every model), scanned for absolute paths."""
+    from pathlib import Path
+
+    graphs = sorted((Path(__file__).resolve().parents[1] / "exports").glob("*/*.onnx"))
+    assert len(graphs) >= 27, "three files per published model at least"
+    found = {f"{g.parent.name}/{g.name}": machine_paths(onnx.load(str(g))) for g in graphs}
+    assert {name: hits for name, hits in found.items() if hits} == {}
