@@ -76,3 +76,15 @@ def test_a_default_outside_its_own_range_breaks_the_spec_and_one_outside_the_cor
     warned = ModelSpec("x-digits", "x", "classification", "digits", "x", {**base, "seed": -1}).validate()
     assert warned == ["model 'x-digits': default config 'seed' must be 0 or more (got -1) (deprecated since "
                       "plugin contract 2.1, refused from 3.0)"]
+
+
+def test_text_keys_take_numbers_and_lists_from_python_as_their_text():
+    """`zoo.train(..., overrides={"image_size": 28})` means what `--set image_size=28` means."""
+    from zoo.sources.common import ReadOptions
+
+    defaults = {"image_size": "", "resample": "bilinear"}
+    assert resolve(defaults, {"image_size": 28})["image_size"] == "28"
+    assert resolve(defaults, {"image_size": (24, 32)})["image_size"] == "[24, 32]"
+    assert ReadOptions.from_mapping(resolve(defaults, {"image_size": [24, 32]})).image_size == (24, 32)
+    with pytest.raises(ConfigError, match="config 'resample': True is not a valid str"):
+        resolve(defaults, {"resample": True})

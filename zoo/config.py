@@ -230,6 +230,8 @@ def _coerce(key: str, value: Any, default: Any, shown: Any = None) -> Any:
         return [item if element is None else _coerce(key, item, element, default) for item in items]
     if isinstance(value, str):
         return value
+    if isinstance(value, (int, float, list, tuple)) and not isinstance(value, bool):
+        return json.dumps(list(value) if isinstance(value, tuple) else value)  # image_size=8 from Python: "8"
     raise wrong
 
 
