@@ -4,11 +4,19 @@ Importing ``zoo`` is cheap (no torch): the heavy parts load when first used.
 
 The plugin API is ``PLUGIN_API``: the modules a plugin may import (a test holds the built-in
 plugins and the example to it). Every other module of zoo is internal and may change.
+
+ONNX Runtime 1.29 and later send usage telemetry from Linux too, on by default in the official wheels
+(microsoft/onnxruntime#27379: session events naming the model's file, graph and weight hashes, to a Microsoft
+collector, with a device id kept in the home folder). zoo turns it off before anything of it imports ONNX
+Runtime (``ORT_DISABLE_TELEMETRY=1``) unless the variable is already set: a deployer's models are theirs.
 """
 from __future__ import annotations
 
+import os
 from importlib import import_module
 from typing import Any
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before any onnxruntime import; see the docstring
 
 from zoo.hookspecs import hookimpl
 from zoo.specs import DatasetSpec, ModelSpec

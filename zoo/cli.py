@@ -263,7 +263,11 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
 @click.option("--lr", type=float, help="Learning rate.")
 @click.option("--seed", type=int, help="Seed for initialisation, shuffling and sampling.")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a config key (repeatable).")
-@click.option("--data", type=click.Path(), help="Train on your data: an .npz (x, y), an IDX file or MNIST's folder.")
+@click.option("--data", type=click.Path(),
+              help="Train on your data: an image folder (a subfolder per class, or train/ val/ test/ holding them), "
+                   "a .ts or .csv file of sequences, an .npz (x, y, optional lengths), an IDX file or MNIST's "
+                   "folder. Reading options are --set keys: image_size, resample, image_mode, invert, "
+                   "max_image_pixels, skip_damaged, cache.")
 @click.option("--out", type=click.Path(), help="Run directory (default runs/<name>-<time>).")
 @click.option("--resume", type=click.Path(), help="Continue an interrupted run from its checkpoint.")
 @click.option("--force", is_flag=True, help="Replace the files of an existing run directory.")
