@@ -141,6 +141,18 @@ def read_json(path: Path) -> Any:
         return json.load(handle)
 
 
+def read_json_object(path: Path, error: type[Exception], what: str) -> dict[str, Any]:
+    """A JSON file that must hold an object (a bundle's manifest, say), or ``error`` with one line:
+    "{path}: damaged {what} (...)"."""
+    try:
+        found = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: damaged {what} ({exc})") from None
+    if not isinstance(found, dict):
+        raise error(f"{path}: damaged {what} (not a JSON object)")
+    return found
+
+
 def sha256_file(path: Path) -> str:
     """The SHA-256 of a file, read in blocks (bundles, runs and hubs name files by it)."""
     digest = hashlib.sha256()

@@ -50,7 +50,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from zoo.errors import ZooError, one_line
-from zoo.fsutil import sha256_file
+from zoo.fsutil import read_json_object, sha256_file
 from zoo.runs import CARD_DIR, CONFIG
 from zoo.graphs import LENGTHS, GraphRoleError, primary
 
@@ -611,11 +611,8 @@ def open_bundle(path: str | Path, key: Any = None, passphrase: str | bytes | Non
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise BundleError(f"{path}: not a zoo ONNX bundle (no {MANIFEST})")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{manifest_path}: damaged manifest ({exc})") from None
-    if not isinstance(manifest, dict) or not str(manifest.get("format", "")).startswith("zoo-onnx-bundle/"):
+    manifest = read_json_object(manifest_path, BundleError, "manifest")
+    if not str(manifest.get("format", "")).startswith("zoo-onnx-bundle/"):
         raise BundleError(f"{manifest_path}: not a {FORMAT} manifest")
     if manifest["format"] != FORMAT:
         raise BundleError(f"{manifest_path}: bundle format {manifest['format']}, this zoo reads {FORMAT}: "

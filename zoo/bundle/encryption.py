@@ -62,7 +62,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
 from zoo.errors import ZooError, one_line
-from zoo.fsutil import atomic_write, atomic_write_json, replace_dir, staging_dir
+from zoo.fsutil import atomic_write, atomic_write_json, read_json_object, replace_dir, staging_dir
 
 MANIFEST = "manifest.json"  # zoo.bundle.MANIFEST: that module may import this one, so the name cannot come from it
 SECTION = "encryption"
@@ -432,11 +432,8 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     file = path / MANIFEST
     if not file.is_file():
         raise EncryptionError(f"{path}: not a zoo ONNX bundle (no {MANIFEST})")
-    try:
-        manifest = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EncryptionError(f"{file}: damaged manifest ({exc})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("model"), str):
+    manifest = read_json_object(file, EncryptionError, "manifest")
+    if not isinstance(manifest.get("model"), str):
         raise EncryptionError(f"{file}: damaged manifest (no model name)")
     return manifest
 
