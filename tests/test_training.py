@@ -177,6 +177,11 @@ def test_shift_moves_sequences_along_time_only_and_images_in_both_axes():
     images = torch.rand(32, 1, 8, 8)
     columns_blanked = (random_shift(images, 1) == 0).all(dim=2).any(dim=-1)
     assert columns_blanked.any()  # images still move sideways
+    torch.manual_seed(1)
+    as_image = random_shift(rows, 1, features=True)  # shift_features: the rows' pixels move sideways too
+    torch.manual_seed(1)
+    assert torch.equal(as_image, random_shift(rows.unsqueeze(1), 1).squeeze(1))  # exactly an image's shift
+    assert (as_image == 0).all(dim=1).any()  # some sequence had a feature column blanked
 
 
 def test_an_older_run_gets_the_defaults_of_config_keys_added_since(tiny_run, tmp_path):

@@ -119,6 +119,8 @@ CORE_KEYS = {
     "grad_clip": Help("clip the gradient norm to this value, 0 for no clipping (classifiers)", minimum=0),
     "shift": Help("augmentation: shift each training sample by up to this many pixels (images) or time steps "
                   "(sequences), 0 for none (classifiers)", minimum=0),
+    "shift_features": ("augmentation: shift sequences along their features too, as pixels (for features that are a "
+                       "spatial axis, such as an image read row by row; never for sensor channels) (classifiers)"),
     # differential privacy (zoo.options.privacy): in a run's config only when a budget is given (--dp-epsilon)
     "dp_epsilon": "differential privacy: the epsilon to spend over all epochs (DP-SGD with Opacus)",
     "dp_delta": ("differential privacy: the delta of the guarantee; default min(1e-5, 1/(10 x training "

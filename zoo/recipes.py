@@ -49,17 +49,22 @@ def mean_over_valid(values: torch.Tensor, lengths: torch.Tensor, time_dim: int) 
     return (values * mask).sum(time_dim) / mask.sum(time_dim)
 
 
-def random_shift(x: torch.Tensor, max_shift: int, lengths: torch.Tensor | None = None) -> torch.Tensor:
+def random_shift(x: torch.Tensor, max_shift: int, lengths: torch.Tensor | None = None,
+                 features: bool = False) -> torch.Tensor:
     """Shift each image (N, C, H, W) by up to ``max_shift`` pixels in each direction, filling with zeros.
 
     Sequences (N, T, F) move along time only, by up to ``max_shift`` steps: their features are channels
     (a sensor's readings), not a spatial axis, and shifting them would blank a one-feature series.
+    With ``features`` (config ``shift_features``: the features are a spatial axis, as in an image read row by
+    row) equal-length sequences are shifted as one-channel images instead, in time and features.
     With ``lengths`` (sequences padded after their ends) each sequence moves within its own length:
     a value shifted past its end is dropped and its padding stays zeros, so no value moves into the
     padding and no padding into the sequence (the draws are the same as without lengths).
     """
     if max_shift <= 0:
         return x
+    if x.dim() == 3 and features and lengths is None:
+        return random_shift(x.unsqueeze(1), max_shift).squeeze(1)
     if x.dim() == 3:
         n, t, _ = x.shape
         padded = nn.functional.pad(x, (0, 0, max_shift, max_shift))
@@ -105,7 +110,8 @@ def train_classifier(
     """Cross-entropy training (``label_smoothing``, ``grad_clip`` from config) with cosine decay.
 
     With ``shift`` in the config, each training batch is randomly shifted by up to that many
-    pixels (``random_shift``): the augmentation that carries small digit datasets furthest.
+    pixels (``random_shift``; ``shift_features`` shifts sequences along features too): the augmentation that
+    carries small digit datasets furthest.
     Sequences of different lengths reach the model with their lengths: ``model(x, lengths)``.
 
     With ``context.privacy`` (``--dp-epsilon``) the same recipe runs as DP-SGD (``zoo.options.privacy``):
@@ -120,7 +126,7 @@ def train_classifier(
     schedule = cosine_schedule(opt, config)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=float(config.get("label_smoothing", 0.0)))
     clip = float(config.get("grad_clip", 0.0))
-    shift = int(config.get("shift", 0))
+    shift, shift_features = int(config.get("shift", 0)), bool(config.get("shift_features", False))
     private, teacher = context.privacy, context.teacher
     batches = None
     if private is not None:
@@ -129,7 +135,7 @@ def train_classifier(
         clip = 0.0
 
     def step(x: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        x = random_shift(x, shift, lengths)
+        x = random_shift(x, shift, lengths, shift_features)
         logits = net(x) if lengths is None else net(x, lengths)
         if teacher is None:
             loss = loss_fn(logits, y)

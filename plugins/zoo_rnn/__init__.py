@@ -19,10 +19,13 @@ HELP = {
     "bidirectional": "read the rows in both directions",
     "dropout": Help("dropout between recurrent layers and before the head", minimum=0, exclusive_maximum=1),
 }
+# The digits' rows are an image's rows: their 8 features are pixels side by side, so the shift that carries
+# these small sets moves them in time and in features (`shift_features`), as the CNN's moves its pixels.
+_DIGITS = {"shift_features": True}
 _CELLS = {  # the tanh RNN needs more, smaller steps than the gated cells
-    "rnn": ("Bidirectional tanh RNN", {"epochs": 200, "batch_size": 64, "lr": 0.003}),
-    "lstm": ("Bidirectional LSTM", {}),
-    "gru": ("Bidirectional GRU", {}),
+    "rnn": ("Bidirectional tanh RNN", {"epochs": 200, "batch_size": 64, "lr": 0.003, **_DIGITS}),
+    "lstm": ("Bidirectional LSTM", _DIGITS),
+    "gru": ("Bidirectional GRU", _DIGITS),
 }
 
 

@@ -66,8 +66,13 @@ def augmentation(task: str, layout: str, config: Mapping[str, Any]) -> str | Non
     if shift <= 0:
         return "none: training uses the samples as they are (`shift` = 0)"
     plural = "" if shift == 1 else "s"
-    moved = (f"{shift} time step{plural} earlier or later (features stay as they are)" if layout == "sequence"
-             else f"{shift} pixel{plural} in each direction")
+    if layout != "sequence":
+        moved = f"{shift} pixel{plural} in each direction"
+    elif config.get("shift_features"):
+        moved = (f"{shift} step{plural} in time and in features, as pixels of an image read row by row "
+                 f"(`shift_features`)")
+    else:
+        moved = f"{shift} time step{plural} earlier or later (features stay as they are)"
     return (f"random shifts of up to {moved}, zero-filled, drawn anew for each training batch "
             f"(`shift` = {shift}); during training only: validation and test samples are used as they are")
 
