@@ -73,3 +73,83 @@ def test_publish_one_model_end_to_end(tmp_path):
 def test_publish_unknown_model_is_one_line_exit_2(tmp_path):
     result = run_zoo("publish", "cnn-digitz", "--out", str(tmp_path))
     assert result.code == 2 and result.err.strip() == "error: unknown model 'cnn-digitz' (did you mean 'cnn-digits'?)"
+
+
+# A family whose graph TorchScript traces wrongly for most inputs: its branch is taken on the value of the input,
+# and the trace of the all-zero example keeps the branch zeros take. Test vectors (zeros) pass; ONNX Runtime on
+# random inputs disagrees with PyTorch, so verification really fails.
+BRANCHY_PLUGIN = '''
+import torch
+from torch import nn
+from zoo import ModelSpec, hookimpl
+from zoo.graphs import GraphInput, OnnxGraph
+
+
+class Branchy(nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        y = self.net(x)
+        if bool(x.sum() > 0):  # traced once, on zeros
+            y = y * 2
+        return y
+
+
+@hookimpl
+def zoo_models():
+    return [ModelSpec(name="branchy-digits", family="branchy", task="classification", dataset="digits",
+                      summary="a linear classifier behind a data-dependent branch",
+                      default_config={"epochs": 1, "batch_size": 64, "lr": 0.1, "seed": 0})]
+
+
+@hookimpl
+def zoo_build(spec, config, info):
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, info.num_classes))
+
+
+@hookimpl
+def zoo_onnx_graphs(spec, model, info, config):
+    return [OnnxGraph("model", Branchy(model), [GraphInput("input", torch.zeros(2, *info.sample_shape))],
+                      ["output"], role="primary")]
+
+
+@hookimpl
+def zoo_model_card(spec):
+    return {"license": "mit", "description": "A linear classifier whose graph doubles its logits on some inputs.",
+            "intended_use": "Testing that zoo publish reports a failed verification.",
+            "out_of_scope_use": "Everything else.", "data_notes": {"preprocessing": "Flattened pixels."},
+            "explainability": "None beyond the core's.",
+            "safety": {"risks": "Its exported graph is wrong.", "misuse": "Deploying it."},
+            "limitations": "Its ONNX graph disagrees with PyTorch on most inputs."}
+'''
+
+
+def test_a_failed_verification_makes_publish_exit_1_and_the_other_models_are_still_published(tmp_path,
+                                                                                            plugin_site):
+    """Two models in two worker processes (--jobs 2): the first fails verification for real; its bundle and its
+    'not verified' card are still written, the second is published and verified, and the command exits 1
+    naming the failure. Every model trained on one thread."""
+    plugin_site.add("zoo-branchy", "zoo_branchy", BRANCHY_PLUGIN)
+    cards, exports = tmp_path / "cards", tmp_path / "exports"
+    result = run_zoo("publish", "branchy-digits", "cnn-tiny-digits", "--epochs", "1", "--jobs", "2",
+                     "--variants", "fp32", "--out", str(cards), "--runs", str(tmp_path / "runs"),
+                     "--exports", str(exports), env=plugin_site.env)
+    assert result.code == 1, result.err
+    last = result.err.strip().splitlines()[-1]
+    assert last.startswith("error: 1 of 2 models failed: branchy-digits (") and "Traceback" not in result.err, \
+        result.err
+    for name in ("branchy-digits", "cnn-tiny-digits"):
+        assert [line.split(": ")[1] for line in result.err.splitlines() if line.startswith(f"{name}: ")] == [
+            "train", "export", "verify", "card"], result.err
+        record = json.loads((tmp_path / "runs" / name / "config.json").read_text())
+        assert record["hardware"]["torch_threads"] == 1
+    failed, passed = (json.loads((cards / f"{n}.json").read_text()) for n in ("branchy-digits", "cnn-tiny-digits"))
+    assert failed["parity"]["status"] == "not verified", failed["parity"]
+    assert passed["parity"]["status"] == "verified", passed["parity"]
+    report = json.loads((exports / "branchy-digits" / "card" / "verification.json").read_text())
+    statuses = {c["case"]: c["status"] for c in report["checks"]}
+    assert statuses["test vectors"] == "pass" and "fail" in statuses.values()
+    index = json.loads((exports / "index.json").read_text())
+    assert sorted(m["name"] for m in index["models"]) == ["branchy-digits", "cnn-tiny-digits"]

@@ -720,8 +720,11 @@ def card_command(source: str, fmt: str, out: str | None) -> None:
 @click.option("--readme", type=click.Path(), metavar="PATH",
               help="Rewrite this README's catalog table from the cards (default: ./README.md when it has the "
                    "catalog markers and the cards go to ./cards, as in the source tree).")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Models published at once, each in its own process (default: one per CPU core). Every model "
+                   "trains on one thread whatever N is, so N changes the time, never a number.")
 @json_option
-def publish_command(names, out, runs, exports, epochs, assignments, variants, sign_key, recipients, readme,
+def publish_command(names, out, runs, exports, epochs, assignments, variants, sign_key, recipients, readme, jobs,
                     as_json) -> None:
     """Train, evaluate, export, verify and write the card of each model (default: every registered model).
 
@@ -731,16 +734,15 @@ def publish_command(names, out, runs, exports, epochs, assignments, variants, si
       zoo publish cnn-digits lstm-digits --out /tmp/cards
       zoo publish cnn-digits --epochs 2 --set channels=8,16 --out /tmp/cards --runs /tmp/runs --exports /tmp/exports
       zoo publish cnn-digits --variants fp32,int8 --sign-key key.pem
+      zoo publish --jobs 1
     """
     from zoo.config import parse_assignments
+    from zoo.progress import step_line
     from zoo.publish import PublishError, publish
 
-    def step(name: str, what: str) -> None:
-        click.echo(f"{name}: {what}", err=True)
-
-    results = publish(names, Path(out), Path(runs), Path(exports), parse_assignments(assignments), epochs, step,
+    results = publish(names, Path(out), Path(runs), Path(exports), parse_assignments(assignments), epochs, step_line,
                       variants=variants, sign_key=sign_key, recipients=recipients,
-                      readme=readme if readme is not None else _source_tree_readme(Path(out)))
+                      readme=readme if readme is not None else _source_tree_readme(Path(out)), jobs=jobs)
     if as_json:
         emit_json([r.to_dict() for r in results])
     else:

@@ -9,6 +9,12 @@ import sys
 from typing import Any, Mapping
 
 
+def step_line(name: str, what: str) -> None:
+    """One line on stderr for a step of a workflow (``zoo publish``: "cnn-digits: export"); whole lines, so that
+    several processes' steps interleave legibly."""
+    print(f"{name}: {what}", file=sys.stderr, flush=True)
+
+
 class BarProgress:
     """A tqdm bar on stderr over all steps, showing the epoch, the losses and the validation metric."""
 
