@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
+import sys
 import shutil
 from pathlib import Path
 
@@ -58,6 +60,18 @@ def _use_it(bundle: Path) -> tuple[dict, dict]:
     return card, code
 
 
+def _request_body(serve: str) -> dict:
+    """The JSON body the card's curl sends: inline, or printed by the Python line piped into curl (run here)."""
+    lines = serve.splitlines()
+    last = shlex.split(lines[-1])
+    if last[-1] != "@-":
+        return json.loads(last[-1])
+    program, flag, code = shlex.split(lines[1].removesuffix("|"))
+    assert (program, flag) == ("python", "-c") and lines[2].startswith("curl ")
+    made = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30)
+    return json.loads(made.stdout)
+
+
 @pytest.mark.parametrize("bundle", _committed_bundles() if EXPORTS.is_dir() else [], ids=lambda p: p.name)
 def test_use_it_follows_the_manifest_and_its_onnxruntime_call_runs(bundle, monkeypatch, tmp_path):
     card, code = _use_it(bundle)
@@ -80,7 +94,7 @@ def test_use_it_follows_the_manifest_and_its_onnxruntime_call_runs(bundle, monke
         assert f'"{spec["name"]}": np.zeros(' in plain and f"np.{spec['dtype']})" in plain
 
     # the server request: every input by name, with its shape (batch 1) and the protocol's datatype
-    body = json.loads(shlex.split(serve.splitlines()[-1])[-1])
+    body = _request_body(serve)
     assert [i["name"] for i in body["inputs"]] == [i["name"] for i in graph["inputs"]]
     for sent, spec in zip(body["inputs"], graph["inputs"]):
         assert sent["datatype"] == PROTOCOL_DATATYPES[spec["dtype"]] and len(sent["shape"]) == len(spec["shape"])

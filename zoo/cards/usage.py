@@ -8,12 +8,14 @@ Blocks are ``zoo.cards.render``'s. Imports ``zoo.bundle`` only (the protocol's d
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Mapping
 
 from zoo.bundle import PROTOCOL_DATATYPES
 
 PORT = 8000  # zoo serve's default
-SHOWN_VALUES = 100  # a request body lists every value up to this many, else a placeholder
+SHOWN_VALUES = 100  # a request body is written inline up to this many values per input, else made by Python
+_ELIDED = "<zeros>"
 TOP_K = 3
 PREPROCESSING_SHOWN = ("source_format", "input_shape", "color_mode", "image_size", "resample", "scaling",
                        "rescale_factor", "normalize", "array")  # what a deployer does to a raw file, in order
@@ -103,24 +105,31 @@ def onnxruntime_call(graph: Mapping[str, Any]) -> str:
 
 
 def infer_request(card: Mapping[str, Any], graph: Mapping[str, Any]) -> dict[str, Any]:
-    """The body of an Open Inference Protocol ``infer`` request: each input's name, shape, datatype and data."""
+    """The body of an Open Inference Protocol ``infer`` request: each input's name, shape, datatype and zeros."""
     inputs = []
     for spec in graph["inputs"]:
         shape = example_shape(graph, spec)
-        count = 1
-        for d in shape:
-            count *= d
         inputs.append({"name": spec["name"], "shape": shape, "datatype": PROTOCOL_DATATYPES.get(spec["dtype"], spec["dtype"]),
-                       "data": [0] * count if count <= SHOWN_VALUES else "..."})
+                       "data": [0] * math.prod(shape)})
     return {"inputs": inputs}
 
 
 def server_request(card: Mapping[str, Any], graph: Mapping[str, Any]) -> str:
+    """``zoo serve`` and a curl request that runs as written: the body inline while it is short, else made by a
+    one-line Python program (zeros of each input's size) piped into curl, never an elided, unparseable body."""
     model = card["bundle"]["model"]
-    body = json.dumps(infer_request(card, graph)).replace('"..."', "[...]")
-    return (f"zoo serve {model}\n"
-            f"curl -X POST http://127.0.0.1:{PORT}/v2/models/{model}/infer \\\n"
-            f"  -H 'Content-Type: application/json' -d '{body}'")
+    body = infer_request(card, graph)
+    curl = (f"curl -X POST http://127.0.0.1:{PORT}/v2/models/{model}/infer \\\n"
+            f"  -H 'Content-Type: application/json' -d ")
+    if all(len(i["data"]) <= SHOWN_VALUES for i in body["inputs"]):
+        return f"zoo serve {model}\n{curl}'{json.dumps(body)}'"
+    sizes = [len(i["data"]) for i in body["inputs"]]
+    for i in body["inputs"]:
+        i["data"] = _ELIDED
+    text = json.dumps(body)
+    for size in sizes:  # the body as a Python expression: each input's zeros written as [0] * size
+        text = text.replace(json.dumps(_ELIDED), f"[0] * {size}", 1)
+    return f"zoo serve {model}\npython -c 'import json; print(json.dumps({text}))' |\n{curl}@-"
 
 
 def _signature(graph: Mapping[str, Any]) -> str:
