@@ -30,7 +30,10 @@ from zoo.bundle.verify import verify
 from zoo.runs import LOCK, load_checkpoint
 from zoo.training import World, _agree_on_state
 
-pytestmark = [pytest.mark.distributed, pytest.mark.slow]
+# Every test here but the rendezvous one runs in the README's separate `-m distributed` group, alone, so that its
+# workers have the cores; the rendezvous test only waits for a peer that never comes, so it runs beside the rest.
+pytestmark = [pytest.mark.slow]
+DISTRIBUTED = pytest.mark.distributed
 
 # The tiny CNN without augmentation or dropout, so that one and two processes see the same batches.
 SAME_BATCHES = {"shift": 0, "dropout": 0.0}
@@ -43,6 +46,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@DISTRIBUTED
 @pytest.mark.timeout(600)
 def test_two_processes_train_a_valid_run_close_to_one_process(tmp_path):
     config = {**TINY["cnn-digits"], **SAME_BATCHES, "epochs": 6}
@@ -105,6 +109,7 @@ def _worker_of_rank(root: int, rank: int) -> int:
     raise AssertionError(f"no worker of rank {rank} under pid {root}")
 
 
+@DISTRIBUTED
 @pytest.mark.timeout(600)
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the worker to kill through /proc")
 def test_killed_worker_ends_the_job_cleanly_and_the_checkpoint_resumes(tmp_path, plugin_site):
@@ -178,6 +183,7 @@ def agreement():
     return {case: sorted(r[1:] for r in results if r[0] == case) for case in (True, False)}
 
 
+@DISTRIBUTED
 @pytest.mark.parametrize("same_weights", [True, False])
 def test_ranks_must_end_with_the_same_weights(agreement, same_weights):
     results = agreement[same_weights]

@@ -109,8 +109,8 @@ def infer_request(card: Mapping[str, Any], graph: Mapping[str, Any]) -> dict[str
     inputs = []
     for spec in graph["inputs"]:
         shape = example_shape(graph, spec)
-        inputs.append({"name": spec["name"], "shape": shape, "datatype": PROTOCOL_DATATYPES.get(spec["dtype"], spec["dtype"]),
-                       "data": [0] * math.prod(shape)})
+        datatype = PROTOCOL_DATATYPES.get(spec["dtype"], spec["dtype"])
+        inputs.append({"name": spec["name"], "shape": shape, "datatype": datatype, "data": [0] * math.prod(shape)})
     return {"inputs": inputs}
 
 
