@@ -215,6 +215,38 @@ def test_figures_are_drawn_for_their_displayed_size_with_body_sized_text(tmp_pat
     assert display_size(old) == (239, 243)
 
 
+def test_figures_are_palette_pngs_that_change_only_edge_shades(tmp_path):
+    """save_png writes an indexed PNG: exact for a figure of at most 256 colours; a figure of more (a colour map
+    with antialiased text) gets a median-cut palette that moves few pixels, and those little, at about half the
+    bytes of the RGB PNG."""
+    import io
+
+    from PIL import Image
+
+    from zoo.plots import pyplot, palette, save_png
+
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(6, 3))
+    left.imshow(np.linspace(0, 1, 4096).reshape(64, 64), cmap="viridis")
+    right.plot(np.sin(np.linspace(0, 9, 200)), label="sine")
+    right.legend()
+    fig.canvas.draw()
+    rgb = Image.frombuffer("RGBA", fig.canvas.get_width_height(), fig.canvas.buffer_rgba()).convert("RGB")
+    assert rgb.getcolors(256) is None, "the figure must have more than 256 colours to test the lossy path"
+    moved = np.abs(np.asarray(palette(rgb).convert("RGB"), int) - np.asarray(rgb, int)).max(axis=2)
+    assert moved.mean() < 1.0 and (moved > 32).mean() < 0.01, (moved.mean(), (moved > 32).mean())
+    plain, indexed = io.BytesIO(), io.BytesIO()
+    rgb.save(plain, "PNG", optimize=True)
+    palette(rgb).save(indexed, "PNG", optimize=True)
+    assert indexed.tell() < 0.75 * plain.tell()
+    save_png(fig, tmp_path / "f.png")
+    with Image.open(tmp_path / "f.png") as written:
+        assert written.mode == "P"
+    few = Image.new("RGB", (20, 10), "white")
+    few.paste((31, 119, 180), (0, 0, 10, 10))
+    assert np.array_equal(np.asarray(palette(few).convert("RGB")), np.asarray(few)), "exact under 256 colours"
+
+
 def test_the_confusion_matrix_names_its_classes_and_writes_counts_as_large_as_the_body():
     from zoo.cards.figures import confusion_figure
     from zoo.plots import CSS_DPI, TEXT_PT
