@@ -334,3 +334,31 @@ def test_image_families_refuse_sequences_in_one_line(waves):
         spec = get_model(name)
         with pytest.raises(DataError, match=r"\(N, C, H, W\)"):
             build(spec, spec.default_config, zoo.data.DataInfo("waves", "sequence", (16, 2), 3))
+
+
+def test_the_cores_default_graph_reads_sequences_of_different_lengths_as_training_does(tmp_path):
+    """A family that implements no zoo_onnx_graphs gets, for sequences of different lengths, a graph called
+    ``model(x, lengths)`` with a dynamic time axis (exported and probed at other lengths for real); sequences of
+    one length keep the fixed shape, so a flattening model still exports."""
+    from zoo import defaults
+    from zoo.bundle.export import AUTO, write_graph
+    from zoo.data import DataInfo
+
+    class MeanOverTime(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Linear(3, 2)
+
+        def forward(self, x, lengths):
+            return self.head(mean_over_valid(x, lengths, time_dim=1))
+
+    uneven = DataInfo("walks", "sequence", (12, 3), 2, min_length=4, max_length=12)
+    [graph] = defaults.zoo_onnx_graphs(spec=None, model=MeanOverTime().eval(), info=uneven, config={})
+    assert [i.name for i in graph.inputs] == ["input", LENGTHS] and graph.inputs[0].dynamic_axes == {0: "batch",
+                                                                                                   1: "time"}
+    entry = write_graph(graph, tmp_path, 17, AUTO)
+    assert entry["inputs"][0]["shape"] == ["batch", "time", 3] and entry["inputs"][1]["name"] == LENGTHS
+    even = DataInfo("rows", "sequence", (8, 8), 10)
+    [fixed] = defaults.zoo_onnx_graphs(spec=None, model=torch.nn.Flatten(), info=even, config={})
+    assert [i.name for i in fixed.inputs] == ["input"] and fixed.inputs[0].example.shape[1:] == (8, 8)
+    assert 1 not in (fixed.inputs[0].dynamic_axes or {})

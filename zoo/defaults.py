@@ -32,10 +32,16 @@ def zoo_evaluate(spec, model, data, config):
 
 @hookimpl(trylast=True)
 def zoo_onnx_graphs(spec, model, info, config) -> list[Any]:
-    """One graph, ``model``, with input ``input`` of shape (batch, *sample_shape) in [0, 1)."""
+    """One graph, ``model``, with input ``input`` of shape (batch, *sample_shape) in [0, 1). Sequences of different
+    lengths are read as training reads them (``model(x, lengths)``, ``zoo.recipes``): the time axis is dynamic and
+    the ``lengths`` input follows (``zoo.graphs.sequence_inputs``). Sequences of one length keep it fixed, so a
+    model that cannot read other lengths (a flattening layer) still exports."""
     import torch
 
-    from zoo.graphs import GraphInput, OnnxGraph
+    from zoo.graphs import GraphInput, OnnxGraph, sequence_inputs
 
-    example = torch.rand(2, *info.sample_shape, generator=torch.Generator().manual_seed(0))
-    return [OnnxGraph(name="model", module=model, inputs=[GraphInput("input", example)], outputs=["output"])]
+    if info.layout == "sequence" and info.variable_length:
+        inputs = sequence_inputs(info.sample_shape, info.variable_length)
+    else:
+        inputs = [GraphInput("input", torch.rand(2, *info.sample_shape, generator=torch.Generator().manual_seed(0)))]
+    return [OnnxGraph(name="model", module=model, inputs=inputs, outputs=["output"])]

@@ -136,8 +136,10 @@ def zoo_onnx_graphs(
     Exactly one graph has role ``primary`` (the default): the one a deployer runs and the
     task-level checks use; any others are ``component`` graphs (an encoder, a decoder).
     Names are unique. The core's own implementation (tried last) exports the whole model
-    as one graph with one input shaped ``(batch, *info.sample_shape)``; implement this
-    hook for several graphs, other inputs, dynamic time axes or looser tolerances.
+    as one graph with one input shaped ``(batch, *info.sample_shape)``, and for sequences of
+    different lengths a dynamic time axis and a ``lengths`` input (``zoo.graphs.sequence_inputs``:
+    the model is called ``model(x, lengths)``, as in training); implement this hook for several
+    graphs, other inputs, a dynamic time axis for sequences of one length, or looser tolerances.
 
     A graph also declares what its int8 and fp16 variants (``zoo export --variants``) must keep
     on the test split against FP32 (``OnnxGraph.variant_tolerances``: accuracy drop and argmax
