@@ -172,3 +172,21 @@ def test_the_bom_is_deterministic_and_names_plaintext_checksums_of_an_encrypted_
         assert {p["name"]: p["value"] for p in files[name]["properties"]} == {
             "zoo:encrypted": "AES-256-GCM", "zoo:ciphertext_sha256": encrypted["files"][name]}
     validate_bom(bom_from_card(card, encrypted))
+
+
+def test_a_bundle_without_its_run_writes_its_bom_and_its_page_from_the_card_it_ships(tmp_path):
+    """A deployer's bundle (a copy, its run elsewhere): `zoo card` renders the card the bundle carries, the BOM
+    valid and the page with its figures beside it, instead of failing for the missing run."""
+    from conftest import invoke_zoo
+
+    bundle = shutil.copytree(ROOT / "exports" / "gru-ucr-gunpoint", tmp_path / "bundle")
+    result = invoke_zoo("card", str(bundle), "--format", "cyclonedx", "--out", str(tmp_path / "g.cdx.json"))
+    assert result.code == 0, result.err
+    bom = json.loads((tmp_path / "g.cdx.json").read_text())
+    validate_bom(bom)
+    assert bom == json.loads((bundle / "card" / "card.cdx.json").read_text()), "the BOM publish wrote, again"
+    assert not (tmp_path / "figures").exists(), "a BOM links no figure: none copied"
+    page = invoke_zoo("card", str(bundle), "--format", "html", "--out", str(tmp_path / "page" / "g.html"))
+    assert page.code == 0, page.err
+    figures = sorted(p.name for p in (tmp_path / "page" / "figures" / "gru-ucr-gunpoint").iterdir())
+    assert "training_curves.png" in figures and "gru-ucr-gunpoint" in (tmp_path / "page" / "g.html").read_text()

@@ -44,16 +44,41 @@ def write_card(source: str | Path, formats: Sequence[str], out: str | Path | Non
     ``out`` names the file of the first format; the others take its name with their own suffix.
     ``signer`` (``zoo.bundle.signing.key_facts``) is the key that will sign the bundle after this card.
     """
-    from zoo.cards.make import make_card  # the run's model and data (torch): only when a card is made
-
     first = Path(out) if out is not None else default_card_path(source, formats[0])
-    card = make_card(source, first.parent)
+    shipped = _shipped_card(source)
+    if shipped is not None:  # a bundle as a deployer holds it: its run is elsewhere, its card came with it
+        card = shipped
+        pages = [fmt for fmt in formats if fmt != CYCLONEDX]  # formats that link the figures beside them
+        if pages and first.parent.resolve() != default_card_path(source, "json").parent.resolve():
+            copy_linked_files(card, default_card_path(source, "json").parent, first.parent)
+    else:
+        from zoo.cards.make import make_card  # the run's model and data (torch): only when a card is made
+
+        card = make_card(source, first.parent)
     manifest = None
     if card["bundle"]["status"] == "exported":
         opened = open_bundle(source)
         card["bundle"]["signature"] = signature_facts(opened, signer)
         manifest = opened.manifest
     return card, render_all(card, formats, first, manifest)
+
+
+def _shipped_card(source: str | Path) -> dict[str, Any] | None:
+    """The card a bundle ships (``card/card.json``) when the bundle's run is not at hand, else None (made from
+    the run): so a bundle alone, fresh from a clone or a hub, still renders its card and its BOM."""
+    from zoo.errors import ZooError
+
+    manifest = _manifest(source)
+    shipped = default_card_path(source, "json")
+    if manifest is None or not shipped.is_file():
+        return None
+    try:
+        open_bundle(source).run_path()
+        return None
+    except ZooError:
+        card = json.loads(shipped.read_text(encoding="utf-8"))
+        card.pop("front_matter", None)
+        return card
 
 
 def render_all(card: Mapping[str, Any], formats: Sequence[str], first: Path,
