@@ -565,11 +565,19 @@ def verify_command(bundle: str, providers: str, batch_sizes: str, atol: float | 
         click.echo("\n" + summary(report))
 
 
+def _default_top_k() -> int:
+    """The deployer API's number of classes per answer (imported only when zoo predict runs)."""
+    from zoo.bundle.runtime import DEFAULT_TOP_K
+
+    return DEFAULT_TOP_K
+
+
 @cli.command("predict")
 @click.argument("bundle", metavar="BUNDLE|NAME", type=click.Path())
 @click.argument("inputs", nargs=-1, metavar="INPUT...", type=click.Path())
-@click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Classifiers: how many classes to show per input.")
+@click.option("--top-k", type=click.IntRange(min=1), default=lambda: _default_top_k(),
+              help="Classifiers: how many classes to show per input (default: the deployer API's, "
+                   "zoo.bundle.runtime.DEFAULT_TOP_K).")
 @click.option("--n", "count", type=click.IntRange(min=1), default=16, show_default=True,
               help="Generators: how many samples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Generators: the seed of the drawn inputs.")

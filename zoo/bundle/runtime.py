@@ -28,7 +28,7 @@ from zoo.bundle import Bundle, BundleError, Graph, SessionError, open_bundle
 from zoo.bundle.reading import Batch, read_inputs
 from zoo.errors import one_line
 
-DEFAULT_TOP_K = 5
+DEFAULT_TOP_K = 3  # classes per answer: zoo predict's --top-k and the cards' examples use it too
 
 
 @dataclass

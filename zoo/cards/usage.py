@@ -3,7 +3,7 @@
 Every name, dtype and shape comes from the bundle's manifest as the card quotes it (``card["bundle"]``,
 ``zoo.cards.facts.bundle_facts``): the ``zoo predict`` command, the torch-free Python call (``zoo.load_bundle``),
 the plain ONNX Runtime call, and the request to ``zoo serve`` on the Open Inference Protocol (KServe v2).
-Blocks are ``zoo.cards.render``'s. Imports ``zoo.bundle`` only (the protocol's datatype names).
+Blocks are ``zoo.cards.render``'s. Imports ``zoo.bundle`` only (the protocol's datatype names, the deployer API's number of classes shown).
 """
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import math
 from typing import Any, Mapping
 
 from zoo.bundle import PROTOCOL_DATATYPES
+from zoo.bundle.runtime import DEFAULT_TOP_K as TOP_K
 
 PORT = 8000  # zoo serve's default
 SHOWN_VALUES = 100  # a request body is written inline up to this many values per input, else made by Python
 _ELIDED = "<zeros>"
-TOP_K = 3
 PREPROCESSING_SHOWN = ("source_format", "input_shape", "color_mode", "image_size", "resample", "scaling",
                        "rescale_factor", "normalize", "array")  # what a deployer does to a raw file, in order
 BATCH = "batch"
