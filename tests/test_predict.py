@@ -151,3 +151,14 @@ def test_pickled_input_is_refused(tmp_path):
     np.save(tmp_path / "x.npy", np.array([object()]), allow_pickle=True)
     with pytest.raises(BundleError, match="refusing to unpickle"):
         zoo.load_bundle(exported("cnn-digits")).read(tmp_path / "x.npy")
+    import pickle
+
+    from PIL import Image
+
+    (tmp_path / "list.npy").write_bytes(pickle.dumps([1, 2]))  # a bare pickle named .npy
+    with pytest.raises(BundleError, match="a pickle\\); refusing to unpickle"):
+        zoo.load_bundle(exported("cnn-digits")).read(tmp_path / "list.npy")
+    Image.new("L", (8, 8)).save(tmp_path / "digit.png")  # an image under an array's name is named for what it is
+    (tmp_path / "digit.npy").write_bytes((tmp_path / "digit.png").read_bytes())
+    with pytest.raises(BundleError, match="not a .npy or .npz file \\(it is a PNG image\\); give images by"):
+        zoo.load_bundle(exported("cnn-digits")).read(tmp_path / "digit.npy")

@@ -132,18 +132,45 @@ def load_arrays(path: Path, data: bytes | None = None) -> dict[str, np.ndarray]:
 
     source = io.BytesIO(data) if data is not None else path
     try:
+        _check_array_magic(path, data[:8] if data is not None else _head(path))
         if path.suffix == ".npy":
             return {"": np.load(source, allow_pickle=False)}
         with np.load(source, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
     except FileNotFoundError:
         raise BundleError(f"{path}: no such file") from None
+    except BundleError:
+        raise
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise BundleError(f"{path}: holds Python objects; refusing to unpickle") from None
         raise BundleError(f"{path}: not a valid .npy/.npz file ({exc})") from None
     except Exception as exc:  # BadZipFile, EOFError, OSError ...
         raise BundleError(f"{path}: not a valid .npy/.npz file ({type(exc).__name__}: {exc})") from None
+
+
+_NPY, _ZIP, _PICKLE = b"\x93NUMPY", b"PK\x03\x04", b"\x80"
+_OTHER_KINDS = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+                (b"BM", "a BMP image"), (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"))
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(8)
+
+
+def _check_array_magic(path: Path, head: bytes) -> None:
+    """Refuse, by its first bytes, a file that is not a .npy or .npz, naming what it looks like (numpy alone would
+    call any such file a pickle)."""
+    if head.startswith((_NPY, _ZIP)):
+        return
+    if head.startswith(_PICKLE):
+        raise BundleError(f"{path}: holds Python objects (a pickle); refusing to unpickle")
+    kind = next((name for magic, name in _OTHER_KINDS if head.startswith(magic)), None)
+    if kind is None and head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        kind = "text"
+    raise BundleError(f"{path}: not a .npy or .npz file" + (f" (it is {kind})" if kind else "")
+                      + ("; give images by their own extension" if kind and "image" in kind else ""))
 
 
 @dataclass(frozen=True)
