@@ -63,7 +63,8 @@ def zoo_onnx_graphs(spec, model, info, config):
     from zoo.graphs import OnnxGraph, sequence_inputs
 
     return [OnnxGraph(name="model", module=model, outputs=["output"],
-                      inputs=sequence_inputs(info.sample_shape, info.variable_length))]
+                      inputs=sequence_inputs(info.sample_shape, info.variable_length),
+                      **(ucr.graph_options(spec) if ucr.owns(spec) else {}))]
 
 
 @hookimpl
