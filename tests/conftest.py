@@ -97,6 +97,7 @@ _GAN = {"epochs": 16, "batch_size": 16, "lr": 0.002, "lr_discriminator": 0.002, 
         "discriminator_hidden": "128", "ema_decay": 0.9}
 _GATED_RNN = {"epochs": 3, "hidden_size": 32, "batch_size": 32, "num_layers": 1, "dropout": 0.0, "shift": 0, "lr": 0.01}
 _UCR_RNN = {"epochs": 2, "hidden_size": 8}  # the UCR/UEA archive's recurrent models: for shapes and cards, not skill
+_UCR_FCN = {"epochs": 2, "channels": "8,16,8"}  # and its FCN models
 TINY: dict[str, dict[str, Any]] = {
     "cnn-digits": {"epochs": 3, "channels": "8,16", "hidden": 32},
     "cnn-tiny-digits": {"epochs": 3},
@@ -112,6 +113,8 @@ TINY: dict[str, dict[str, Any]] = {
     "gru-ucr-italypowerdemand": _UCR_RNN,
     "gru-ucr-arrowhead": _UCR_RNN,
     "lstm-uea-basicmotions": _UCR_RNN,
+    "fcn-ucr-arrowhead": _UCR_FCN,
+    "fcn-uea-japanesevowels": _UCR_FCN,
 }
 
 

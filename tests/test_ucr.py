@@ -27,7 +27,8 @@ from zoo_ucr import archive, published
 from zoo_ucr.problems import PROBLEMS
 
 EQUAL_LENGTH = [p.name for p in PROBLEMS if not p.variable_length]
-UCR_MODELS = ["gru-ucr-gunpoint", "gru-ucr-italypowerdemand", "gru-ucr-arrowhead", "lstm-uea-basicmotions"]
+UCR_MODELS = ["gru-ucr-gunpoint", "gru-ucr-italypowerdemand", "gru-ucr-arrowhead", "lstm-uea-basicmotions",
+              "fcn-ucr-arrowhead", "fcn-uea-japanesevowels"]
 
 
 def _published(dataset: str, method: str) -> str:
@@ -99,6 +100,7 @@ def test_notes_are_complete_and_the_cards_of_the_models_too():
         assert static_card(zoo.get_model(name))[1] == [], name
     plugins = {p["name"]: p for p in json.loads(invoke_zoo("plugins", "--json").out)}
     assert plugins["ucr"]["status"] == "ok" and plugins["rnn"]["card"]["complete"] is True
+    assert plugins["fcn"]["card"]["complete"] is True
 
 
 def test_the_windowed_network_is_the_family_network_on_windows():

@@ -1,12 +1,15 @@
 """Built-in family: the fully convolutional network for time-series classification (FCN; Wang, Yan and
 Oates 2017), the standard deep baseline of the UCR/UEA archive, sized from the data it is given.
 
+Its models of the UCR/UEA archive's problems are in ``ucr``.
+
 Imports from zoo: the plugin API only (``zoo``, ``zoo.data``, ``zoo.graphs``; ``zoo.recipes`` in ``models``).
 """
 from __future__ import annotations
 
 from zoo import ModelSpec, hookimpl
 from zoo.specs import Help
+from zoo_fcn import ucr  # the models of the UCR/UEA archive's problems (datasets of the ucr plugin)
 
 FAMILY = "fcn"
 LICENSE = "mit"  # the model (weights and code) is released under zoo's MIT licence; the data keeps its own
@@ -23,14 +26,15 @@ HELP = {
                     minimum=1, min_items=1),
     "dropout": Help("dropout before the linear head (0 in the paper)", minimum=0, exclusive_maximum=1),
 }
+ACCEPTS = "sequences of any length and number of features (.ts, .csv, .npz), unequal lengths too"
 
 
 @hookimpl
 def zoo_models():
     return [ModelSpec(name="fcn-digits-rows", family=FAMILY, task="classification", dataset="digits-rows",
                       summary="FCN (Wang et al. 2017): three conv-BN-ReLU blocks over time, global average pooling",
-                      default_config=DEFAULTS, config_help=HELP, head="head",
-                      accepts="sequences of any length and number of features (.ts, .csv, .npz), unequal lengths too")]
+                      default_config=DEFAULTS, config_help=HELP, head="head", accepts=ACCEPTS),
+            *ucr.models(FAMILY, HELP, ACCEPTS)]
 
 
 @hookimpl
@@ -59,12 +63,15 @@ def zoo_onnx_graphs(spec, model, info, config):
     from zoo.graphs import OnnxGraph, sequence_inputs
 
     return [OnnxGraph(name="model", module=model, outputs=["output"],
-                      inputs=sequence_inputs(info.sample_shape, info.variable_length))]
+                      inputs=sequence_inputs(info.sample_shape, info.variable_length),
+                      **(ucr.graph_options(spec) if ucr.owns(spec) else {}))]
 
 
 @hookimpl
 def zoo_model_card(spec):
     """The hand-written part of the card; zoo measures and adds every number."""
+    if ucr.owns(spec):
+        return ucr.model_card(spec, LICENSE)
     return {
         "license": LICENSE,
         "description": (
