@@ -90,8 +90,9 @@ def test_use_it_follows_the_manifest_and_its_onnxruntime_call_runs(bundle, monke
         assert got.dtype == np.dtype(output["dtype"])
         assert [d for d, s in zip(got.shape, output["shape"]) if isinstance(s, int)] == \
             [s for s in output["shape"] if isinstance(s, int)]
-    for spec in graph["inputs"]:
-        assert f'"{spec["name"]}": np.zeros(' in plain and f"np.{spec['dtype']})" in plain
+    for spec in graph["inputs"]:  # zeros, and each sequence's full length for a lengths input
+        made = "np.full(" if spec.get("distribution") == "lengths" else "np.zeros("  # the manifest's entry
+        assert f'"{spec["name"]}": {made}' in plain and f"np.{spec['dtype']})" in plain
 
     # the server request: every input by name, with its shape (batch 1) and the protocol's datatype
     body = _request_body(serve)

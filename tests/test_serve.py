@@ -21,7 +21,7 @@ import pytest
 import tritonclient.http as triton
 from prometheus_client.parser import text_string_to_metric_families
 
-from zoo.bundle import BundleError, checksums
+from zoo.bundle import BundleError, checksums, random_inputs
 from zoo.serve import ServeError, ServeOptions, ServerThread, load_bundle_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,20 +129,14 @@ def test_triton_client_gets_what_onnxruntime_computes(server, unbatched, binary)
 def test_every_committed_bundle_serves_what_onnxruntime_computes():
     """Autoencoders and generators too: several inputs, INT64 labels, no task outputs for non-classifiers."""
     bundles = sorted(p.parent for p in (ROOT / "exports").glob("*/manifest.json"))
-    rng = np.random.default_rng(1)
     with ServerThread(bundles) as running:
         running.wait_ready()
         triton_client = client(running.url)
         for bundle in bundles:
             manifest = json.loads((bundle / "manifest.json").read_text())
             graph = next(g for g in manifest["graphs"] if g["role"] == "primary")
-            arrays = {}
-            for spec in graph["inputs"]:
-                shape = [3 if isinstance(d, str) else d for d in spec["shape"]]
-                draw = {"integers": lambda: rng.integers(spec["low"], spec["high"], shape),
-                        "normal": lambda: rng.standard_normal(shape)}.get(spec["distribution"],
-                                                                         lambda: rng.random(shape))
-                arrays[spec["name"]] = draw().astype(spec["dtype"])
+            axes = {d: 3 for spec in graph["inputs"] for d in spec["shape"] if isinstance(d, str) and d != "batch"}
+            arrays = random_inputs(graph["inputs"], 3, axes, seed=1)  # as zoo verify draws them: lengths too
             given = []
             for name, array in arrays.items():
                 given.append(triton.InferInput(name, list(array.shape), "INT64" if array.dtype == np.int64 else "FP32"))

@@ -20,6 +20,7 @@ from zoo.fsutil import atomic_write_json, portable, read_json
 REPORT = "verification.json"  # the card's portable copy of that report, beside the card's figures
 NOT_EXPORTED = {"status": "not exported"}
 NOT_VERIFIED = {"status": "not verified"}
+INPUT_FACTS = ("name", "dtype", "shape", "ranges", "axis")  # a graph input in the card (axis: what a lengths input measures)
 
 def parameter_count(module) -> int:
     return int(sum(p.numel() for p in module.parameters()))
@@ -88,10 +89,10 @@ def bundle_facts(bundle: Bundle | None) -> dict[str, Any]:
                  "method": v.get("method", "-"), "note": v.get("note", "-")}
                 for name in bundle.variants for g in manifest["graphs"]
                 for v in [(g.get("variants") or {}).get(name)] if v]
-    # names, dtypes and shapes (dynamic axes named, their declared ranges and the lengths the test vectors have):
-    # what the card's "Use it" section writes its calls from
+    # names, dtypes and shapes (dynamic axes named, their declared ranges, the axis a lengths input measures, and
+    # the lengths the test vectors have): what the card's "Use it" section writes its calls from
     graphs = [{"name": g["name"], "role": g.get("role"), "file": g["file"], "bytes": sizes[g["file"]],
-               "inputs": [{key: i[key] for key in ("name", "dtype", "shape", "ranges") if key in i} for i in g["inputs"]],
+               "inputs": [{key: i[key] for key in INPUT_FACTS if key in i} for i in g["inputs"]],
                "outputs": [{key: o[key] for key in ("name", "dtype", "shape") if key in o} for o in g["outputs"]],
                "example_lengths": graph.export_lengths()}
               for g, graph in zip(manifest["graphs"], bundle.graphs)]

@@ -42,7 +42,22 @@ def _tuple(shape: list[int]) -> str:
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
+def example_value(graph: Mapping[str, Any], spec: Mapping[str, Any]) -> int:
+    """The value every element of the example input holds: 0, or for a ``lengths`` input (each padded
+    sequence's length) the full length of its axis in the example, so the calls run as written."""
+    if not spec.get("axis"):  # only a lengths input names the axis it measures (zoo.graphs.GraphInput)
+        return 0
+    for other in graph["inputs"]:
+        if spec.get("axis") in other["shape"]:
+            return example_shape(graph, other)[other["shape"].index(spec["axis"])]
+    return 1
+
+
 def _zeros(graph: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
+    """numpy code for the example input: zeros, or each sequence's full length (``example_value``)."""
+    value = example_value(graph, spec)
+    if value:
+        return f"np.full({_tuple(example_shape(graph, spec))}, {value}, np.{spec['dtype']})"
     return f"np.zeros({_tuple(example_shape(graph, spec))}, np.{spec['dtype']})"
 
 
@@ -105,30 +120,32 @@ def onnxruntime_call(graph: Mapping[str, Any]) -> str:
 
 
 def infer_request(card: Mapping[str, Any], graph: Mapping[str, Any]) -> dict[str, Any]:
-    """The body of an Open Inference Protocol ``infer`` request: each input's name, shape, datatype and zeros."""
+    """The body of an Open Inference Protocol ``infer`` request: each input's name, shape, datatype and data
+    (``example_value``)."""
     inputs = []
     for spec in graph["inputs"]:
         shape = example_shape(graph, spec)
         datatype = PROTOCOL_DATATYPES.get(spec["dtype"], spec["dtype"])
-        inputs.append({"name": spec["name"], "shape": shape, "datatype": datatype, "data": [0] * math.prod(shape)})
+        inputs.append({"name": spec["name"], "shape": shape, "datatype": datatype,
+                       "data": [example_value(graph, spec)] * math.prod(shape)})
     return {"inputs": inputs}
 
 
 def server_request(card: Mapping[str, Any], graph: Mapping[str, Any]) -> str:
     """``zoo serve`` and a curl request that runs as written: the body inline while it is short, else made by a
-    one-line Python program (zeros of each input's size) piped into curl, never an elided, unparseable body."""
+    one-line Python program (each input's example data) piped into curl, never an elided, unparseable body."""
     model = card["bundle"]["model"]
     body = infer_request(card, graph)
     curl = (f"curl -X POST http://127.0.0.1:{PORT}/v2/models/{model}/infer \\\n"
             f"  -H 'Content-Type: application/json' -d ")
     if all(len(i["data"]) <= SHOWN_VALUES for i in body["inputs"]):
         return f"zoo serve {model}\n{curl}'{json.dumps(body)}'"
-    sizes = [len(i["data"]) for i in body["inputs"]]
+    made = [f"[{i['data'][0] if i['data'] else 0}] * {len(i['data'])}" for i in body["inputs"]]
     for i in body["inputs"]:
         i["data"] = _ELIDED
     text = json.dumps(body)
-    for size in sizes:  # the body as a Python expression: each input's zeros written as [0] * size
-        text = text.replace(json.dumps(_ELIDED), f"[0] * {size}", 1)
+    for data in made:  # the body as a Python expression: each input's data written as [value] * size
+        text = text.replace(json.dumps(_ELIDED), data, 1)
     return f"zoo serve {model}\npython -c 'import json; print(json.dumps({text}))' |\n{curl}@-"
 
 
