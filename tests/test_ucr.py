@@ -161,3 +161,20 @@ def test_without_sktime_the_sets_are_left_out_with_one_reason(monkeypatch):
         assert len(said) == 1 and f"plugin 'ucr' is {status}" in said[0] and archive.INSTALL in said[0]
     finally:
         zoo.plugins.reset()
+
+
+def test_zoo_list_shows_the_archives_sets_and_filters_models_by_dataset():
+    listed = invoke_zoo("list", "--datasets", "u*", "--json")
+    assert listed.code == 0, listed.err
+    sets = {d["name"]: d for d in json.loads(listed.out)}
+    assert {"ucr-gunpoint", "ucr-italypowerdemand", "ucr-arrowhead", "uea-basicmotions",
+            "uea-japanesevowels"} <= set(sets) and all(d["plugin"] == "ucr" for d in sets.values())
+    assert sets["ucr-arrowhead"]["models"] == ["fcn-ucr-arrowhead", "gru-ucr-arrowhead"]
+    assert sets["uea-japanesevowels"]["sample_shape"] == [29, 12]
+    models = invoke_zoo("list", "--dataset", "ucr-*", "--json")
+    assert models.code == 0, models.err
+    names = [m["name"] for m in json.loads(models.out)]
+    assert "gru-ucr-gunpoint" in names and all(m["dataset"].startswith("ucr-") for m in json.loads(models.out))
+    table = invoke_zoo("list", "--datasets")
+    assert table.out.splitlines()[0].split() == ["DATASET", "PLUGIN", "LAYOUT", "SHAPE", "CLASSES", "MODELS", "SUMMARY"]
+    assert invoke_zoo("list", "--datasets", "nothing-*").err.strip() == "no datasets match"

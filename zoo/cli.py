@@ -112,8 +112,12 @@ def cli(ctx: click.Context) -> None:
 @click.argument("pattern", required=False)
 @click.option("--family", help="Only models of this family.")
 @click.option("--task", help="Only models of this task (classification, reconstruction, generation).")
+@click.option("--dataset", metavar="GLOB", help="Only models of the datasets this glob names (e.g. 'ucr-*').")
+@click.option("--datasets", "show_datasets", is_flag=True,
+              help="List the datasets instead (PATTERN and --dataset then match their names), with their models.")
 @json_option
-def list_command(pattern: str | None, family: str | None, task: str | None, as_json: bool) -> None:
+def list_command(pattern: str | None, family: str | None, task: str | None, dataset: str | None,
+                 show_datasets: bool, as_json: bool) -> None:
     """List models; PATTERN is a glob on the name.
 
     WEIGHTS says where published weights for create_model(name, pretrained=True) are: cache (zoo pull),
@@ -124,11 +128,17 @@ def list_command(pattern: str | None, family: str | None, task: str | None, as_j
       zoo list
       zoo list 'rnn-*' --json
       zoo list --task classification
+      zoo list --dataset 'ucr-*'
+      zoo list --datasets
     """
-    from zoo.hub import weights_status
     from zoo.registry import list_models
 
-    specs = list_models(pattern, family=family, task=task)
+    if show_datasets:
+        _list_datasets(pattern or dataset, list_models(), as_json)
+        return
+    from zoo.hub import weights_status
+
+    specs = list_models(pattern, family=family, task=task, dataset=dataset)
     weights = weights_status(warn=warn)  # index files only
     if as_json:
         emit_json([{**{k: v for k, v in s.to_dict().items() if k != "default_config"},
@@ -140,6 +150,28 @@ def list_command(pattern: str | None, family: str | None, task: str | None, as_j
     click.echo(table(["NAME", "FAMILY", "TASK", "DATASET", "PLUGIN", "WEIGHTS", "SUMMARY"],
                      [[s.name, s.family, s.task, s.dataset, s.plugin, weights.get(s.name, "-"), s.summary]
                       for s in specs]))
+
+
+def _list_datasets(pattern: str | None, models: Sequence[Any], as_json: bool) -> None:
+    """The datasets of every loaded plugin (``pattern``: a glob on the name), each with the models trained on it."""
+    import fnmatch
+
+    from zoo.bundle import shape_text
+    from zoo.registry import list_datasets
+
+    found = [d for d in sorted(list_datasets(), key=lambda d: d.name)
+             if pattern is None or fnmatch.fnmatchcase(d.name, pattern)]
+    trained = {d.name: [m.name for m in models if m.dataset == d.name] for d in found}
+    if as_json:
+        emit_json([{**{k: v for k, v in d.to_dict().items() if k != "notes"}, "models": trained[d.name]}
+                   for d in found])
+        return
+    if not found:
+        click.echo("no datasets match", err=True)
+        return
+    click.echo(table(["DATASET", "PLUGIN", "LAYOUT", "SHAPE", "CLASSES", "MODELS", "SUMMARY"],
+                     [[d.name, d.plugin, d.layout, shape_text(d.sample_shape), d.num_classes,
+                       ", ".join(trained[d.name]) or "-", d.summary] for d in found]))
 
 
 @cli.command("info")

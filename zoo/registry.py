@@ -8,8 +8,10 @@ from zoo.plugins import plugin_set
 from zoo.specs import DatasetSpec, ModelSpec
 
 
-def list_models(pattern: str | None = None, family: str | None = None, task: str | None = None) -> list[ModelSpec]:
-    """Models of every loaded plugin, sorted by name; ``pattern`` is a glob on the name."""
+def list_models(pattern: str | None = None, family: str | None = None, task: str | None = None,
+                dataset: str | None = None) -> list[ModelSpec]:
+    """Models of every loaded plugin, sorted by name; ``pattern`` is a glob on the name, ``dataset`` one on the
+    dataset's name (``ucr-*``)."""
     specs = plugin_set().models.values()
     return [
         s
@@ -17,6 +19,7 @@ def list_models(pattern: str | None = None, family: str | None = None, task: str
         if (pattern is None or fnmatch.fnmatchcase(s.name, pattern))
         and (family is None or s.family == family)
         and (task is None or s.task == task)
+        and (dataset is None or fnmatch.fnmatchcase(s.dataset, dataset))
     ]
 
 
