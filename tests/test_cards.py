@@ -424,3 +424,17 @@ def test_a_classifier_card_opens_with_test_samples_and_what_it_answers(cards):
     assert examples.get("main") and examples["caption"].startswith("What the model answers: the first test sample "
                                                                    "of each class")
     assert (f"the {wrong} test sample" in examples["caption"]) if wrong else "right" in examples["caption"]
+
+
+def test_a_card_names_the_damaged_files_its_data_left_out(tmp_path):
+    """skip_damaged leaves files out of a user's image folder: the run records which, and the card says so."""
+    import copy
+
+    from zoo.cards.render import render
+
+    card = json.loads((ROOT / "cards" / "cnn-digits.json").read_text())
+    assert "Left out as damaged" not in render(card, "md", tmp_path)
+    damaged = copy.deepcopy(card)
+    damaged["training_data"]["skipped"] = ["cat/cut.jpg", "dog/notes.png"]
+    assert "Left out as damaged while reading the data (`skip_damaged`): 2 files, `cat/cut.jpg`, `dog/notes.png`." \
+        in render(damaged, "md", tmp_path)

@@ -424,6 +424,16 @@ def _optional_sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]
     return found
 
 
+def _skipped(card: Mapping[str, Any]) -> list[Block]:
+    """The damaged files the data's reader left out (``skip_damaged``), by their paths inside the data folder."""
+    skipped = card["training_data"].get("skipped") or []
+    if not skipped:
+        return []
+    names = ", ".join(f"`{name}`" for name in skipped)
+    return [("p", f"Left out as damaged while reading the data (`skip_damaged`): {len(skipped)} "
+                  f"file{'' if len(skipped) == 1 else 's'}, {names}.")]
+
+
 def sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
     """The card laid out once, in the Model Cards for Model Reporting order."""
     details, metrics, training = card["model_details"], card["metrics"], card["training"]
@@ -455,6 +465,7 @@ def sections(card: Mapping[str, Any]) -> list[tuple[str, list[Block]]]:
         ("Training data", [
             ("table", ["note", "text"], [[k.replace("_", " "), v] for k, v in notes.items()]),
             *_augmentation(card),
+            *_skipped(card),
             ("table", ["split", "samples"], [[k, str(v)] for k, v in card["training_data"]["splits"].items()])]),
         ("Training", [
             ("p", f"{training['epochs']} epoch{'' if training['epochs'] == 1 else 's'} in "
