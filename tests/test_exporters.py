@@ -217,3 +217,29 @@ def test_no_published_graph_names_a_path_of_the_machine_that_exported_it():
     assert len(graphs) >= 27, "three files per published model at least"
     found = {f"{g.parent.name}/{g.name}": machine_paths(onnx.load(str(g))) for g in graphs}
     assert {name: hits for name, hits in found.items() if hits} == {}
+
+
+def test_verify_turns_a_pytorch_module_that_raises_into_failed_checks_with_the_reason(written):
+    """The reference network raising on an input (a plugin's module with a bug at other batch sizes): those
+    cases are failed rows naming the PyTorch module and its error; the stored test vectors still pass."""
+    from zoo.bundle.verify import Mode, TorchReference, graph_checks, open_session
+
+    class FailsBeyondTwo(nn.Module):
+        def forward(self, x):
+            if x.shape[0] > 2:
+                raise RuntimeError("index 2 is out of bounds for dimension 0 with size 2")
+            return x.mean(1)[:, :4]
+
+    root, entry, _ = written
+    opened = bundle.Bundle(root, {"task": "classification", "graphs": [{**entry, "role": "primary"}]})
+    cpu = Mode("cpu", "CPUExecutionProvider")
+    reference = object.__new__(TorchReference)  # what a run gives verify: the family's graphs, here a raising one
+    reference.graphs = {"model": graph(FailsBeyondTwo())}
+    rows = graph_checks(opened.graph(), [cpu], {("model", "cpu"): open_session(opened.graph(), cpu)}, reference,
+                        "pytorch", [7])
+    by_case = {r["case"]: r for r in rows}
+    assert by_case["test vectors"]["status"] == "pass"
+    failed = [r for r in rows if r["status"] == "fail"]
+    assert failed and all(r["reason"] == "the PyTorch module failed: RuntimeError: index 2 is out of bounds for "
+                                         "dimension 0 with size 2" for r in failed), [r["reason"] for r in failed]
+    assert json.dumps(rows)

@@ -8,7 +8,9 @@
     kserve.inference_service(name, storage_uri, ...) -> dict                # the resource itself
 
 Nothing here runs Triton or talks to Kubernetes; the tests parse every config with Triton's own
-``ModelConfig`` message and the YAML with PyYAML. Never imports torch.
+``ModelConfig`` message and the YAML with PyYAML. Layer "publish | distributed | deploy" (pyproject's import-linter
+contract): imports ``zoo.bundle``, ``zoo.serve.model``, ``zoo.specs``, ``zoo.fsutil`` and ``zoo.errors``, all
+below it; never torch.
 """
 from __future__ import annotations
 

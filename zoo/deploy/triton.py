@@ -13,7 +13,7 @@ are refused (Triton would need those files beside the copy; no published bundle 
 Every model folder is built beside its destination and renamed into place (``zoo.fsutil``); an existing model
 folder is replaced only with ``force``, and nothing is written unless every bundle passes its checks.
 
-Imports onnxruntime, numpy, ``zoo.bundle``, ``zoo.fsutil``, ``zoo.specs`` (the model-name rule), ``zoo.errors``
+Imports numpy, ``zoo.bundle`` (the one ONNX Runtime session opener among them), ``zoo.fsutil``, ``zoo.specs`` (the model-name rule), ``zoo.errors``
 and ``zoo.serve.model`` (the datatype names and batch-axis rule the server uses too); never torch.
 """
 from __future__ import annotations
@@ -25,8 +25,9 @@ from typing import Sequence
 
 import numpy as np
 
-from zoo.bundle import Bundle, BundleError, Graph, external_data_locations, open_bundle, sha256_file
-from zoo.errors import ZooError, one_line
+from zoo.bundle import (Bundle, BundleError, Graph, SessionError, external_data_locations, open_bundle,
+                        open_session, sha256_file)
+from zoo.errors import ZooError
 from zoo.fsutil import disk_space, replace_dir, staging_dir
 from zoo.serve.model import TensorSpec, batch_axis
 from zoo.specs import NAME_PATTERN
@@ -114,14 +115,10 @@ def model_config(name: str, inputs: Sequence[TensorSpec], outputs: Sequence[Tens
 def graph_tensors(graph: Graph) -> tuple[list[TensorSpec], list[TensorSpec]]:
     """The graph's inputs and outputs as ONNX Runtime loads them (what Triton's backend compares a config with),
     checked against the manifest's names and dtypes. An unnamed dynamic axis is ``""``."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
     try:
-        session = ort.InferenceSession(str(graph.path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise BundleError(f"{graph.path}: onnxruntime cannot load graph {graph.name!r} ({one_line(exc)})") from None
+        session = open_session(graph.path, what=f"graph {graph.name!r}")
+    except SessionError as exc:
+        raise BundleError(f"{graph.path}: {exc}") from None
     found = []
     for declared, loaded in [(graph.inputs, session.get_inputs()), (graph.entry["outputs"], session.get_outputs())]:
         specs = []
