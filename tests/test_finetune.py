@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, invoke_zoo, one_error_line
+from conftest import ROOT, TINY, invoke_zoo, one_error_line
 
 import zoo
 from zoo.fsutil import sha256_file
@@ -82,3 +82,28 @@ def test_weights_of_another_network_are_refused_naming_the_layer(tiny_run, three
                         str(tiny_run("cnn-digits").path), "--out", str(tmp_path / "r"))
     assert result.code == 2
     assert "is shaped" in one_error_line(result.err) and "only the head (classifier) may differ" in result.err
+
+
+def test_init_from_the_published_name_and_from_its_bundle_onto_an_image_folder(tmp_path):
+    """What a researcher types: the published cnn-digits (by name, and its bundle's folder) fine-tuned onto a
+    folder of PNGs with three classes; the head is made afresh, and the run names the published weights."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for label, name in ((0, "zero"), (1, "one"), (7, "seven")):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for i, image in enumerate(digits.images[digits.target == label][:12]):
+            Image.fromarray((255 - image * 255 / 16).astype(np.uint8)).save(tmp_path / "photos" / name / f"{i}.png")
+    published = ROOT / "exports" / "cnn-digits"
+    for source, kind in (("cnn-digits", "published"), (str(published), "bundle")):
+        out = tmp_path / f"from-{kind}"
+        result = invoke_zoo("train", "cnn-digits", "--data", str(tmp_path / "photos"), "--init", source,
+                            "--epochs", "1", "--set", "image_size=8", "--set", "image_mode=grey", "--out", str(out))
+        assert result.code == 0, result.err
+        init = json.loads((out / CONFIG).read_text())["init"]
+        assert init["kind"] == kind and init["model"] == "cnn-digits" and init["head"] == "classifier"
+        assert init["weights_sha256"] == sha256_file(published / "weights.safetensors")
+        assert f"fine-tuned from cnn-digits ({kind} " in result.out
+        record = json.loads((out / CONFIG).read_text())["data"]
+        assert record["class_names"] == ["one", "seven", "zero"] and record["num_classes"] == 3
