@@ -130,7 +130,7 @@ def measure_data_copying(ctx: Context) -> Result:
     _nearest_figure(generated, train, test, found, values, path)
     figures.append(Figure(path.name, f"The {min(SHOWN, len(generated))} generated samples closest to the training "
                                      f"set, each above its nearest training sample, and the same for the held-out "
-                                     f"test samples closest to it; under each pair its distance. Real digits new to "
+                                     f"test samples closest to it; under each pair its distance. Real samples new to "
                                      f"the model sit as close to the training set as these copies-at-a-glance do: "
                                      f"the verdict compares the two sets of distances, not single pairs."))
     table = Table(["samples", "count", "median distance to nearest training sample"],
