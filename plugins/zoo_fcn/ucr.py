@@ -7,13 +7,15 @@ ItalyPowerDemand and BasicMotions the recurrent models meet every goal already. 
 archive's own split so that the goals are met with seeds 0, 1 and 2 (``benchmarks/sequences.py`` measures them);
 a quarter of the paper's width (32-64-32 filters, its kernels 8-5-3) keeps training to seconds on one thread.
 
-Imports: ``zoo`` (``ModelSpec``); ``zoo.graphs`` inside ``graph_options``; no torch (``zoo list`` imports this).
+Imports: ``zoo`` (``ModelSpec``), ``zoo_ucr.cards`` (the card texts every model of these problems shares);
+``zoo.graphs`` inside ``graph_options``; no torch (``zoo list`` imports this).
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 from zoo import ModelSpec
+from zoo_ucr.cards import TRAINED_ON, shared_card
 
 # Shared by every model here; each model's own values follow. Tuned with benchmarks/sequences.py (seeds 0, 1, 2):
 # the archive's training parts hold a few dozen to a few hundred series, so small batches and many epochs.
@@ -86,13 +88,7 @@ def model_card(spec: ModelSpec, license_id: str) -> dict[str, Any]:
             "Research and teaching: the archive's standard deep baseline on a standard benchmark problem, compared "
             "on the archive's own train/test split with the results published for it (the table below), and a "
             "test of ONNX export with a dynamic time axis."),
-        "out_of_scope_use": (
-            f"Any decision about people, equipment or money, and any series that is not {series} as the archive "
-            "stores it (same sampling and normalisation). " + misuse + " The graph accepts other lengths, but the "
-            "model was trained on the problem's own lengths only."),
-        "factors": (
-            "Results are disaggregated by class. The archive records no other factors (person, device, session, "
-            "place), so performance across them cannot be measured."),
+        **shared_card(series, misuse),
         "data_notes": {
             "preprocessing": ("The network takes the series as stored (time steps by channels); augmentation "
                               "during training, if any, is the core's (`shift`, along time within each series' "
@@ -103,15 +99,8 @@ def model_card(spec: ModelSpec, license_id: str) -> dict[str, Any]:
             "the logits, not which learned filters responded. Global average pooling makes the network's evidence "
             "a sum over time, so a pattern anywhere in the series counts alike. Read the maps with their measured "
             "faithfulness and sanity check above."),
-        "safety": {
-            "risks": ("A confident class for every input, also for series unlike the archive's (see the measured "
-                      "calibration and out-of-distribution detection above). The test splits are small: the "
-                      "interval on the accuracy is wide, and a few series change the score."),
-            "misuse": misuse + " Quoting the test score as evidence that the model works on other data.",
-        },
         "limitations": (
-            "Trained on the archive's small training part (less zoo's validation share) for one problem: it knows "
-            "that problem's classes only and has no rejection option. Its receptive field is set by its kernel "
+            TRAINED_ON + " Its receptive field is set by its kernel "
             "sizes (`kernels`): longer patterns are seen only through the pooled average. Ensembles (InceptionTime) "
             "and ROCKET do better on many of the archive's problems; compare with the published results below."),
     }

@@ -8,13 +8,15 @@ and 2 (``benchmarks/sequences.py`` measures them); where a goal is missed the ca
 JapaneseVowels (unequal lengths) has the FCN family's model only: an LSTM reading each series to its own length
 reached 0.938-0.970 on seeds 0-2 with the five settings tried (the FCN 0.989-0.995), short of the goal 0.963.
 
-Imports: ``zoo`` (``ModelSpec``) only; no torch (``zoo list`` imports this).
+Imports: ``zoo`` (``ModelSpec``) and ``zoo_ucr.cards`` (the card texts every model of these problems shares);
+no torch (``zoo list`` imports this).
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 from zoo import ModelSpec
+from zoo_ucr.cards import TRAINED_ON, shared_card
 
 PATCH_HELP = ("time steps read together as one recurrent step (windows side by side, the last padded with zeros "
               "after the series' end)")
@@ -101,13 +103,7 @@ def model_card(spec: ModelSpec, license_id: str) -> dict[str, Any]:
             "Research and teaching: a recurrent baseline on a standard benchmark problem, compared on the archive's "
             "own train/test split with the results published for it (the table below), and a test of ONNX export "
             "with a dynamic time axis."),
-        "out_of_scope_use": (
-            f"Any decision about people, equipment or money, and any series that is not {series} as the archive "
-            "stores it (same sampling and normalisation). " + misuse + " The graph accepts other lengths, but the "
-            "model was trained on the problem's own length only."),
-        "factors": (
-            "Results are disaggregated by class. The archive records no other factors (person, device, session, "
-            "place), so performance across them cannot be measured."),
+        **shared_card(series, misuse),
         "data_notes": {
             "preprocessing": ("The network takes the series as stored, `patch` steps at a time (the last window "
                               "padded with zeros after the series' end); augmentation during training, if any, is "
@@ -118,15 +114,8 @@ def model_card(spec: ModelSpec, license_id: str) -> dict[str, Any]:
             "the prediction, not how the recurrent state carries them. Steps of one window enter the network "
             "together, so read attributions at the scale of a window. Read them with their measured faithfulness "
             "and sanity check above."),
-        "safety": {
-            "risks": ("A confident class for every input, also for series unlike the archive's (see the measured "
-                      "calibration and out-of-distribution detection above). The test splits are small: the "
-                      "interval on the accuracy is wide, and a few series change the score."),
-            "misuse": misuse + " Quoting the test score as evidence that the model works on other data.",
-        },
         "limitations": (
-            "Trained on the archive's small training part (less zoo's validation share) for one problem: it knows "
-            "that problem's classes only and has no rejection option. A convolutional network (FCN) or ROCKET is "
+            TRAINED_ON + " A convolutional network (FCN) or ROCKET is "
             "the stronger baseline on this archive; compare with the published results below before choosing it."
             + _SHORT_OF_GOALS.get(spec.dataset, "")),
     }
