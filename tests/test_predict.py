@@ -93,6 +93,7 @@ def test_an_autoencoder_answers_its_reconstruction_error_and_writes_the_reconstr
     ("rows.ts", b"@problemName x\n@univariate false\n@dimensions 6\n@equalLength true\n@seriesLength 2\n"
                 b"@classLabel false\n@data\n" + b":".join([b"0.1,0.2"] * 6) + b"\n",
      "rows.ts: expected 8 features per step, got 6"),
+    ("walk.csv", b"label,t0,t1\n1,0.1,0.2\n", "walk.csv: a sequence file; this model takes images"),
 ])
 def test_a_file_of_the_wrong_kind_is_named_for_what_it_is(tmp_path, name, content, message):
     path = tmp_path / name

@@ -59,6 +59,9 @@ def read_inputs(graph: Graph, record: Mapping[str, Any], inputs: Any) -> Batch:
     if sequences:
         if len(sequences) != len(files):
             raise BundleError(f"{sequences[0]}: give sequence files (.csv, .ts) or images, not both in one call")
+        if record.get("layout") == "image":
+            raise BundleError(f"{sequences[0]}: a sequence file; this model takes images (image files or folders "
+                              f"of them) or .npy/.npz tensors")
         return _sequence_batch(graph, record, sequences)
     return _image_batch(graph, record, files)
 
