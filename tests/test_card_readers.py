@@ -264,3 +264,22 @@ def test_the_confusion_matrix_names_its_classes_and_writes_counts_as_large_as_th
     assert cell_px >= 2 * TEXT_PT * CSS_DPI / 72  # room for a two-digit count of body-sized text
     fig, _ = confusion_figure(matrix)
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0", "1", "2"]
+
+
+def test_the_committed_pages_are_what_todays_renderer_makes_of_their_cards():
+    """A reader opens cards/NAME.md, cards/NAME.html and the bundle's card/card.md as committed: each must be
+    what the renderer of this commit makes of the card's JSON, so a page left from an older zoo fails here."""
+    from zoo.cards.render import render
+
+    cards = published_cards()
+    stale = []
+    for path in sorted(cards.glob("*.json")):
+        card = json.loads(path.read_text())
+        card.pop("front_matter", None)
+        for fmt in ("md", "html"):
+            if render(card, fmt, cards) != path.with_suffix(f".{fmt}").read_text():
+                stale.append(f"cards/{path.stem}.{fmt}")
+        shipped = ROOT / "exports" / path.stem / "card" / "card.md"
+        if shipped.read_text() != path.with_suffix(".md").read_text():
+            stale.append(f"exports/{path.stem}/card/card.md")
+    assert stale == [], stale
