@@ -586,3 +586,36 @@ def test_the_readers_need_neither_torch_nor_the_layers_above(tmp_path, without_t
                           env={**os.environ, **without_torch})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "(1, 8, 8)"
+
+
+def test_a_messy_photo_folder_trains_exports_and_is_carded_with_its_names_and_rule(tmp_path):
+    """The issue's case in one command each: hidden files, a damaged JPEG, grey, RGB and RGBA photos of
+    different sizes; `zoo train` with the folder rule, `zoo export`, and the card, which names the classes, the
+    rule and the file left out; the bundle carries the same rule for a deployer."""
+    from conftest import TINY, invoke_zoo
+
+    root = tmp_path / "photos"
+    for i in range(6):
+        save(root / "apple" / f"a{i}.jpg", Image.fromarray(RNG.integers(0, 256, (40 + i, 30, 3), dtype=np.uint8)))
+        save(root / "pear" / f"p{i}.png", Image.fromarray(RNG.integers(0, 256, (20, 24 + i), dtype=np.uint8)))
+    save(root / "pear" / "p9.png", Image.fromarray(RNG.integers(0, 256, (16, 16, 4), dtype=np.uint8)))  # RGBA
+    (root / ".DS_Store").write_bytes(b"\0\1")
+    (root / "apple" / "._a0.jpg").write_bytes(b"AppleDouble")
+    (root / "apple" / "cut.jpg").write_bytes(jpeg_bytes()[:300])
+    run = tmp_path / "run"
+    settings = [arg for k, v in {**TINY["cnn-digits"], "epochs": 1, "image_size": 8, "image_mode": "grey",
+                                 "skip_damaged": "true"}.items() for arg in ("--set", f"{k}={v}")]
+    trained = invoke_zoo("train", "cnn-digits", "--data", str(root), *settings, "--out", str(run))
+    assert trained.code == 0, trained.err
+    assert "skipped 1 damaged image: apple/cut.jpg" in trained.out + trained.err
+    exported = invoke_zoo("export", str(run), "--out", str(tmp_path / "bundle"), "--variants", "fp32")
+    assert exported.code == 0, exported.err
+    manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())
+    rule = manifest["preprocessing"]
+    assert rule["class_names"] == ["apple", "pear"] and rule["color_mode"] == "grey" and rule["image_size"] == [8, 8]
+    assert rule["skipped_damaged"] == 1 and rule["source_modes"] == {"L": 6, "RGB": 6, "RGBA": 1}
+    carded = invoke_zoo("card", str(tmp_path / "bundle"))
+    assert carded.code == 0, carded.err
+    card = (tmp_path / "bundle" / "card" / "card.md").read_text()
+    assert "apple (0)" in card and "pear (1)" in card and "`apple/cut.jpg`" in card
+    assert "| color mode | grey |" in card and str(tmp_path) not in card
