@@ -15,11 +15,10 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from zoo.api import train
 from zoo.bundle.encryption import encrypt_bundle, load_public_key
@@ -35,7 +34,7 @@ from zoo.fsutil import atomic_write_bytes
 from zoo.hub.index import write_index
 from zoo.progress import BarProgress
 from zoo.registry import get_model, list_models
-from zoo.training import SilentProgress
+from zoo.training import SilentProgress, torch_threads
 
 DEFAULT_CARDS = Path("cards")
 DEFAULT_RUNS = Path("runs")
@@ -79,19 +78,6 @@ class Published:
 
 def _silent(name: str, step: str) -> None:
     """No step lines (the API's default)."""
-
-
-@contextmanager
-def threads(count: int) -> Iterator[None]:
-    """Torch on ``count`` threads inside the block, as it was after it."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def publish_one(name: str, cards: Path, runs: Path, exports: Path, overrides: Mapping[str, Any],
@@ -143,7 +129,7 @@ def publish_guarded(name: str, *args: Any, **kwargs: Any) -> Published:
     library's bug in one model never skips the models after it (run in a worker process, or in this one)."""
     started = time.monotonic()
     try:
-        with threads(TRAIN_THREADS):
+        with torch_threads(TRAIN_THREADS):
             return publish_one(name, *args, **kwargs)
     except ZooError as exc:
         return Published(name, round(time.monotonic() - started, 1), error=str(exc))

@@ -6,13 +6,14 @@ in many under torch.distributed.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 import torch
 from torch.utils.data.distributed import DistributedSampler
@@ -21,6 +22,18 @@ from zoo.data import Arrays, DataError
 from zoo.fsutil import atomic_write_bytes
 
 StepFn = Callable[..., Mapping[str, Any]]  # step(x, y), and step(x, y, lengths=...) for sequences of different lengths
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Torch on ``count`` intra-op threads inside the block, the caller's count back after it: a fixed count keeps
+    the order of floating-point sums, so the numbers do not depend on the machine's cores or a caller's choice."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ weights, the assessments offered and the budget are unchanged.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import shutil
 import time
@@ -93,30 +92,17 @@ def _jsonable(result: Result) -> dict[str, Any]:
     return out
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Every measurement runs on one torch thread (the caller's count comes back after it).
-
-    The work is thousands of tiny tensor operations (a LIME or KernelSHAP perturbation, a PGD step), where
-    handing work between threads costs more than it saves: on the 2-core machine one thread was faster even
-    when idle, and two threads beside any other busy process were 5-16x slower. One thread also makes the
-    numbers independent of the caller's thread count."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _measure(plugin: str, assessment: Assessment, context: Context) -> dict[str, Any]:
     """Run one assessment; its figures are named after it; a failure is an entry, not an exception."""
     context.prefix = f"{assessment.name}-"
     started = time.perf_counter()
     try:
-        with one_thread():
+        # One thread: the work is thousands of tiny tensor operations (a LIME or KernelSHAP perturbation, a PGD
+        # step), where handing work between threads costs more than it saves (on the 2-core machine one thread
+        # was faster even when idle, and two beside any busy process 5-16x slower), and the numbers stay the same.
+        from zoo.training import torch_threads
+
+        with torch_threads(1):
             result = assessment.measure(context)
         if not isinstance(result, Result):
             raise TypeError(f"measure returned {type(result).__name__}, expected zoo.assess.Result")
