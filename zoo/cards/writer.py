@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from zoo.bundle import open_bundle
+from zoo.bundle import MANIFEST, Bundle, open_bundle
 from zoo.bundle.signing import key_facts, sign
 from zoo.cards.facts import signature_facts
 from zoo.cards.render import FORMATS, render
@@ -31,12 +31,6 @@ def default_card_path(source: str | Path, fmt: str) -> Path:
     return Path(source) / CARD_DIR / f"card{SUFFIXES[fmt]}"
 
 
-def _manifest(source: str | Path) -> dict[str, Any] | None:
-    from zoo.bundle import MANIFEST
-
-    return open_bundle(source).manifest if (Path(source) / MANIFEST).is_file() else None
-
-
 def write_card(source: str | Path, formats: Sequence[str], out: str | Path | None = None,
                signer: Mapping[str, Any] | None = None) -> tuple[dict, list[Path]]:
     """Make the card of a run or bundle and write it in each format; returns it and the files written.
@@ -45,7 +39,8 @@ def write_card(source: str | Path, formats: Sequence[str], out: str | Path | Non
     ``signer`` (``zoo.bundle.signing.key_facts``) is the key that will sign the bundle after this card.
     """
     first = Path(out) if out is not None else default_card_path(source, formats[0])
-    shipped = _shipped_card(source)
+    bundle = open_bundle(source) if (Path(source) / MANIFEST).is_file() else None  # checked once, used twice
+    shipped = _shipped_card(bundle)
     if shipped is not None:  # a bundle as a deployer holds it: its run is elsewhere, its card came with it
         card = shipped
         pages = [fmt for fmt in formats if fmt != CYCLONEDX]  # formats that link the figures beside them
@@ -57,28 +52,32 @@ def write_card(source: str | Path, formats: Sequence[str], out: str | Path | Non
         card = make_card(source, first.parent)
     manifest = None
     if card["bundle"]["status"] == "exported":
-        opened = open_bundle(source)
+        opened = bundle if bundle is not None else open_bundle(source)
         card["bundle"]["signature"] = signature_facts(opened, signer)
         manifest = opened.manifest
     return card, render_all(card, formats, first, manifest)
 
 
-def _shipped_card(source: str | Path) -> dict[str, Any] | None:
+def _shipped_card(bundle: Bundle | None) -> dict[str, Any] | None:
     """The card a bundle ships (``card/card.json``) when the bundle's run is not at hand, else None (made from
     the run): so a bundle alone, fresh from a clone or a hub, still renders its card and its BOM."""
     from zoo.errors import ZooError
 
-    manifest = _manifest(source)
-    shipped = default_card_path(source, "json")
-    if manifest is None or not shipped.is_file():
+    shipped = default_card_path(bundle.path, "json") if bundle is not None else None
+    if shipped is None or not shipped.is_file():
         return None
     try:
-        open_bundle(source).run_path()
+        bundle.run_path()
         return None
     except ZooError:
-        card = json.loads(shipped.read_text(encoding="utf-8"))
-        card.pop("front_matter", None)
-        return card
+        return card_json(shipped)
+
+
+def card_json(path: Path) -> dict[str, Any]:
+    """A card as its JSON file holds it, without the front matter that rendering derives again."""
+    card = json.loads(path.read_text(encoding="utf-8"))
+    card.pop("front_matter", None)
+    return card
 
 
 def render_all(card: Mapping[str, Any], formats: Sequence[str], first: Path,
@@ -108,8 +107,7 @@ def sign_bundle(bundle: str | Path, key: str | Path) -> dict[str, Any]:
     opened = open_bundle(bundle)
     cards = [f for f in WRITTEN if default_card_path(bundle, f).is_file()]
     if "json" in cards:
-        card = json.loads(default_card_path(bundle, "json").read_text(encoding="utf-8"))
-        card.pop("front_matter", None)
+        card = card_json(default_card_path(bundle, "json"))
         card["bundle"]["signature"] = signature_facts(opened, signer)
         render_all(card, cards, default_card_path(bundle, cards[0]), opened.manifest)
     elif cards:  # a card without its JSON twin is made again (from the run) to carry the signature line
