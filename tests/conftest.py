@@ -19,9 +19,10 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -80,6 +81,20 @@ def invoke_zoo(*args: str, env: dict[str, str] | None = None) -> Result:
 def zoo_cli():
     """The subprocess runner, for tests that take it as a fixture."""
     return run_zoo
+
+
+@contextmanager
+def small_tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (``"16k"``) mounted at ``mount`` for the block, to fill a disk for real; the test is
+    skipped where mounting is not allowed (it needs root: CI and this machine have it)."""
+    mount.mkdir(parents=True, exist_ok=True)
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
 
 
 def one_error_line(err: str) -> str:

@@ -6,19 +6,14 @@ import subprocess
 
 import pytest
 
-from conftest import invoke_zoo, one_error_line, tiny_args
+from conftest import invoke_zoo, one_error_line, small_tmpfs, tiny_args
 
 
 @pytest.fixture
 def small_disk(tmp_path):
     """A tmpfs of 96 KiB, grown later by remounting it (freeing space without touching the run). Needs root."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)], capture_output=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
+    with small_tmpfs(tmp_path / "small", "96k") as mount:
+        yield mount
 
 
 def test_a_full_disk_during_training_names_the_resume_command_which_then_finishes_the_run(small_disk):
@@ -41,17 +36,10 @@ def test_a_full_disk_during_training_names_the_resume_command_which_then_finishe
 
 
 def test_a_full_disk_before_any_checkpoint_says_to_start_again_with_force(tmp_path):
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount)], capture_output=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")
-    try:
+    with small_tmpfs(tmp_path / "tiny", "16k") as mount:
         run = mount / "run"
         stopped = invoke_zoo("train", "cnn-digits", *tiny_args("cnn-digits", epochs=1), "--out", str(run))
         line = one_error_line(stopped.err)
         assert stopped.code == 2 and line.endswith(
             f"free space, then start it again with the options you gave (no epoch was saved to resume from): "
             f"zoo train cnn-digits --out {run} --force ...")
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import zoo.plugins
-from conftest import ROOT, run_zoo
+from conftest import ROOT, run_zoo, small_tmpfs
 
 TINY_CNN = ("--set", "channels=8,16", "--set", "hidden=16")
 
@@ -112,13 +112,8 @@ def test_labels_that_leave_classes_empty_are_one_line(tmp_path, labels, message)
 @pytest.fixture
 def full_disk(tmp_path):
     """A 16 KiB tmpfs: too small for a bundle or a checkpoint. Needs root (CI and this machine have it)."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount)], capture_output=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
+    with small_tmpfs(tmp_path / "small", "16k") as mount:
+        yield mount
 
 
 def test_export_to_a_full_disk_says_so_in_one_line_and_leaves_nothing(full_disk):

@@ -53,7 +53,7 @@ def example_value(graph: Mapping[str, Any], spec: Mapping[str, Any]) -> int:
     return 1
 
 
-def _zeros(graph: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
+def _example_array(graph: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
     """numpy code for the example input: zeros, or each sequence's full length (``example_value``)."""
     value = example_value(graph, spec)
     if value:
@@ -62,7 +62,7 @@ def _zeros(graph: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
 
 
 def _feeds(graph: Mapping[str, Any]) -> str:
-    return "{" + ", ".join(f"{json.dumps(i['name'])}: {_zeros(graph, i)}" for i in graph["inputs"]) + "}"
+    return "{" + ", ".join(f"{json.dumps(i['name'])}: {_example_array(graph, i)}" for i in graph["inputs"]) + "}"
 
 
 SAMPLES = 16  # a generator's samples in the calls
@@ -92,9 +92,9 @@ def predict_command(card: Mapping[str, Any], graph: Mapping[str, Any]) -> str:
     if reads_images(card) and task == "reconstruction":
         return f"zoo predict {model} {IMAGE} --out reconstructions/"
     if len(graph["inputs"]) == 1:
-        make = f"np.save('input.npy', {_zeros(graph, graph['inputs'][0])})"
+        make = f"np.save('input.npy', {_example_array(graph, graph['inputs'][0])})"
         return f'python -c "import numpy as np; {make}"\nzoo predict {model} input.npy'
-    make = f"np.savez('inputs.npz', " + ", ".join(f"{i['name']}={_zeros(graph, i)}" for i in graph["inputs"]) + ")"
+    make = f"np.savez('inputs.npz', " + ", ".join(f"{i['name']}={_example_array(graph, i)}" for i in graph["inputs"]) + ")"
     return f'python -c "import numpy as np; {make}"\nzoo predict {model} inputs.npz'
 
 
@@ -106,7 +106,7 @@ def python_call(card: Mapping[str, Any], graph: Mapping[str, Any]) -> str:
     if reads_images(card):
         given, head = f'["{IMAGE}"]', ""
     else:  # a batch of arrays: one array for a graph of one input, else one per input name
-        given = _feeds(graph) if len(graph["inputs"]) > 1 else _zeros(graph, graph["inputs"][0])
+        given = _feeds(graph) if len(graph["inputs"]) > 1 else _example_array(graph, graph["inputs"][0])
         head = "import numpy as np\n"
     return f'{head}import zoo\nmodel = zoo.load_bundle("{model}")\nanswers = model.predict({given})'
 
